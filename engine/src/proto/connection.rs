@@ -1,0 +1,778 @@
+//! The sans-IO WebSocket connection (after the opening handshake).
+//!
+//! Octets in ([`Connection::handle_input`], [`Connection::handle_eof`]), timers in
+//! ([`Connection::handle_timeout`] with the caller's clock); events out
+//! ([`Connection::poll_event`]), octets out ([`Connection::take_transmit`]) and what to do
+//! with the transport ([`Connection::transport_action`]). Pongs, close replies and failures
+//! are queued output behind switches in [`Config`], so a fuzzer can turn them off.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use super::codes::{CloseCode, OpCode};
+use super::decode::{FrameDecoder, Item};
+use super::error::ProtocolError;
+use super::frame::{close_payload, encode_frame, FrameHeader, RawFrame};
+use super::rules::RuleState;
+use super::utf8::{validate, Utf8Validator};
+use super::Role;
+
+/// How this endpoint fails a connection when the peer breaks the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailPolicy {
+    /// RFC 6455 §7.1.7: send a Close frame carrying the error's code, then close the TCP
+    /// connection without processing more input (what arrives is drained and discarded until
+    /// the peer closes or the linger timeout passes).
+    CloseThenDrain,
+    /// Send the Close frame, then drop the TCP connection on the next input or when the close
+    /// timeout passes (what Autobahn 0.10 does with `failByDrop = false`).
+    CloseThenDropOnInput,
+    /// Drop the TCP connection without a Close frame (`failByDrop = true`).
+    Drop,
+}
+
+/// Connection settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub role: Role,
+    /// Largest message accepted, in octets; 0 = no limit. Larger ones fail with 1009.
+    pub max_message_size: u64,
+    /// Validate text messages and close reasons as UTF-8 (1007 on failure).
+    pub validate_utf8: bool,
+    /// Answer every ping with a pong.
+    pub auto_pong: bool,
+    /// Answer a peer's Close with a Close.
+    pub auto_close_reply: bool,
+    /// In the Close reply, repeat the peer's code (else send 1000). The reason is not echoed.
+    pub echo_close_code: bool,
+    pub fail_policy: FailPolicy,
+    /// After sending a Close first: how long to wait for the peer's Close.
+    pub close_timeout: Duration,
+    /// After the close handshake (or after failing): how long to wait for the peer to close
+    /// the TCP connection before closing it ourselves.
+    pub linger_timeout: Duration,
+    /// Emit [`Event::Frame`] for every frame received (for wire logs).
+    pub record_frames: bool,
+    /// Mask outgoing frames; `None` decides by role (clients mask).
+    pub mask_outgoing: Option<bool>,
+    /// Enforce the masking direction rule on received frames.
+    pub check_masking: bool,
+}
+
+impl Config {
+    pub fn new(role: Role) -> Self {
+        Config {
+            role,
+            max_message_size: 64 << 20,
+            validate_utf8: true,
+            auto_pong: true,
+            auto_close_reply: true,
+            echo_close_code: true,
+            fail_policy: FailPolicy::CloseThenDrain,
+            close_timeout: Duration::from_secs(1),
+            linger_timeout: Duration::from_secs(1),
+            record_frames: false,
+            mask_outgoing: None,
+            check_masking: true,
+        }
+    }
+}
+
+/// A complete received message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub binary: bool,
+    pub data: Vec<u8>,
+}
+
+impl Message {
+    /// The text of a text message (validated as UTF-8 on receipt unless validation is off).
+    pub fn as_text(&self) -> Option<&str> {
+        if self.binary {
+            None
+        } else {
+            std::str::from_utf8(&self.data).ok()
+        }
+    }
+}
+
+/// A received frame, for wire logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameRecord {
+    pub header: FrameHeader,
+    pub payload: Vec<u8>,
+}
+
+/// What the connection reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Message(Message),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// The peer's Close frame (valid); `code` is `None` for an empty payload.
+    Close { code: Option<CloseCode>, reason: String },
+    /// A received frame (only with [`Config::record_frames`]).
+    Frame(FrameRecord),
+    /// We failed the connection because of this violation.
+    Failed(ProtocolError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Open,
+    /// A Close frame was sent (and maybe received); waiting for the rest of the close.
+    Closing,
+    /// The TCP connection is (to be) closed; nothing more happens.
+    Closed,
+}
+
+/// What the driver should do with the transport once the queued octets are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TransportAction {
+    Keep,
+    /// Send FIN (shutdown the write side) and keep reading until the peer closes.
+    ShutdownWrite,
+    /// Close the socket now.
+    Close,
+}
+
+/// How the connection ended (or is ending): who closed, whether cleanly, codes and reasons.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CloseStatus {
+    /// We sent a Close frame first.
+    pub closed_by_me: bool,
+    /// We failed the connection (protocol violation by the peer).
+    pub failed_by_me: bool,
+    /// We closed the TCP connection first.
+    pub dropped_by_me: bool,
+    /// The close handshake completed (and, for a client, the server closed TCP in time).
+    pub was_clean: bool,
+    pub not_clean_reason: Option<String>,
+    pub local_code: Option<u16>,
+    pub local_reason: Option<String>,
+    pub remote_code: Option<u16>,
+    pub remote_reason: Option<String>,
+    /// The peer did not answer our Close in time.
+    pub close_handshake_timeout: bool,
+    /// (Client) the server did not close TCP in time after the close handshake.
+    pub server_drop_timeout: bool,
+    #[serde(serialize_with = "ser_error")]
+    pub error: Option<ProtocolError>,
+}
+
+fn ser_error<S: serde::Serializer>(e: &Option<ProtocolError>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.serialize_some(&e.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Octet, frame and message counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub rx_octets: u64,
+    pub tx_octets: u64,
+    pub rx_frames: u64,
+    pub tx_frames: u64,
+    pub rx_messages: u64,
+    pub tx_messages: u64,
+}
+
+/// The message being reassembled.
+#[derive(Debug, Default)]
+struct Assembly {
+    active: bool,
+    binary: bool,
+    buf: Vec<u8>,
+    utf8: Utf8Validator,
+}
+
+/// The frame whose payload is arriving.
+#[derive(Debug)]
+struct Current {
+    header: FrameHeader,
+    record: Option<Vec<u8>>,
+}
+
+/// A WebSocket connection in the open (or closing) state.
+pub struct Connection {
+    cfg: Config,
+    state: State,
+    decoder: FrameDecoder,
+    msg: Assembly,
+    ctrl: Vec<u8>,
+    current: Option<Current>,
+    events: VecDeque<Event>,
+    out: Vec<u8>,
+    /// Segment ends in `out` that must be written separately: (end, sync).
+    marks: VecDeque<(usize, bool)>,
+    close_sent: bool,
+    close_received: bool,
+    /// Input is discarded (after failing with [`FailPolicy::CloseThenDrain`]).
+    draining: bool,
+    /// Drop the transport on the next input (after [`FailPolicy::CloseThenDropOnInput`]).
+    drop_on_input: bool,
+    action: TransportAction,
+    eof: bool,
+    close_deadline: Option<Instant>,
+    linger_deadline: Option<Instant>,
+    status: CloseStatus,
+    counters: Counters,
+    rng: SmallRng,
+    mask: bool,
+}
+
+impl Connection {
+    pub fn new(cfg: Config) -> Self {
+        Self::with_seed(cfg, rand::rng().random())
+    }
+
+    /// Deterministic masking keys (tests).
+    pub fn with_seed(cfg: Config, seed: u64) -> Self {
+        let mut rules = RuleState::new(cfg.role);
+        if !cfg.check_masking {
+            rules.role = None;
+        }
+        let mask = cfg.mask_outgoing.unwrap_or(cfg.role == Role::Client);
+        Connection {
+            state: State::Open,
+            decoder: FrameDecoder::new(rules),
+            msg: Assembly::default(),
+            ctrl: Vec::with_capacity(125),
+            current: None,
+            events: VecDeque::new(),
+            out: Vec::new(),
+            marks: VecDeque::new(),
+            close_sent: false,
+            close_received: false,
+            draining: false,
+            drop_on_input: false,
+            action: TransportAction::Keep,
+            eof: false,
+            close_deadline: None,
+            linger_deadline: None,
+            status: CloseStatus::default(),
+            counters: Counters::default(),
+            rng: SmallRng::seed_from_u64(seed),
+            mask,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn role(&self) -> Role {
+        self.cfg.role
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    pub fn close_status(&self) -> &CloseStatus {
+        &self.status
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// RSV bits a negotiated extension defines (RSV1 = 4).
+    pub fn set_rsv_allowed(&mut self, rsv: u8) {
+        if let Some(r) = self.decoder.rules_mut() {
+            r.rsv_allowed = rsv;
+        }
+    }
+
+    // ------------------------------------------------------------------ input
+
+    /// Feed octets read from the transport. Payload is unmasked in place.
+    pub fn handle_input(&mut self, buf: &mut [u8], now: Instant) {
+        self.counters.rx_octets += buf.len() as u64;
+        if self.state == State::Closed || self.draining || buf.is_empty() {
+            return;
+        }
+        if self.drop_on_input {
+            self.drop_transport("peer sent more data after the connection was failed");
+            return;
+        }
+        let mut off = 0;
+        loop {
+            let (used, item) = match self.decoder.decode(&mut buf[off..]) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.fail(e, now);
+                    return;
+                }
+            };
+            let start = off;
+            off += used;
+            let res = match item {
+                None => break,
+                Some(Item::Header(h)) => self.on_header(h),
+                Some(Item::Payload(r)) => self.on_payload(&buf[start + r.start..start + r.end]),
+                Some(Item::End) => self.on_frame_end(now),
+            };
+            if let Err(e) = res {
+                self.fail(e, now);
+                return;
+            }
+            if self.state == State::Closed || self.draining || self.drop_on_input {
+                return;
+            }
+        }
+    }
+
+    /// The peer closed its side of the TCP connection (or reset it).
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+        if self.state == State::Closed {
+            return;
+        }
+        let handshake_done = self.close_sent && self.close_received;
+        if !handshake_done {
+            self.status.was_clean = false;
+            if self.status.not_clean_reason.is_none() && !self.status.dropped_by_me {
+                self.status.not_clean_reason = Some("peer dropped the TCP connection without a closing handshake".into());
+            }
+        }
+        self.state = State::Closed;
+        self.action = TransportAction::Close;
+    }
+
+    fn on_header(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
+        self.counters.rx_frames += 1;
+        let record = self.cfg.record_frames.then(Vec::new);
+        if h.opcode.is_control() {
+            self.ctrl.clear();
+        } else {
+            if h.opcode != OpCode::CONTINUATION {
+                self.msg.active = true;
+                self.msg.binary = h.opcode == OpCode::BINARY;
+                self.msg.buf = Vec::new();
+                self.msg.utf8.reset();
+            }
+            let total = self.msg.buf.len() as u64 + h.payload_len;
+            let limit = self.cfg.max_message_size;
+            if limit != 0 && total > limit {
+                return Err(ProtocolError::MessageTooBig { size: total, limit });
+            }
+            // Grow for this frame, but never trust a declared length with much memory.
+            self.msg.buf.reserve(h.payload_len.min(1 << 20) as usize);
+        }
+        self.current = Some(Current { header: h, record });
+        Ok(())
+    }
+
+    fn on_payload(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        let cur = self.current.as_mut().expect("payload follows a header");
+        if let Some(r) = cur.record.as_mut() {
+            r.extend_from_slice(data);
+        }
+        if cur.header.opcode.is_control() {
+            self.ctrl.extend_from_slice(data);
+            return Ok(());
+        }
+        if !self.msg.binary && self.cfg.validate_utf8 {
+            // §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that
+            // the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail
+            // the WebSocket Connection_." (checked as the octets arrive: fail fast)
+            self.msg.utf8.feed(data).map_err(|e| ProtocolError::InvalidUtf8 { offset: e.offset })?;
+        }
+        self.msg.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn on_frame_end(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        let cur = self.current.take().expect("end follows a header");
+        let h = cur.header;
+        if let Some(payload) = cur.record {
+            self.events.push_back(Event::Frame(FrameRecord { header: h, payload }));
+        }
+        if h.opcode.is_control() {
+            return self.on_control(h.opcode, now);
+        }
+        if h.fin {
+            if !self.msg.binary && self.cfg.validate_utf8 {
+                self.msg.utf8.finish().map_err(|e| ProtocolError::TruncatedUtf8 { offset: e.offset })?;
+            }
+            self.msg.active = false;
+            self.counters.rx_messages += 1;
+            let data = std::mem::take(&mut self.msg.buf);
+            self.events.push_back(Event::Message(Message { binary: self.msg.binary, data }));
+        }
+        Ok(())
+    }
+
+    fn on_control(&mut self, op: OpCode, now: Instant) -> Result<(), ProtocolError> {
+        match op {
+            OpCode::PING => {
+                let payload = self.ctrl.clone();
+                // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
+                // response, unless it already received a Close frame."
+                if self.cfg.auto_pong && self.state == State::Open {
+                    self.send_control(OpCode::PONG, &payload);
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            OpCode::PONG => {
+                let payload = self.ctrl.clone();
+                self.events.push_back(Event::Pong(payload));
+            }
+            OpCode::CLOSE => self.on_close_frame(now)?,
+            _ => unreachable!("reserved control opcodes are rejected by the rules"),
+        }
+        Ok(())
+    }
+
+    fn on_close_frame(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        let (code, reason) = if self.ctrl.len() >= 2 {
+            let c = u16::from_be_bytes([self.ctrl[0], self.ctrl[1]]);
+            // §7.4: codes outside the registry's sendable set MUST NOT appear on the wire;
+            // §7.1.7: such a frame fails the connection.
+            if !CloseCode(c).is_sendable() {
+                return Err(ProtocolError::InvalidCloseCode { code: c });
+            }
+            let reason = &self.ctrl[2..];
+            // §5.5.1: "the data ... is not guaranteed to be human readable" but it is UTF-8
+            // encoded text, so invalid UTF-8 fails the connection (1007).
+            if self.cfg.validate_utf8 && !validate(reason) {
+                return Err(ProtocolError::InvalidCloseReason);
+            }
+            (Some(CloseCode(c)), String::from_utf8_lossy(reason).into_owned())
+        } else {
+            (None, String::new())
+        };
+        self.close_received = true;
+        self.status.remote_code = code.map(|c| c.0);
+        self.status.remote_reason = (self.ctrl.len() > 2).then(|| reason.clone());
+        self.events.push_back(Event::Close { code, reason });
+        match self.state {
+            State::Open => {
+                // §5.5.1: "If an endpoint receives a Close frame and did not previously send a
+                // Close frame, the endpoint MUST send a Close frame in response."
+                if self.cfg.auto_close_reply {
+                    let reply = match code {
+                        Some(c) if self.cfg.echo_close_code => Some(c.0),
+                        Some(_) => Some(CloseCode::NORMAL.0),
+                        None => None,
+                    };
+                    self.write_close(reply, b"");
+                    self.state = State::Closing;
+                    self.after_close_handshake(now);
+                }
+            }
+            State::Closing => {
+                self.close_deadline = None;
+                self.after_close_handshake(now);
+            }
+            State::Closed => {}
+        }
+        Ok(())
+    }
+
+    /// Both Close frames are exchanged: the server closes TCP (§7.1.1: "the server to first
+    /// close the TCP connection"), the client waits for that.
+    fn after_close_handshake(&mut self, now: Instant) {
+        self.status.was_clean = true;
+        match self.cfg.role {
+            Role::Server => {
+                self.status.dropped_by_me = !self.eof;
+                self.action = self.action.max(TransportAction::ShutdownWrite);
+            }
+            Role::Client => {}
+        }
+        self.linger_deadline = Some(now + self.cfg.linger_timeout);
+    }
+
+    // ----------------------------------------------------------------- timers
+
+    /// The earliest time [`Connection::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.close_deadline, self.linger_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::Closed {
+            return;
+        }
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            self.close_deadline = None;
+            self.status.close_handshake_timeout = true;
+            self.status.was_clean = false;
+            self.drop_transport("peer did not answer the closing handshake in time");
+            return;
+        }
+        if self.linger_deadline.is_some_and(|d| now >= d) {
+            self.linger_deadline = None;
+            if self.cfg.role == Role::Client && self.close_sent && self.close_received {
+                self.status.was_clean = false;
+                self.status.server_drop_timeout = true;
+                self.drop_transport("server did not close the TCP connection in time");
+            } else {
+                self.drop_transport("peer did not close the TCP connection in time");
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------- output
+
+    /// Queue a complete message as one frame. Returns false (and sends nothing) unless open.
+    pub fn send_message(&mut self, binary: bool, payload: &[u8]) -> bool {
+        if self.state != State::Open {
+            return false;
+        }
+        let op = if binary { OpCode::BINARY } else { OpCode::TEXT };
+        self.write_frame(true, 0, op, payload);
+        self.counters.tx_messages += 1;
+        true
+    }
+
+    pub fn send_text(&mut self, text: &str) -> bool {
+        self.send_message(false, text.as_bytes())
+    }
+
+    pub fn send_binary(&mut self, data: &[u8]) -> bool {
+        self.send_message(true, data)
+    }
+
+    /// Queue a message split into frames of at most `fragment` octets.
+    pub fn send_fragmented(&mut self, binary: bool, payload: &[u8], fragment: usize) -> bool {
+        if self.state != State::Open {
+            return false;
+        }
+        if fragment == 0 || payload.len() <= fragment {
+            return self.send_message(binary, payload);
+        }
+        let mut op = if binary { OpCode::BINARY } else { OpCode::TEXT };
+        let mut chunks = payload.chunks(fragment).peekable();
+        while let Some(c) = chunks.next() {
+            self.write_frame(chunks.peek().is_none(), 0, op, c);
+            op = OpCode::CONTINUATION;
+        }
+        self.counters.tx_messages += 1;
+        true
+    }
+
+    /// Queue one data or control frame (not checked against the fragmentation state).
+    pub fn send_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> bool {
+        if self.state != State::Open {
+            return false;
+        }
+        self.write_frame(fin, 0, opcode, payload);
+        true
+    }
+
+    pub fn ping(&mut self, payload: &[u8]) -> bool {
+        if self.state != State::Open || payload.len() > 125 {
+            return false;
+        }
+        self.send_control(OpCode::PING, payload);
+        true
+    }
+
+    pub fn pong(&mut self, payload: &[u8]) -> bool {
+        if self.state != State::Open || payload.len() > 125 {
+            return false;
+        }
+        self.send_control(OpCode::PONG, payload);
+        true
+    }
+
+    /// Start the closing handshake. The reason is cut to fit a control frame (at a character
+    /// boundary).
+    pub fn close(&mut self, code: Option<CloseCode>, reason: &str, now: Instant) {
+        if self.state != State::Open {
+            return;
+        }
+        let reason = truncate_utf8(reason, 123);
+        self.write_close(code.map(|c| c.0), if code.is_some() { reason.as_bytes() } else { b"" });
+        self.start_closing(now);
+    }
+
+    /// Start the closing handshake with an arbitrary Close payload (valid or not).
+    pub fn close_with_payload(&mut self, payload: &[u8], now: Instant) {
+        if self.state != State::Open {
+            return;
+        }
+        let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+        self.write_frame(true, 0, OpCode::CLOSE, payload);
+        self.close_sent = true;
+        self.status.local_code = code;
+        self.status.local_reason = (payload.len() > 2).then(|| String::from_utf8_lossy(&payload[2..]).into_owned());
+        self.start_closing(now);
+    }
+
+    fn start_closing(&mut self, now: Instant) {
+        self.state = State::Closing;
+        self.status.closed_by_me = true;
+        self.close_deadline = Some(now + self.cfg.close_timeout);
+    }
+
+    /// Fail the connection (§7.1.7) because of `err`, following [`Config::fail_policy`].
+    pub fn fail(&mut self, err: ProtocolError, now: Instant) {
+        log::debug!("failing connection: {err}");
+        self.events.push_back(Event::Failed(err.clone()));
+        if self.status.error.is_none() {
+            self.status.error = Some(err.clone());
+        }
+        match self.state {
+            State::Closed => {}
+            State::Closing => self.drop_transport("second protocol error while closing"),
+            State::Open => {
+                self.status.failed_by_me = true;
+                let code = err.close_code();
+                let reason = err.to_string();
+                match self.cfg.fail_policy {
+                    FailPolicy::Drop => {
+                        self.status.was_clean = false;
+                        self.drop_transport("failed the connection by dropping TCP");
+                    }
+                    FailPolicy::CloseThenDrain => {
+                        self.write_close(Some(code.0), truncate_utf8(&reason, 123).as_bytes());
+                        self.state = State::Closing;
+                        self.status.closed_by_me = true;
+                        self.draining = true;
+                        self.status.dropped_by_me = !self.eof;
+                        self.action = self.action.max(TransportAction::ShutdownWrite);
+                        self.linger_deadline = Some(now + self.cfg.linger_timeout);
+                    }
+                    FailPolicy::CloseThenDropOnInput => {
+                        self.write_close(Some(code.0), truncate_utf8(&reason, 123).as_bytes());
+                        self.start_closing(now);
+                        self.drop_on_input = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Close the TCP connection now (no Close frame).
+    pub fn drop_transport(&mut self, why: &str) {
+        if self.state == State::Closed {
+            return;
+        }
+        if !self.status.was_clean && self.status.not_clean_reason.is_none() {
+            self.status.not_clean_reason = Some(why.to_string());
+        }
+        self.status.dropped_by_me = !self.eof;
+        self.state = State::Closed;
+        self.action = TransportAction::Close;
+    }
+
+    /// Queue a frame exactly as given (no state change, no checks).
+    pub fn send_raw_frame(&mut self, frame: &RawFrame) {
+        let before = self.out.len();
+        frame.encode(&mut self.out);
+        self.counters.tx_frames += 1;
+        self.counters.tx_octets += (self.out.len() - before) as u64;
+    }
+
+    /// Queue raw octets.
+    pub fn send_raw(&mut self, data: &[u8]) {
+        self.out.extend_from_slice(data);
+        self.counters.tx_octets += data.len() as u64;
+    }
+
+    /// Queue raw octets that must reach the transport in writes of at most `chop` octets
+    /// (`None`: one write), each flushed on its own (`sync`).
+    pub fn send_raw_segmented(&mut self, data: &[u8], chop: Option<usize>, sync: bool) {
+        let tail = self.marks.back().map_or(0, |m| m.0);
+        if self.out.len() > tail {
+            self.marks.push_back((self.out.len(), false));
+        }
+        let step = chop.filter(|&c| c > 0).unwrap_or(data.len().max(1));
+        for c in data.chunks(step) {
+            self.out.extend_from_slice(c);
+            self.marks.push_back((self.out.len(), sync || chop.is_some()));
+        }
+        self.counters.tx_octets += data.len() as u64;
+    }
+
+    fn send_control(&mut self, op: OpCode, payload: &[u8]) {
+        self.write_frame(true, 0, op, payload);
+    }
+
+    fn write_close(&mut self, code: Option<u16>, reason: &[u8]) {
+        let payload = close_payload(code, reason);
+        self.write_frame(true, 0, OpCode::CLOSE, &payload);
+        self.close_sent = true;
+        self.status.local_code = code;
+        self.status.local_reason = (!reason.is_empty()).then(|| String::from_utf8_lossy(reason).into_owned());
+    }
+
+    #[inline]
+    fn write_frame(&mut self, fin: bool, rsv: u8, op: OpCode, payload: &[u8]) {
+        let mask = self.mask.then(|| self.rng.random::<[u8; 4]>());
+        let before = self.out.len();
+        encode_frame(&mut self.out, fin, rsv, op, mask, payload);
+        self.counters.tx_frames += 1;
+        self.counters.tx_octets += (self.out.len() - before) as u64;
+    }
+
+    /// Octets waiting to be written?
+    pub fn has_transmit(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Move the next run of octets to write into `dst` (which should be empty; the buffers are
+    /// swapped, so no copy happens on the fast path). Returns true when this run must be
+    /// flushed on its own before the next one (a sync or chopped write).
+    pub fn take_transmit(&mut self, dst: &mut Vec<u8>) -> bool {
+        if let Some((end, sync)) = self.marks.pop_front() {
+            dst.extend_from_slice(&self.out[..end]);
+            self.out.drain(..end);
+            for m in self.marks.iter_mut() {
+                m.0 -= end;
+            }
+            return sync;
+        }
+        if dst.is_empty() {
+            std::mem::swap(dst, &mut self.out);
+        } else {
+            dst.append(&mut self.out);
+        }
+        false
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// What to do with the transport after writing everything queued.
+    pub fn transport_action(&self) -> TransportAction {
+        self.action
+    }
+}
+
+/// The longest prefix of `s` of at most `max` octets that ends on a character boundary.
+pub fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests;

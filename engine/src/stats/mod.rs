@@ -1,0 +1,5 @@
+//! Statistics: latency histograms recorded per shard and merged exactly.
+
+pub mod histogram;
+
+pub use histogram::{Latency, Summary};
