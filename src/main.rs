@@ -1,1 +1,128 @@
-fn main() {}
+//! `wstest`: parse the command line, dispatch to a mode, print its report. No protocol logic
+//! lives here.
+
+mod cli;
+
+use std::path::Path;
+
+use clap::Parser;
+use wstest_engine::runtime::{install_signal_handler, DriverKind, RuntimeConfig, Shutdown};
+use wstest_modes::common::{ClientOptions, ServerOptions};
+use wstest_modes::echo::{EchoClientConfig, MessageSource};
+use wstest_modes::testee::TesteeClientConfig;
+use wstest_modes::{report, ModeError};
+
+use cli::{Cli, MODES, NEEDS_URL};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let cli = Cli::parse();
+    env_logger::Builder::new()
+        .filter_level(if cli.debug { log::LevelFilter::Debug } else { log::LevelFilter::Warn })
+        .format_timestamp_millis()
+        .target(env_logger::Target::Stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("wstest: error: {e}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
+fn usage(msg: String) -> ModeError {
+    ModeError::Config(msg)
+}
+
+fn run(cli: Cli) -> Result<(), ModeError> {
+    if cli.autobahnversion {
+        println!("wstest {}", env!("CARGO_PKG_VERSION"));
+        println!("compatible with AutobahnTestSuite 25.10.1 (Autobahn 0.10.9) command lines, specs and reports");
+        return Ok(());
+    }
+    let Some(mode) = cli.mode.clone() else {
+        return Err(usage(format!("a mode is required (-m MODE); modes: {}", mode_names())));
+    };
+    if !MODES.iter().any(|(m, _)| *m == mode) {
+        let list: Vec<String> = MODES.iter().map(|(m, what)| format!("  {m:<16} {what}")).collect();
+        return Err(usage(format!("unknown mode {mode:?}; available modes:\n{}", list.join("\n"))));
+    }
+    if NEEDS_URL.contains(&mode.as_str()) && cli.wsuri.is_none() {
+        return Err(usage(format!("mode {mode} needs a WebSocket URL: -w ws://HOST:PORT")));
+    }
+    let driver: DriverKind = cli.driver.parse().map_err(|e: String| usage(format!("--driver: {e}")))?;
+    let runtime = RuntimeConfig { threads: cli.threads, driver, no_pin: cli.no_pin };
+    let shutdown = Shutdown::new();
+    install_signal_handler(shutdown.clone()).map_err(|e| ModeError::io("cannot install signal handlers", e))?;
+
+    let server_opts = |default_url: &str| ServerOptions {
+        url: cli.wsuri.clone().unwrap_or_else(|| default_url.to_string()),
+        key: cli.key.clone(),
+        cert: cli.cert.clone(),
+        runtime: runtime.clone(),
+        backlog: cli.backlog,
+        max_message_size: cli.max_message_size,
+        ident: cli.ident.clone(),
+    };
+    let client_opts = ClientOptions { cacert: cli.cacert.clone(), insecure: cli.insecure, runtime: runtime.clone(), connect_timeout: cli.connect_timeout };
+
+    match mode.as_str() {
+        "echoserver" => {
+            let r = wstest_modes::echo::run_server(&server_opts("ws://127.0.0.1:9000"), shutdown)?;
+            emit(&cli, &r, &format!("echoserver stopped: {} connections, {} messages in, {} out", r.stats.connections, r.stats.rx_messages, r.stats.tx_messages))
+        }
+        "testeeserver" => {
+            let r = wstest_modes::testee::run_server(&server_opts("ws://127.0.0.1:9001"), shutdown)?;
+            emit(&cli, &r, &format!("testeeserver stopped: {} connections, {} protocol errors caught", r.stats.connections, r.stats.protocol_errors))
+        }
+        "echoclient" => {
+            let source = match &cli.message {
+                Some(t) => MessageSource::Fixed { text: t.clone(), count: cli.count },
+                None => MessageSource::Stdin,
+            };
+            let cfg = EchoClientConfig { url: cli.wsuri.clone(), source, binary: cli.binary, client: client_opts, print: !cli.json };
+            let r = wstest_modes::echo::run_client(&cfg, shutdown)?;
+            let line = format!(
+                "echoclient: {} sent, {} echoed, {} mismatched; rtt min {:.1} median {:.1} p99 {:.1} max {:.1} us",
+                r.sent, r.received, r.mismatched, r.rtt.min_us, r.rtt.median_us, r.rtt.p99_us, r.rtt.max_us
+            );
+            emit(&cli, &r, &line)?;
+            if r.received < r.sent || r.mismatched > 0 {
+                return Err(ModeError::Failed(format!("{} of {} messages were not echoed correctly", r.sent - r.received + r.mismatched, r.sent)));
+            }
+            Ok(())
+        }
+        "testeeclient" => {
+            let cfg = TesteeClientConfig {
+                url: cli.wsuri.clone().expect("checked above"),
+                agent: cli.ident.clone(),
+                client: client_opts,
+                max_message_size: cli.max_message_size,
+                no_update_reports: false,
+            };
+            let r = wstest_modes::testee::run_client(&cfg, shutdown)?;
+            emit(&cli, &r, &format!("testeeclient: ran {} of {} cases as {:?} in {:.1}s", r.cases_run, r.case_count, r.agent, r.seconds))
+        }
+        other => Err(usage(format!("mode {other} is not available in this build yet"))),
+    }
+}
+
+fn mode_names() -> String {
+    MODES.iter().map(|(m, _)| *m).collect::<Vec<_>>().join(", ")
+}
+
+/// Print a one-line summary (or JSON with --json) and write the report to -o.
+fn emit<T: serde::Serialize>(cli: &Cli, report: &T, line: &str) -> Result<(), ModeError> {
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+    } else {
+        println!("{line}");
+    }
+    if let Some(out) = &cli.outfile {
+        report::write_json(Path::new(out), report)?;
+    }
+    Ok(())
+}

@@ -1,1 +1,11 @@
-//! placeholder
+//! The connection layer: WebSocket URLs, plain TCP and TLS streams, connecting.
+
+pub mod connect;
+pub mod stream;
+pub mod tls;
+pub mod url;
+
+pub use self::url::{UrlError, WsUrl};
+pub use connect::{connect, ConnectError, ConnectOptions};
+pub use stream::Stream;
+pub use tls::{client_config, server_config, ClientTls, TlsError};

@@ -300,39 +300,62 @@ impl Connection {
 
     // ------------------------------------------------------------------ input
 
-    /// Feed octets read from the transport. Payload is unmasked in place.
-    pub fn handle_input(&mut self, buf: &mut [u8], now: Instant) {
-        self.counters.rx_octets += buf.len() as u64;
+    /// Feed octets read from the transport; payload is unmasked in place. Decoding stops
+    /// after the first frame that produces an event, so the application can answer each
+    /// message before later input (which may fail the connection) is looked at. Returns the
+    /// octets consumed: call again with the rest, after draining [`Connection::poll_event`].
+    pub fn handle_input(&mut self, buf: &mut [u8], now: Instant) -> usize {
+        let n = self.process_input(buf, now);
+        self.counters.rx_octets += n as u64;
+        n
+    }
+
+    /// Feed all of `buf`, handling events with `on_event` between frames.
+    pub fn handle_input_all(&mut self, buf: &mut [u8], now: Instant, mut on_event: impl FnMut(&mut Connection, Event)) {
+        let mut off = 0;
+        while off < buf.len() {
+            off += self.handle_input(&mut buf[off..], now);
+            while let Some(ev) = self.poll_event() {
+                on_event(self, ev);
+            }
+        }
+    }
+
+    fn process_input(&mut self, buf: &mut [u8], now: Instant) -> usize {
         if self.state == State::Closed || self.draining || buf.is_empty() {
-            return;
+            return buf.len();
         }
         if self.drop_on_input {
             self.drop_transport("peer sent more data after the connection was failed");
-            return;
+            return buf.len();
         }
+        let queued = self.events.len();
         let mut off = 0;
         loop {
             let (used, item) = match self.decoder.decode(&mut buf[off..]) {
                 Ok(r) => r,
                 Err(e) => {
                     self.fail(e, now);
-                    return;
+                    return buf.len();
                 }
             };
             let start = off;
             off += used;
             let res = match item {
-                None => break,
+                None => return buf.len(),
                 Some(Item::Header(h)) => self.on_header(h),
                 Some(Item::Payload(r)) => self.on_payload(&buf[start + r.start..start + r.end]),
                 Some(Item::End) => self.on_frame_end(now),
             };
             if let Err(e) = res {
                 self.fail(e, now);
-                return;
+                return buf.len();
             }
             if self.state == State::Closed || self.draining || self.drop_on_input {
-                return;
+                return buf.len();
+            }
+            if self.events.len() > queued {
+                return off;
             }
         }
     }

@@ -1,1 +1,13 @@
-//! placeholder
+//! The runtime: one monoio runtime per thread, each pinned to a core, io_uring by default with
+//! monoio's legacy epoll driver as the fallback; SO_REUSEPORT listeners (one per thread);
+//! shutdown signalling across threads.
+
+pub mod driver;
+pub mod listener;
+pub mod pool;
+pub mod shutdown;
+
+pub use driver::{block_on, resolve_driver, Driver, DriverKind};
+pub use listener::{bind_reuseport, BindError};
+pub use pool::{available_threads, spawn_workers, RuntimeConfig, WorkerCtx, WorkerError, Workers};
+pub use shutdown::{install_signal_handler, Shutdown};

@@ -1,1 +1,13 @@
-//! placeholder
+//! WebSocket connections on the runtime: the per-connection driver, async handshakes, a
+//! multi-threaded server and a client connector.
+
+pub mod client;
+pub mod driver;
+pub mod handshake;
+pub mod notify;
+pub mod server;
+
+pub use client::{connect_ws, ClientError, WsClientOptions, WsClient};
+pub use driver::{drive, DriveOptions, DriveOutcome, Handler};
+pub use notify::LocalNotify;
+pub use server::{serve, ServerConfig, ServerHandle, ServerStats, Service, Upgrade};

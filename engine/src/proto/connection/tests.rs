@@ -28,7 +28,15 @@ fn events(c: &mut Connection) -> Vec<Event> {
 /// Move all pending octets from `a` to `b`.
 fn pump(a: &mut Connection, b: &mut Connection, t: Instant) {
     let mut bytes = drain(a);
-    b.handle_input(&mut bytes, t);
+    feed_at(b, &mut bytes, t);
+}
+
+/// Feed everything, as a driver does (events stay queued for the test to look at).
+fn feed_at(c: &mut Connection, bytes: &mut [u8], t: Instant) {
+    let mut off = 0;
+    while off < bytes.len() {
+        off += c.handle_input(&mut bytes[off..], t);
+    }
 }
 
 /// Client-side frames as a peer would send them to a server.
@@ -38,7 +46,7 @@ fn masked(f: RawFrame) -> Vec<u8> {
 
 fn feed(c: &mut Connection, bytes: &[u8]) {
     let mut b = bytes.to_vec();
-    c.handle_input(&mut b, now());
+    feed_at(c, &mut b, now());
 }
 
 /// The close frame a connection sent, if any, as (code, reason).
@@ -341,4 +349,23 @@ fn any_chunking_gives_same_events() {
         }
     }
     assert_eq!(want.unwrap().len(), 4);
+}
+
+/// A valid message followed by a violation in the same read: the application gets to answer
+/// the message before the connection is failed (Autobahn 3.2, 4.1.3, 5.15).
+#[test]
+fn message_answered_before_later_violation() {
+    let mut s = server();
+    let mut w = masked(RawFrame::new(1, b"Hello, world!".to_vec()));
+    w.extend(masked(RawFrame::new(1, b"Hello, world!".to_vec()).rsv(2)));
+    w.extend(masked(RawFrame::new(9, vec![])));
+    s.handle_input_all(&mut w, now(), |c, ev| {
+        if let Event::Message(m) = ev {
+            assert!(c.send_message(m.binary, &m.data));
+        }
+    });
+    let out = drain(&mut s);
+    // Echo first, then the close frame.
+    assert_eq!(&out[..15], &[0x81, 13, b'H', b'e', b'l', b'l', b'o', b',', b' ', b'w', b'o', b'r', b'l', b'd', b'!']);
+    assert_eq!(out[15], 0x88);
 }

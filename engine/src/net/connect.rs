@@ -1,0 +1,72 @@
+//! Connecting to a `ws://` or `wss://` URL: resolve, TCP connect (with a timeout), TLS.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use monoio::net::TcpStream;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+
+use super::stream::Stream;
+use super::url::WsUrl;
+
+#[derive(Clone)]
+pub struct ConnectOptions {
+    pub timeout: Duration,
+    /// Required for wss:// URLs.
+    pub tls: Option<Arc<ClientConfig>>,
+    /// Resolved address to use instead of resolving the URL's host.
+    pub addr: Option<SocketAddr>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { timeout: Duration::from_secs(10), tls: None, addr: None }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot resolve {host}: {why}")]
+    Resolve { host: String, why: String },
+    #[error("connecting to {addr} timed out after {secs:.1}s")]
+    Timeout { addr: SocketAddr, secs: f64 },
+    #[error("cannot connect to {addr}: {source}")]
+    Tcp { addr: SocketAddr, source: std::io::Error },
+    #[error("TLS handshake with {host} failed: {why}")]
+    Tls { host: String, why: String },
+    #[error("{0} is a wss:// URL but no TLS client configuration was given")]
+    NoTlsConfig(String),
+}
+
+/// Resolve the URL's host to its first address.
+pub fn resolve(url: &WsUrl) -> Result<SocketAddr, ConnectError> {
+    let host = url.authority();
+    let mut it = host.to_socket_addrs().map_err(|e| ConnectError::Resolve { host: host.clone(), why: e.to_string() })?;
+    it.next().ok_or_else(|| ConnectError::Resolve { host, why: "no addresses".into() })
+}
+
+pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, ConnectError> {
+    let addr = match opts.addr {
+        Some(a) => a,
+        None => resolve(url)?,
+    };
+    let tcp = match monoio::time::timeout(opts.timeout, TcpStream::connect_addr(addr)).await {
+        Err(_) => return Err(ConnectError::Timeout { addr, secs: opts.timeout.as_secs_f64() }),
+        Ok(Err(source)) => return Err(ConnectError::Tcp { addr, source }),
+        Ok(Ok(s)) => s,
+    };
+    let _ = tcp.set_nodelay(true);
+    if !url.secure {
+        return Ok(Stream::Plain(tcp));
+    }
+    let cfg = opts.tls.clone().ok_or_else(|| ConnectError::NoTlsConfig(url.to_string()))?;
+    let name = ServerName::try_from(url.host.clone()).map_err(|e| ConnectError::Tls { host: url.host.clone(), why: e.to_string() })?;
+    let connector = monoio_rustls::TlsConnector::from(cfg);
+    match monoio::time::timeout(opts.timeout, connector.connect(name, tcp)).await {
+        Err(_) => Err(ConnectError::Tls { host: url.host.clone(), why: "timed out".into() }),
+        Ok(Err(e)) => Err(ConnectError::Tls { host: url.host.clone(), why: e.to_string() }),
+        Ok(Ok(s)) => Ok(Stream::TlsClient(Box::new(s))),
+    }
+}

@@ -1,0 +1,78 @@
+//! One stream type for plain TCP and TLS (client or server side), so the WebSocket driver
+//! is written once.
+
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
+use monoio::net::TcpStream;
+use monoio::BufResult;
+
+pub type ClientTlsStream = monoio_rustls::ClientTlsStream<TcpStream>;
+pub type ServerTlsStream = monoio_rustls::ServerTlsStream<TcpStream>;
+
+pub enum Stream {
+    Plain(TcpStream),
+    TlsClient(Box<ClientTlsStream>),
+    TlsServer(Box<ServerTlsStream>),
+}
+
+// SAFETY: each variant is `Split` (monoio's TcpStream and monoio-rustls's streams), and the
+// enum adds no state shared between the read and write halves.
+unsafe impl Split for Stream {}
+
+impl Stream {
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Stream::Plain(_))
+    }
+}
+
+impl AsyncReadRent for Stream {
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.read(buf).await,
+            Stream::TlsClient(s) => s.read(buf).await,
+            Stream::TlsServer(s) => s.read(buf).await,
+        }
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.readv(buf).await,
+            Stream::TlsClient(s) => s.readv(buf).await,
+            Stream::TlsServer(s) => s.readv(buf).await,
+        }
+    }
+}
+
+impl AsyncWriteRent for Stream {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.write(buf).await,
+            Stream::TlsClient(s) => s.write(buf).await,
+            Stream::TlsServer(s) => s.write(buf).await,
+        }
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.writev(buf).await,
+            Stream::TlsClient(s) => s.writev(buf).await,
+            Stream::TlsServer(s) => s.writev(buf).await,
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush().await,
+            Stream::TlsClient(s) => s.flush().await,
+            Stream::TlsServer(s) => s.flush().await,
+        }
+    }
+
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.shutdown().await,
+            Stream::TlsClient(s) => s.shutdown().await,
+            Stream::TlsServer(s) => s.shutdown().await,
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Opening a client WebSocket connection: connect (TCP, TLS) and handshake.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::net::{connect, ConnectError, ConnectOptions, Stream, WsUrl};
+use crate::proto::handshake::{ClientHandshake, ClientOptions, HandshakeError, Response};
+use crate::proto::{Config, Connection, Role};
+
+use super::handshake::client_handshake;
+
+#[derive(Clone)]
+pub struct WsClientOptions {
+    pub connect: ConnectOptions,
+    pub origin: Option<String>,
+    pub protocols: Vec<String>,
+    pub extensions: Option<String>,
+    pub user_agent: Option<String>,
+    pub extra_headers: Vec<(String, String)>,
+    pub handshake_timeout: Duration,
+    /// Connection settings (the role is forced to client).
+    pub config: Config,
+}
+
+impl Default for WsClientOptions {
+    fn default() -> Self {
+        WsClientOptions {
+            connect: ConnectOptions::default(),
+            origin: None,
+            protocols: Vec::new(),
+            extensions: None,
+            user_agent: Some(concat!("wstest/", env!("CARGO_PKG_VERSION")).to_string()),
+            extra_headers: Vec::new(),
+            handshake_timeout: Duration::from_secs(5),
+            config: Config::new(Role::Client),
+        }
+    }
+}
+
+/// An open client connection, ready for [`super::drive`].
+pub struct WsClient {
+    pub stream: Stream,
+    pub conn: Connection,
+    pub response: Response,
+    /// WebSocket octets that arrived with the handshake response.
+    pub leftover: Vec<u8>,
+    /// The request head we sent.
+    pub request: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("handshake with {url} failed: {source}")]
+    Handshake { url: String, source: HandshakeError },
+}
+
+impl ClientError {
+    /// A short kind name for error tallies.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientError::Connect(ConnectError::Tcp { source, .. }) => match source.kind() {
+                std::io::ErrorKind::ConnectionRefused => "refused",
+                std::io::ErrorKind::AddrNotAvailable => "addr-not-available",
+                std::io::ErrorKind::ConnectionReset => "reset",
+                _ => "connect",
+            },
+            ClientError::Connect(ConnectError::Timeout { .. }) => "connect-timeout",
+            ClientError::Connect(ConnectError::Resolve { .. }) => "resolve",
+            ClientError::Connect(_) => "tls",
+            ClientError::Handshake { source: HandshakeError::Timeout, .. } => "handshake-timeout",
+            ClientError::Handshake { source: HandshakeError::Status { .. }, .. } => "http-status",
+            ClientError::Handshake { .. } => "handshake",
+        }
+    }
+}
+
+/// Connect to `url` and perform the opening handshake.
+pub async fn connect_ws(url: &WsUrl, opts: &WsClientOptions) -> Result<WsClient, ClientError> {
+    let mut stream = connect(url, &opts.connect).await?;
+    let mut ho = ClientOptions::new(url.host_header(), url.resource.clone());
+    ho.origin = opts.origin.clone();
+    ho.protocols = opts.protocols.clone();
+    ho.extensions = opts.extensions.clone();
+    ho.user_agent = opts.user_agent.clone();
+    ho.extra_headers = opts.extra_headers.clone();
+    let hs = ClientHandshake::new(ho, rand::rng().random());
+    let request = hs.request();
+    let hs_err = |source| ClientError::Handshake { url: url.to_string(), source };
+    let (response, leftover) = match monoio::time::timeout(opts.handshake_timeout, client_handshake(&mut stream, &hs)).await {
+        Err(_) => return Err(hs_err(HandshakeError::Timeout)),
+        Ok(r) => r.map_err(hs_err)?,
+    };
+    let mut cfg = opts.config.clone();
+    cfg.role = Role::Client;
+    Ok(WsClient { stream, conn: Connection::new(cfg), response, leftover, request })
+}

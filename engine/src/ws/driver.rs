@@ -1,0 +1,201 @@
+//! Drives a sans-IO [`Connection`] over a [`Stream`]: one task per connection, full duplex.
+//!
+//! The stream is split into owned halves; a read and a write can be in flight at once, each
+//! held in a pinned slot that is refilled when it completes (no allocation per operation).
+//! Timers (close handshake, linger, the handler's own) and shutdown are selected alongside.
+//! A read is only ever cancelled when the connection is being torn down.
+
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{Fuse, FusedFuture, FutureExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
+
+use crate::net::Stream;
+use crate::proto::connection::{CloseStatus, Counters};
+use crate::proto::{CloseCode, Connection, Event, TransportAction};
+use crate::runtime::Shutdown;
+
+use super::notify::LocalNotify;
+
+/// The application side of a connection: sans-IO too. It reacts to events by queueing output
+/// on the connection; it may ask to be woken at a deadline or by a [`LocalNotify`].
+pub trait Handler {
+    /// The connection is open (called once, before any event).
+    fn on_open(&mut self, _conn: &mut Connection, _now: Instant) {}
+    fn on_event(&mut self, conn: &mut Connection, event: Event, now: Instant);
+    /// When to call [`Handler::on_deadline`] next.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    fn on_deadline(&mut self, _conn: &mut Connection, _now: Instant) {}
+    /// The notifier in [`DriveOptions::notify`] fired.
+    fn on_notify(&mut self, _conn: &mut Connection, _now: Instant) {}
+    /// Octets read from the transport, before decoding (wire logs).
+    fn on_rx_octets(&mut self, _data: &[u8]) {}
+    /// Octets about to be written (`sync`: written on their own).
+    fn on_tx_octets(&mut self, _data: &[u8], _sync: bool) {}
+    /// The connection is over.
+    fn on_closed(&mut self, _status: &CloseStatus, _counters: &Counters) {}
+}
+
+#[derive(Clone)]
+pub struct DriveOptions {
+    /// Read buffer size.
+    pub read_buf: usize,
+    /// On shutdown, close with 1001 (going away).
+    pub shutdown: Option<Shutdown>,
+    /// Wakes the handler's [`Handler::on_notify`].
+    pub notify: Option<Rc<LocalNotify>>,
+}
+
+impl Default for DriveOptions {
+    fn default() -> Self {
+        DriveOptions { read_buf: 64 * 1024, shutdown: None, notify: None }
+    }
+}
+
+/// How driving ended.
+#[derive(Debug)]
+pub struct DriveOutcome {
+    pub status: CloseStatus,
+    pub counters: Counters,
+    /// A transport error, if the connection ended with one.
+    pub io_error: Option<io::Error>,
+}
+
+async fn read_op(mut rd: OwnedReadHalf<Stream>, buf: Vec<u8>) -> (OwnedReadHalf<Stream>, Vec<u8>, io::Result<usize>) {
+    let (res, buf) = rd.read(buf).await;
+    (rd, buf, res)
+}
+
+async fn write_op(mut wr: OwnedWriteHalf<Stream>, buf: Vec<u8>, shutdown: bool) -> (OwnedWriteHalf<Stream>, Vec<u8>, io::Result<()>) {
+    let mut buf = buf;
+    let mut res = Ok(());
+    if !buf.is_empty() {
+        let (r, b) = wr.write_all(buf).await;
+        buf = b;
+        res = r.map(|_| ());
+    }
+    if res.is_ok() && shutdown {
+        res = wr.shutdown().await;
+    }
+    (wr, buf, res)
+}
+
+/// Run `conn` over `stream` until the connection is closed. `initial` holds octets that came
+/// with the handshake and belong to the WebSocket stream.
+pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initial: Vec<u8>, handler: &mut H, opts: &DriveOptions) -> DriveOutcome {
+    let (rd, wr) = stream.into_split();
+    let mut wr = Some(wr);
+    let mut wbuf: Vec<u8> = Vec::new();
+    let mut io_error: Option<io::Error> = None;
+    let mut write_shut = false;
+    let mut read_eof = false;
+    let mut shutdown_seen = opts.shutdown.is_none();
+
+    let now = Instant::now();
+    handler.on_open(conn, now);
+    if !initial.is_empty() {
+        handler.on_rx_octets(&initial);
+        conn.handle_input_all(&mut initial, now, |c, ev| handler.on_event(c, ev, now));
+    }
+
+    let mut reading = pin!(read_op(rd, Vec::with_capacity(opts.read_buf)).fuse());
+    let mut writing = pin!(Fuse::terminated());
+    let never_notify = LocalNotify::default();
+    let notify = opts.notify.as_deref().unwrap_or(&never_notify);
+    let shutdown = opts.shutdown.clone().unwrap_or_default();
+
+    loop {
+        let now = Instant::now();
+        while let Some(ev) = conn.poll_event() {
+            handler.on_event(conn, ev, now);
+        }
+        if conn.transport_action() == TransportAction::Close {
+            break;
+        }
+        // Start a write when none is in flight.
+        if writing.is_terminated() {
+            if let Some(w) = wr.take() {
+                if conn.has_transmit() {
+                    wbuf.clear();
+                    let sync = conn.take_transmit(&mut wbuf);
+                    handler.on_tx_octets(&wbuf, sync);
+                    let shut = !conn.has_transmit() && conn.transport_action() == TransportAction::ShutdownWrite && !write_shut;
+                    write_shut |= shut;
+                    writing.set(write_op(w, std::mem::take(&mut wbuf), shut).fuse());
+                } else if conn.transport_action() == TransportAction::ShutdownWrite && !write_shut {
+                    write_shut = true;
+                    writing.set(write_op(w, Vec::new(), true).fuse());
+                } else {
+                    wr = Some(w);
+                }
+            }
+        }
+        if read_eof && write_shut && writing.is_terminated() {
+            break;
+        }
+        let deadline = match (conn.poll_timeout(), handler.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let sleep_for = deadline.map(|d| d.saturating_duration_since(now)).unwrap_or(Duration::from_secs(3600));
+        monoio::select! {
+            r = &mut reading, if !reading.is_terminated() => {
+                let (rd, mut buf, res) = r;
+                let now = Instant::now();
+                match res {
+                    Ok(0) => {
+                        read_eof = true;
+                        conn.handle_eof();
+                    }
+                    Ok(n) => {
+                        handler.on_rx_octets(&buf[..n]);
+                        conn.handle_input_all(&mut buf[..n], now, |c, ev| handler.on_event(c, ev, now));
+                        buf.clear();
+                        reading.set(read_op(rd, buf).fuse());
+                    }
+                    Err(e) => {
+                        read_eof = true;
+                        io_error.get_or_insert(e);
+                        conn.handle_eof();
+                    }
+                }
+            }
+            r = &mut writing, if !writing.is_terminated() => {
+                let (w, buf, res) = r;
+                wr = Some(w);
+                wbuf = buf;
+                if let Err(e) = res {
+                    io_error.get_or_insert(e);
+                    // The peer is gone: nothing more can be written.
+                    conn.handle_eof();
+                }
+            }
+            _ = monoio::time::sleep(sleep_for), if deadline.is_some() => {
+                let now = Instant::now();
+                conn.handle_timeout(now);
+                if handler.deadline().is_some_and(|d| d <= now) {
+                    handler.on_deadline(conn, now);
+                }
+            }
+            _ = shutdown.wait(), if !shutdown_seen => {
+                shutdown_seen = true;
+                conn.close(Some(CloseCode::GOING_AWAY), "shutting down", Instant::now());
+            }
+            _ = notify.notified(), if opts.notify.is_some() => {
+                handler.on_notify(conn, Instant::now());
+            }
+        }
+    }
+    // Deliver whatever the last step produced.
+    let now = Instant::now();
+    while let Some(ev) = conn.poll_event() {
+        handler.on_event(conn, ev, now);
+    }
+    handler.on_closed(conn.close_status(), conn.counters());
+    DriveOutcome { status: conn.close_status().clone(), counters: *conn.counters(), io_error }
+}

@@ -1,0 +1,274 @@
+//! A multi-threaded WebSocket server: one SO_REUSEPORT listener and one accept loop per
+//! worker thread; each connection is a task on the thread that accepted it.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monoio::net::{TcpListener, TcpStream};
+
+use crate::net::Stream;
+use crate::proto::handshake::server::{accept_response, error_response, http_response};
+use crate::proto::handshake::{HandshakeError, Request, DEFAULT_MAX_HEAD};
+use crate::proto::{Config, Connection};
+use crate::runtime::{bind_reuseport, spawn_workers, BindError, RuntimeConfig, Shutdown, WorkerError, Workers};
+
+use super::driver::{drive, DriveOptions, Handler};
+use super::handshake::{read_request, send};
+
+/// Listener and connection settings.
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub addr: SocketAddr,
+    pub runtime: RuntimeConfig,
+    pub backlog: i32,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub handshake_timeout: Duration,
+    pub max_head: usize,
+    pub read_buf: usize,
+    /// How long to wait for open connections to close after shutdown.
+    pub drain_timeout: Duration,
+}
+
+impl ServerConfig {
+    pub fn new(addr: SocketAddr) -> Self {
+        ServerConfig {
+            addr,
+            runtime: RuntimeConfig::default(),
+            backlog: 1024,
+            tls: None,
+            handshake_timeout: Duration::from_secs(5),
+            max_head: DEFAULT_MAX_HEAD,
+            read_buf: 64 * 1024,
+            drain_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The server's answer to an upgrade request.
+pub enum Upgrade<H> {
+    Accept {
+        handler: H,
+        config: Config,
+        protocol: Option<String>,
+        extensions: Option<String>,
+    },
+    /// Refuse with this status and a one-line text body.
+    Reject { status: u16, reason: String },
+    /// Answer with this complete HTTP response.
+    Respond(Vec<u8>),
+}
+
+/// What a server mode provides: a decision per upgrade request, and the per-connection
+/// handler that runs once accepted. Shared by all worker threads.
+pub trait Service: Send + Sync + 'static {
+    type Handler: Handler + 'static;
+    fn upgrade(&self, req: &Request, peer: SocketAddr) -> Upgrade<Self::Handler>;
+    /// `Server` header value.
+    fn server_name(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Per-worker counters, summed at the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ServerStats {
+    pub accepted: u64,
+    pub tls_failed: u64,
+    pub handshakes_failed: u64,
+    pub connections: u64,
+    pub protocol_errors: u64,
+    pub rx_messages: u64,
+    pub tx_messages: u64,
+    pub rx_octets: u64,
+    pub tx_octets: u64,
+}
+
+impl ServerStats {
+    pub fn merge(&mut self, o: &ServerStats) {
+        self.accepted += o.accepted;
+        self.tls_failed += o.tls_failed;
+        self.handshakes_failed += o.handshakes_failed;
+        self.connections += o.connections;
+        self.protocol_errors += o.protocol_errors;
+        self.rx_messages += o.rx_messages;
+        self.tx_messages += o.tx_messages;
+        self.rx_octets += o.rx_octets;
+        self.tx_octets += o.tx_octets;
+    }
+}
+
+/// A running server.
+pub struct ServerHandle {
+    pub local_addr: SocketAddr,
+    pub shutdown: Shutdown,
+    workers: Workers<ServerStats>,
+}
+
+impl ServerHandle {
+    pub fn driver(&self) -> crate::runtime::Driver {
+        self.workers.driver
+    }
+
+    pub fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Ask the server to stop: it stops accepting, closes open connections with 1001.
+    pub fn stop(&self) {
+        self.shutdown.trigger();
+    }
+
+    /// Wait for the server to stop (after [`ServerHandle::stop`] or a signal).
+    pub fn join(self) -> Result<ServerStats, WorkerError> {
+        let mut total = ServerStats::default();
+        for s in self.workers.join()? {
+            total.merge(&s);
+        }
+        Ok(total)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error("cannot start worker threads: {0}")]
+    Spawn(std::io::Error),
+}
+
+/// Bind and start serving on every worker thread. Returns once listening.
+pub fn serve<S: Service>(cfg: ServerConfig, service: Arc<S>, shutdown: Shutdown) -> Result<ServerHandle, ServeError> {
+    let threads = cfg.runtime.thread_count();
+    let listeners = bind_reuseport(cfg.addr, threads, cfg.backlog)?;
+    let local_addr = listeners[0].local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
+    let cfg = Arc::new(cfg);
+    let runtime = cfg.runtime.clone();
+    let workers = spawn_workers(&runtime, shutdown.clone(), listeners, move |ctx, std_listener| {
+        let cfg = cfg.clone();
+        let service = service.clone();
+        async move { accept_loop(cfg, service, std_listener, ctx.shutdown).await }
+    })
+    .map_err(ServeError::Spawn)?;
+    Ok(ServerHandle { local_addr, shutdown, workers })
+}
+
+async fn accept_loop<S: Service>(cfg: Arc<ServerConfig>, service: Arc<S>, std_listener: std::net::TcpListener, shutdown: Shutdown) -> ServerStats {
+    let stats = Rc::new(RefCell::new(ServerStats::default()));
+    let live = Rc::new(std::cell::Cell::new(0usize));
+    let listener = match TcpListener::from_std(std_listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("wstest: cannot register listener: {e}");
+            return ServerStats::default();
+        }
+    };
+    let acceptor = cfg.tls.clone().map(monoio_rustls::TlsAcceptor::from);
+    loop {
+        monoio::select! {
+            _ = shutdown.wait() => break,
+            r = listener.accept() => match r {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    stats.borrow_mut().accepted += 1;
+                    live.set(live.get() + 1);
+                    let (cfg, service, stats, live, acceptor, shutdown) = (cfg.clone(), service.clone(), stats.clone(), live.clone(), acceptor.clone(), shutdown.clone());
+                    monoio::spawn(async move {
+                        serve_conn(&cfg, &*service, tcp, peer, acceptor, shutdown, &stats).await;
+                        live.set(live.get() - 1);
+                    });
+                }
+                Err(e) => {
+                    // EMFILE and friends: report, back off a little, keep serving.
+                    log::warn!("accept failed: {e}");
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+    // Give open connections time to finish their closing handshakes.
+    let until = Instant::now() + cfg.drain_timeout;
+    while live.get() > 0 && Instant::now() < until {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let s = *stats.borrow();
+    s
+}
+
+async fn serve_conn<S: Service>(
+    cfg: &ServerConfig,
+    service: &S,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: Option<monoio_rustls::TlsAcceptor>,
+    shutdown: Shutdown,
+    stats: &RefCell<ServerStats>,
+) {
+    let mut stream = match acceptor {
+        None => Stream::Plain(tcp),
+        Some(a) => match monoio::time::timeout(cfg.handshake_timeout, a.accept(tcp)).await {
+            Ok(Ok(s)) => Stream::TlsServer(Box::new(s)),
+            Ok(Err(e)) => {
+                log::debug!("{peer}: TLS handshake failed: {e}");
+                stats.borrow_mut().tls_failed += 1;
+                return;
+            }
+            Err(_) => {
+                log::debug!("{peer}: TLS handshake timed out");
+                stats.borrow_mut().tls_failed += 1;
+                return;
+            }
+        },
+    };
+    let name = service.server_name();
+    let (req, leftover) = match monoio::time::timeout(cfg.handshake_timeout, read_request(&mut stream, cfg.max_head)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(HandshakeError::Eof)) => {
+            log::debug!("{peer}: closed during the opening handshake");
+            stats.borrow_mut().handshakes_failed += 1;
+            return;
+        }
+        Ok(Err(e)) => {
+            log::debug!("{peer}: bad opening handshake: {e}");
+            stats.borrow_mut().handshakes_failed += 1;
+            let _ = send(&mut stream, error_response(&e, name)).await;
+            return;
+        }
+        Err(_) => {
+            log::debug!("{peer}: opening handshake timed out");
+            stats.borrow_mut().handshakes_failed += 1;
+            return;
+        }
+    };
+    match service.upgrade(&req, peer) {
+        Upgrade::Reject { status, reason } => {
+            stats.borrow_mut().handshakes_failed += 1;
+            let body = format!("{reason}\n");
+            let _ = send(&mut stream, http_response(status, &reason, "text/plain; charset=utf-8", body.as_bytes(), &[], name)).await;
+        }
+        Upgrade::Respond(bytes) => {
+            let _ = send(&mut stream, bytes).await;
+        }
+        Upgrade::Accept { mut handler, config, protocol, extensions } => {
+            if send(&mut stream, accept_response(&req, protocol.as_deref(), extensions.as_deref(), name)).await.is_err() {
+                stats.borrow_mut().handshakes_failed += 1;
+                return;
+            }
+            stats.borrow_mut().connections += 1;
+            let mut conn = Connection::new(config);
+            let opts = DriveOptions { read_buf: cfg.read_buf, shutdown: Some(shutdown), notify: None };
+            let out = drive(stream, &mut conn, leftover, &mut handler, &opts).await;
+            if let Some(e) = &out.status.error {
+                log::debug!("{peer}: {e}");
+            }
+            let mut s = stats.borrow_mut();
+            s.protocol_errors += u64::from(out.status.failed_by_me);
+            s.rx_messages += out.counters.rx_messages;
+            s.tx_messages += out.counters.tx_messages;
+            s.rx_octets += out.counters.rx_octets;
+            s.tx_octets += out.counters.tx_octets;
+        }
+    }
+}

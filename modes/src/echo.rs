@@ -1,0 +1,291 @@
+//! echoserver and echoclient.
+
+use std::collections::VecDeque;
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use wstest_engine::net::WsUrl;
+use wstest_engine::proto::handshake::Request;
+use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
+use wstest_engine::runtime::{block_on, resolve_driver, Shutdown};
+use wstest_engine::stats::{Latency, Summary};
+use wstest_engine::ws::{connect_ws, drive, serve, DriveOptions, Handler, ServerHandle, ServerStats, Service, Upgrade};
+
+use crate::common::{ClientOptions, ServerOptions};
+use crate::{ModeError, Result};
+
+/// Echoes every text and binary message back as it came.
+#[derive(Default)]
+pub struct EchoHandler;
+
+impl Handler for EchoHandler {
+    fn on_event(&mut self, conn: &mut Connection, event: Event, _now: Instant) {
+        if let Event::Message(m) = event {
+            conn.send_message(m.binary, &m.data);
+        }
+    }
+}
+
+/// A server whose connections echo.
+pub struct EchoService {
+    pub server_name: String,
+    pub config: Config,
+}
+
+impl Service for EchoService {
+    type Handler = EchoHandler;
+    fn upgrade(&self, _req: &Request, _peer: SocketAddr) -> Upgrade<EchoHandler> {
+        Upgrade::Accept { handler: EchoHandler, config: self.config.clone(), protocol: None, extensions: None }
+    }
+    fn server_name(&self) -> Option<&str> {
+        Some(&self.server_name)
+    }
+}
+
+/// Server modes' report.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerReport {
+    pub mode: &'static str,
+    pub url: String,
+    pub threads: usize,
+    pub driver: String,
+    pub stats: ServerStats,
+}
+
+/// A server that is listening.
+pub struct RunningServer {
+    pub handle: ServerHandle,
+    /// The URL clients should use (with the actual port).
+    pub url: String,
+    pub mode: &'static str,
+}
+
+impl RunningServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr
+    }
+
+    pub fn stop(&self) {
+        self.handle.stop()
+    }
+
+    pub fn join(self) -> Result<ServerReport> {
+        let threads = self.handle.threads();
+        let driver = self.handle.driver().to_string();
+        let stats = self.handle.join()?;
+        Ok(ServerReport { mode: self.mode, url: self.url, threads, driver, stats })
+    }
+}
+
+/// Start an echoing server (`echoserver`, and `testeeserver` with its own name and limits).
+pub fn start_echo_server(opts: &ServerOptions, mode: &'static str, default_name: &str, shutdown: Shutdown) -> Result<RunningServer> {
+    let (cfg, url) = opts.engine_config()?;
+    let mut config = Config::new(Role::Server);
+    config.max_message_size = opts.max_message_size;
+    let svc = EchoService { server_name: opts.ident.clone().unwrap_or_else(|| default_name.to_string()), config };
+    let handle = serve(cfg, Arc::new(svc), shutdown)?;
+    let scheme = if url.secure { "wss" } else { "ws" };
+    let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
+    let url = format!("{scheme}://{host}:{}", handle.local_addr.port());
+    Ok(RunningServer { handle, url, mode })
+}
+
+pub fn echo_server_name() -> String {
+    format!("wstest-echo/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// `echoserver`: serve until shut down.
+pub fn run_server(opts: &ServerOptions, shutdown: Shutdown) -> Result<ServerReport> {
+    let s = start_echo_server(opts, "echoserver", &echo_server_name(), shutdown)?;
+    eprintln!("echoserver listening on {} ({} threads, {})", s.url, s.handle.threads(), s.handle.driver());
+    s.join()
+}
+
+/// Where the echo client's messages come from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageSource {
+    /// One message per line of standard input.
+    Stdin,
+    /// The same text `count` times.
+    Fixed { text: String, count: u64 },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EchoClientConfig {
+    /// Target; `None` starts an echo server in-process and uses that.
+    pub url: Option<String>,
+    pub source: MessageSource,
+    pub binary: bool,
+    pub client: ClientOptions,
+    /// Print each echo as it arrives.
+    pub print: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EchoClientReport {
+    pub url: String,
+    pub sent: u64,
+    pub received: u64,
+    pub mismatched: u64,
+    pub rtt: Summary,
+    pub close: wstest_engine::proto::CloseStatus,
+}
+
+/// Sends messages one at a time and times each echo.
+struct EchoClientHandler {
+    pending: VecDeque<Vec<u8>>,
+    /// Lines still coming from stdin.
+    input: Option<crossbeam_channel::Receiver<String>>,
+    in_flight: Option<(Vec<u8>, Instant)>,
+    binary: bool,
+    print: bool,
+    fixed_left: u64,
+    fixed: Vec<u8>,
+    sent: u64,
+    received: u64,
+    mismatched: u64,
+    rtt: Latency,
+}
+
+impl EchoClientHandler {
+    fn next(&mut self, conn: &mut Connection, now: Instant) {
+        if self.in_flight.is_some() || !conn.is_open() {
+            return;
+        }
+        if let Some(rx) = &self.input {
+            loop {
+                match rx.try_recv() {
+                    Ok(line) => self.pending.push_back(line.into_bytes()),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        self.input = None;
+                        break;
+                    }
+                }
+            }
+        }
+        let msg = if let Some(m) = self.pending.pop_front() {
+            Some(m)
+        } else if self.fixed_left > 0 {
+            self.fixed_left -= 1;
+            Some(self.fixed.clone())
+        } else {
+            None
+        };
+        match msg {
+            Some(m) => {
+                conn.send_message(self.binary, &m);
+                self.sent += 1;
+                self.in_flight = Some((m, now));
+            }
+            None if self.input.is_none() => conn.close(Some(CloseCode::NORMAL), "done", now),
+            None => {}
+        }
+    }
+}
+
+impl Handler for EchoClientHandler {
+    fn on_open(&mut self, conn: &mut Connection, now: Instant) {
+        self.next(conn, now);
+    }
+
+    fn on_event(&mut self, conn: &mut Connection, event: Event, now: Instant) {
+        if let Event::Message(m) = event {
+            let Some((sent, at)) = self.in_flight.take() else { return };
+            let rtt = now - at;
+            self.rtt.record(rtt);
+            self.received += 1;
+            if m.data != sent {
+                self.mismatched += 1;
+            }
+            if self.print {
+                let shown = if m.binary { m.data.iter().map(|b| format!("{b:02x}")).collect() } else { String::from_utf8_lossy(&m.data).into_owned() };
+                println!("{shown}\t{:.1} us", rtt.as_secs_f64() * 1e6);
+            }
+            self.next(conn, now);
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        // Poll standard input while waiting for lines.
+        (self.input.is_some() && self.in_flight.is_none()).then(|| Instant::now() + Duration::from_millis(5))
+    }
+
+    fn on_deadline(&mut self, conn: &mut Connection, now: Instant) {
+        self.next(conn, now);
+    }
+}
+
+/// `echoclient`.
+pub fn run_client(cfg: &EchoClientConfig, shutdown: Shutdown) -> Result<EchoClientReport> {
+    // Without a target, start an echo server in-process.
+    let embedded = match &cfg.url {
+        Some(_) => None,
+        None => {
+            let mut o = ServerOptions::new("ws://127.0.0.1:0");
+            o.runtime.threads = 1;
+            o.runtime.driver = cfg.client.runtime.driver;
+            Some(start_echo_server(&o, "echoserver", &echo_server_name(), Shutdown::new())?)
+        }
+    };
+    let url_s = cfg.url.clone().unwrap_or_else(|| embedded.as_ref().map(|s| s.url.clone()).unwrap_or_default());
+    if embedded.is_some() {
+        eprintln!("echoclient: no -w given; using an echo server started in-process at {url_s}");
+    }
+    let url = WsUrl::parse(&url_s)?;
+    let wopts = cfg.client.ws_options(&url)?;
+    let input = match &cfg.source {
+        MessageSource::Stdin => {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            std::thread::Builder::new()
+                .name("wstest-stdin".into())
+                .spawn(move || {
+                    for line in std::io::stdin().lock().lines() {
+                        let Ok(l) = line else { break };
+                        if tx.send(l).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|e| ModeError::io("cannot start stdin reader", e))?;
+            Some(rx)
+        }
+        MessageSource::Fixed { .. } => None,
+    };
+    let (fixed, fixed_left) = match &cfg.source {
+        MessageSource::Fixed { text, count } => (text.clone().into_bytes(), *count),
+        MessageSource::Stdin => (Vec::new(), 0),
+    };
+    let mut h = EchoClientHandler {
+        pending: VecDeque::new(),
+        input,
+        in_flight: None,
+        binary: cfg.binary,
+        print: cfg.print,
+        fixed_left,
+        fixed,
+        sent: 0,
+        received: 0,
+        mismatched: 0,
+        rtt: Latency::new(),
+    };
+    let driver = resolve_driver(cfg.client.runtime.driver);
+    let res = block_on(driver, true, async {
+        let c = connect_ws(&url, &wopts).await?;
+        let mut conn = c.conn;
+        let opts = DriveOptions { shutdown: Some(shutdown), ..Default::default() };
+        let out = drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await;
+        Ok::<_, ModeError>(out)
+    })
+    .map_err(|e| ModeError::io("runtime", e))?;
+    if let Some(s) = embedded {
+        s.stop();
+        let _ = s.join();
+    }
+    let out = res?;
+    Ok(EchoClientReport { url: url_s, sent: h.sent, received: h.received, mismatched: h.mismatched, rtt: h.rtt.summary(), close: out.status })
+}

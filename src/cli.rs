@@ -1,0 +1,103 @@
+//! Command line: Autobahn wstest's flags, plus long options of our own.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Every mode, in the order `--help` lists them, with what it needs.
+pub const MODES: &[(&str, &str)] = &[
+    ("fuzzingclient", "run the conformance suite against WebSocket servers (-s spec)"),
+    ("fuzzingserver", "serve the conformance suite to WebSocket clients (-s spec)"),
+    ("testeeserver", "our strict WebSocket server, as a conformance target (-w)"),
+    ("testeeclient", "our strict WebSocket client, driving a fuzzing server (-w)"),
+    ("echoserver", "echo every message back (-w)"),
+    ("echoclient", "send messages and print their echoes with round-trip times (-w)"),
+    ("broadcastserver", "send every message to every client (-w)"),
+    ("broadcastclient", "print what a broadcast server sends, publish periodically (-w)"),
+    ("wsperfcontrol", "echo round-trip measurements written as TSV (-w, -s spec)"),
+    ("wsperfmaster", "run wsperf measurements on connected probes (-w)"),
+    ("wsperfslave", "a probe for wsperfmaster (-w master)"),
+    ("wampserver", "WAMP v2 router (-w)"),
+    ("wampclient", "WAMP v2 router checks and load (-w)"),
+    ("massconnect", "open many connections, count handshakes per second (-s spec)"),
+];
+
+/// Modes that need `-w`.
+pub const NEEDS_URL: &[&str] = &["testeeclient", "broadcastclient", "wsperfcontrol", "wsperfslave", "wampclient"];
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wstest",
+    version,
+    about = "WebSocket conformance fuzzer, testee and load tool (a successor of Autobahn|Testsuite's wstest)",
+    after_help = "Modes:\n  fuzzingclient, fuzzingserver, testeeserver, testeeclient, echoserver, echoclient,\n  broadcastserver, broadcastclient, wsperfcontrol, wsperfmaster, wsperfslave,\n  wampserver, wampclient, massconnect\n\nExit status: 0 success; 1 the run failed its checks; 2 bad arguments or configuration;\n3 a network peer could not be reached; 4 local I/O or runtime failure; 130 interrupted."
+)]
+pub struct Cli {
+    /// Test mode (see the list below).
+    #[arg(short = 'm', long = "mode")]
+    pub mode: Option<String>,
+    /// WebSocket URL: where a server listens, or what a client connects to.
+    #[arg(short = 'w', long = "wsuri")]
+    pub wsuri: Option<String>,
+    /// Specification file (JSON); a missing one is written as a template and used.
+    #[arg(short = 's', long = "spec")]
+    pub spec: Option<PathBuf>,
+    /// Output file for modes that produce data (reports are JSON).
+    #[arg(short = 'o', long = "outfile")]
+    pub outfile: Option<PathBuf>,
+    /// Port of the embedded web server (0 = off).
+    #[arg(short = 'u', long = "webport", default_value_t = 8080)]
+    pub webport: u16,
+    /// Client identifier (agent name) for testee clients; Server header for servers.
+    #[arg(short = 'i', long = "ident")]
+    pub ident: Option<String>,
+    /// Server private key (PEM) for wss://.
+    #[arg(short = 'k', long = "key")]
+    pub key: Option<PathBuf>,
+    /// Server certificate chain (PEM) for wss://.
+    #[arg(short = 'c', long = "cert")]
+    pub cert: Option<PathBuf>,
+    /// Debug output.
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+    /// Print version information and exit.
+    #[arg(short = 'a', long = "autobahnversion")]
+    pub autobahnversion: bool,
+
+    /// Worker threads (default: every available core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// I/O driver: auto (io_uring, else epoll), uring, epoll.
+    #[arg(long, default_value = "auto")]
+    pub driver: String,
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Listen backlog for server modes.
+    #[arg(long, default_value_t = 1024)]
+    pub backlog: i32,
+    /// Largest message accepted, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_message_size: u64,
+    /// Extra CA certificates (PEM) to trust for wss:// (clients).
+    #[arg(long)]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify server certificates (clients).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Seconds to wait for connect and opening handshake (clients).
+    #[arg(long)]
+    pub connect_timeout: Option<f64>,
+    /// echoclient: send this text (instead of reading lines from stdin).
+    #[arg(long)]
+    pub message: Option<String>,
+    /// echoclient: how many times to send --message.
+    #[arg(long, default_value_t = 1)]
+    pub count: u64,
+    /// echoclient: send binary messages.
+    #[arg(long)]
+    pub binary: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
