@@ -5,6 +5,7 @@
 pub mod common;
 pub mod echo;
 pub mod error;
+pub mod fuzzing;
 pub mod report;
 pub mod testee;
 

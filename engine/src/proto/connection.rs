@@ -61,6 +61,30 @@ pub struct Config {
     pub mask_outgoing: Option<bool>,
     /// Enforce the masking direction rule on received frames.
     pub check_masking: bool,
+    /// Which close codes a received Close frame may carry.
+    pub close_codes: CloseCodePolicy,
+    /// (Client) after answering the server's Close, wait at most `linger_timeout` for the
+    /// server to close TCP. Off: wait for the application (Autobahn 0.10 sets no timer here).
+    pub linger_after_peer_close: bool,
+}
+
+/// Which close codes are accepted in a received Close frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloseCodePolicy {
+    /// RFC 6455 §7.4 plus the IANA registry: 1000-1003, 1007-1014, 3000-4999.
+    Registry,
+    /// What Autobahn 0.10 accepts: 1000-1003, 1007-1011, 3000-4999 (it predates 1012-1014).
+    Autobahn,
+}
+
+impl CloseCodePolicy {
+    pub fn accepts(self, code: u16) -> bool {
+        match self {
+            CloseCodePolicy::Registry => CloseCode(code).is_sendable(),
+            CloseCodePolicy::Autobahn => matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999),
+        }
+    }
 }
 
 impl Config {
@@ -78,6 +102,8 @@ impl Config {
             record_frames: false,
             mask_outgoing: None,
             check_masking: true,
+            close_codes: CloseCodePolicy::Registry,
+            linger_after_peer_close: true,
         }
     }
 }
@@ -117,6 +143,9 @@ pub enum Event {
     Close { code: Option<CloseCode>, reason: String },
     /// A received frame (only with [`Config::record_frames`]).
     Frame(FrameRecord),
+    /// A frame this connection encoded and queued itself (pongs, closes, messages; only with
+    /// [`Config::record_frames`]). `octets` is its length on the wire.
+    FrameSent { record: FrameRecord, octets: usize },
     /// We failed the connection because of this violation.
     Failed(ProtocolError),
 }
@@ -467,7 +496,7 @@ impl Connection {
             let c = u16::from_be_bytes([self.ctrl[0], self.ctrl[1]]);
             // §7.4: codes outside the registry's sendable set MUST NOT appear on the wire;
             // §7.1.7: such a frame fails the connection.
-            if !CloseCode(c).is_sendable() {
+            if !self.cfg.close_codes.accepts(c) {
                 return Err(ProtocolError::InvalidCloseCode { code: c });
             }
             let reason = &self.ctrl[2..];
@@ -517,6 +546,7 @@ impl Connection {
                 self.status.dropped_by_me = !self.eof;
                 self.action = self.action.max(TransportAction::ShutdownWrite);
             }
+            Role::Client if !self.status.closed_by_me && !self.cfg.linger_after_peer_close => return,
             Role::Client => {}
         }
         self.linger_deadline = Some(now + self.cfg.linger_timeout);
@@ -656,20 +686,26 @@ impl Connection {
         if self.status.error.is_none() {
             self.status.error = Some(err.clone());
         }
+        let reason = err.to_string();
+        self.fail_with(err.close_code(), &reason, true, now);
+    }
+
+    /// Fail the connection with this code and reason (an application decision, or a
+    /// protocol error). With [`FailPolicy::CloseThenDropOnInput`], `bad_input` says whether
+    /// unprocessed input makes us drop on the next octets (it does after a protocol error).
+    pub fn fail_with(&mut self, code: CloseCode, reason: &str, bad_input: bool, now: Instant) {
         match self.state {
             State::Closed => {}
-            State::Closing => self.drop_transport("second protocol error while closing"),
+            State::Closing => self.drop_transport("failed the connection while closing"),
             State::Open => {
                 self.status.failed_by_me = true;
-                let code = err.close_code();
-                let reason = err.to_string();
                 match self.cfg.fail_policy {
                     FailPolicy::Drop => {
                         self.status.was_clean = false;
                         self.drop_transport("failed the connection by dropping TCP");
                     }
                     FailPolicy::CloseThenDrain => {
-                        self.write_close(Some(code.0), truncate_utf8(&reason, 123).as_bytes());
+                        self.write_close(Some(code.0), truncate_utf8(reason, 123).as_bytes());
                         self.state = State::Closing;
                         self.status.closed_by_me = true;
                         self.draining = true;
@@ -678,9 +714,9 @@ impl Connection {
                         self.linger_deadline = Some(now + self.cfg.linger_timeout);
                     }
                     FailPolicy::CloseThenDropOnInput => {
-                        self.write_close(Some(code.0), truncate_utf8(&reason, 123).as_bytes());
+                        self.write_close(Some(code.0), truncate_utf8(reason, 123).as_bytes());
                         self.start_closing(now);
-                        self.drop_on_input = true;
+                        self.drop_on_input = bad_input;
                     }
                 }
             }
@@ -746,8 +782,23 @@ impl Connection {
         let mask = self.mask.then(|| self.rng.random::<[u8; 4]>());
         let before = self.out.len();
         encode_frame(&mut self.out, fin, rsv, op, mask, payload);
+        let octets = self.out.len() - before;
         self.counters.tx_frames += 1;
-        self.counters.tx_octets += (self.out.len() - before) as u64;
+        self.counters.tx_octets += octets as u64;
+        if self.cfg.record_frames {
+            let header = FrameHeader { fin, rsv, opcode: op, mask, payload_len: payload.len() as u64 };
+            self.events.push_back(Event::FrameSent { record: FrameRecord { header, payload: payload.to_vec() }, octets });
+        }
+    }
+
+    /// A fresh masking key if this side masks.
+    pub fn next_mask(&mut self) -> Option<[u8; 4]> {
+        self.mask.then(|| self.rng.random::<[u8; 4]>())
+    }
+
+    /// Turn frame records on or off (wire logs).
+    pub fn set_record_frames(&mut self, on: bool) {
+        self.cfg.record_frames = on;
     }
 
     /// Octets waiting to be written?
