@@ -100,4 +100,10 @@ pub struct Cli {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// fuzzingclient/fuzzingserver: exit 0 only if every case is OK (INFORMATIONAL aside).
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }

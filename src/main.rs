@@ -9,6 +9,9 @@ use clap::Parser;
 use wstest_engine::runtime::{install_signal_handler, DriverKind, RuntimeConfig, Shutdown};
 use wstest_modes::common::{ClientOptions, ServerOptions};
 use wstest_modes::echo::{EchoClientConfig, MessageSource};
+use wstest_modes::fuzzing::client::FuzzingClientConfig;
+use wstest_modes::fuzzing::server::FuzzingServerConfig;
+use wstest_modes::spec;
 use wstest_modes::testee::TesteeClientConfig;
 use wstest_modes::{report, ModeError};
 
@@ -105,6 +108,56 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             };
             let r = wstest_modes::testee::run_client(&cfg, shutdown)?;
             emit(&cli, &r, &format!("testeeclient: ran {} of {} cases as {:?} in {:.1}s", r.cases_run, r.case_count, r.agent, r.seconds))
+        }
+        "fuzzingclient" => {
+            let cfg = FuzzingClientConfig {
+                spec: spec::spec_path(cli.spec.as_deref(), "fuzzingclient"),
+                url: cli.wsuri.clone(),
+                runtime: runtime.clone(),
+                client: client_opts,
+                progress: !cli.quiet,
+            };
+            let r = wstest_modes::fuzzing::client::run(&cfg, shutdown)?;
+            let mut lines = Vec::new();
+            for a in &r.agents {
+                let counts = |m: &std::collections::BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+                let status = match &a.error {
+                    Some(e) => format!(" — could not be tested: {e}"),
+                    None if a.failing.is_empty() => String::new(),
+                    None => format!(" — failing: {}", a.failing.join(" ")),
+                };
+                lines.push(format!("{}: {} cases in {:.1}s | behavior: {} | behaviorClose: {}{status}", a.agent, a.cases, a.seconds, counts(&a.behavior), counts(&a.behavior_close)));
+            }
+            lines.push(format!("reports in {}/index.html", r.outdir.trim_end_matches('/')));
+            emit(&cli, &r, &lines.join("\n"))?;
+            if r.interrupted {
+                return Err(ModeError::Interrupted);
+            }
+            if !r.passed(cli.strict) {
+                return Err(ModeError::Failed("not every case passed".into()));
+            }
+            Ok(())
+        }
+        "fuzzingserver" => {
+            let cfg = FuzzingServerConfig {
+                spec: spec::spec_path(cli.spec.as_deref(), "fuzzingserver"),
+                url: cli.wsuri.clone(),
+                webport: cli.webport,
+                key: cli.key.clone(),
+                cert: cli.cert.clone(),
+                runtime: runtime.clone(),
+            };
+            let r = wstest_modes::fuzzing::server::run(&cfg, shutdown)?;
+            let mut lines: Vec<String> = r
+                .agents
+                .iter()
+                .map(|a| {
+                    let counts = |m: &std::collections::BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+                    format!("{}: {} cases | behavior: {} | behaviorClose: {}", a.agent, a.cases, counts(&a.behavior), counts(&a.behavior_close))
+                })
+                .collect();
+            lines.push(format!("reports in {}/index.html", r.outdir.trim_end_matches('/')));
+            emit(&cli, &r, &lines.join("\n"))
         }
         other => Err(usage(format!("mode {other} is not available in this build yet"))),
     }

@@ -7,6 +7,7 @@ pub mod echo;
 pub mod error;
 pub mod fuzzing;
 pub mod report;
+pub mod spec;
 pub mod testee;
 
 pub use error::ModeError;

@@ -55,8 +55,10 @@ pub struct Config {
     /// After the close handshake (or after failing): how long to wait for the peer to close
     /// the TCP connection before closing it ourselves.
     pub linger_timeout: Duration,
-    /// Emit [`Event::Frame`] for every frame received (for wire logs).
+    /// Emit [`Event::Frame`] / [`Event::FrameSent`] for every frame (for wire logs).
     pub record_frames: bool,
+    /// Include the payloads in those records (else they are empty).
+    pub record_payloads: bool,
     /// Mask outgoing frames; `None` decides by role (clients mask).
     pub mask_outgoing: Option<bool>,
     /// Enforce the masking direction rule on received frames.
@@ -100,6 +102,7 @@ impl Config {
             close_timeout: Duration::from_secs(1),
             linger_timeout: Duration::from_secs(1),
             record_frames: false,
+            record_payloads: true,
             mask_outgoing: None,
             check_masking: true,
             close_codes: CloseCodePolicy::Registry,
@@ -253,6 +256,7 @@ pub struct Connection {
     counters: Counters,
     rng: SmallRng,
     mask: bool,
+    record_payload: bool,
 }
 
 impl Connection {
@@ -288,6 +292,7 @@ impl Connection {
             counters: Counters::default(),
             rng: SmallRng::seed_from_u64(seed),
             mask,
+            record_payload: true,
             cfg,
         }
     }
@@ -409,6 +414,7 @@ impl Connection {
     fn on_header(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
         self.counters.rx_frames += 1;
         let record = self.cfg.record_frames.then(Vec::new);
+        self.record_payload = self.cfg.record_payloads;
         if h.opcode.is_control() {
             self.ctrl.clear();
         } else {
@@ -432,7 +438,7 @@ impl Connection {
 
     fn on_payload(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
         let cur = self.current.as_mut().expect("payload follows a header");
-        if let Some(r) = cur.record.as_mut() {
+        if let Some(r) = cur.record.as_mut().filter(|_| self.record_payload) {
             r.extend_from_slice(data);
         }
         if cur.header.opcode.is_control() {
@@ -660,16 +666,23 @@ impl Connection {
         self.start_closing(now);
     }
 
-    /// Start the closing handshake with an arbitrary Close payload (valid or not).
-    pub fn close_with_payload(&mut self, payload: &[u8], now: Instant) {
+    /// Start the closing handshake with any close payload: an optional code, then an
+    /// optional reason (valid or not; a reason without a code is allowed, to test peers).
+    pub fn close_raw(&mut self, code: Option<u16>, reason: Option<&[u8]>, now: Instant) {
         if self.state != State::Open {
             return;
         }
-        let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-        self.write_frame(true, 0, OpCode::CLOSE, payload);
+        let mut payload = Vec::with_capacity(2 + reason.map_or(0, <[u8]>::len));
+        if let Some(c) = code {
+            payload.extend_from_slice(&c.to_be_bytes());
+        }
+        if let Some(r) = reason {
+            payload.extend_from_slice(r);
+        }
+        self.write_frame(true, 0, OpCode::CLOSE, &payload);
         self.close_sent = true;
         self.status.local_code = code;
-        self.status.local_reason = (payload.len() > 2).then(|| String::from_utf8_lossy(&payload[2..]).into_owned());
+        self.status.local_reason = reason.map(|r| String::from_utf8_lossy(r).into_owned());
         self.start_closing(now);
     }
 
@@ -787,7 +800,8 @@ impl Connection {
         self.counters.tx_octets += octets as u64;
         if self.cfg.record_frames {
             let header = FrameHeader { fin, rsv, opcode: op, mask, payload_len: payload.len() as u64 };
-            self.events.push_back(Event::FrameSent { record: FrameRecord { header, payload: payload.to_vec() }, octets });
+            let payload = if self.cfg.record_payloads { payload.to_vec() } else { Vec::new() };
+            self.events.push_back(Event::FrameSent { record: FrameRecord { header, payload }, octets });
         }
     }
 
@@ -796,9 +810,9 @@ impl Connection {
         self.mask.then(|| self.rng.random::<[u8; 4]>())
     }
 
-    /// Turn frame records on or off (wire logs).
-    pub fn set_record_frames(&mut self, on: bool) {
-        self.cfg.record_frames = on;
+    /// Turn payloads in frame records on or off (wire logs).
+    pub fn set_record_payloads(&mut self, on: bool) {
+        self.cfg.record_payloads = on;
     }
 
     /// Octets waiting to be written?

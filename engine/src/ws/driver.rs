@@ -41,6 +41,11 @@ pub trait Handler {
     fn on_closed(&mut self, _status: &CloseStatus, _counters: &Counters) {}
 }
 
+/// A handler that ignores everything (the connection still answers pings and closes).
+impl Handler for () {
+    fn on_event(&mut self, _conn: &mut Connection, _event: Event, _now: Instant) {}
+}
+
 #[derive(Clone)]
 pub struct DriveOptions {
     /// Read buffer size.

@@ -3,7 +3,7 @@
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use crate::net::Stream;
-use crate::proto::handshake::{parse_request, ClientHandshake, HandshakeError, Request, Response};
+use crate::proto::handshake::{parse_head, parse_request, ClientHandshake, HandshakeError, HttpHead, Request, Response};
 
 /// Read into `head` until `parse` says the head is complete. Returns the parse result and the
 /// octets after the head.
@@ -28,6 +28,11 @@ async fn read_head<T>(stream: &mut Stream, mut parse: impl FnMut(&[u8]) -> Resul
 /// Read and validate a client's upgrade request.
 pub async fn read_request(stream: &mut Stream, max_head: usize) -> Result<(Request, Vec<u8>), HandshakeError> {
     read_head(stream, |b| parse_request(b, max_head)).await
+}
+
+/// Read an HTTP request head (not validated as an upgrade yet).
+pub async fn read_head_only(stream: &mut Stream, max_head: usize) -> Result<(HttpHead, Vec<u8>), HandshakeError> {
+    read_head(stream, |b| parse_head(b, max_head)).await
 }
 
 /// Send the request and check the server's answer.

@@ -11,12 +11,12 @@ use monoio::net::{TcpListener, TcpStream};
 
 use crate::net::Stream;
 use crate::proto::handshake::server::{accept_response, error_response, http_response};
-use crate::proto::handshake::{HandshakeError, Request, DEFAULT_MAX_HEAD};
+use crate::proto::handshake::{validate_upgrade, HandshakeError, HttpHead, Request, DEFAULT_MAX_HEAD};
 use crate::proto::{Config, Connection};
 use crate::runtime::{bind_reuseport, spawn_workers, BindError, RuntimeConfig, Shutdown, WorkerError, Workers};
 
 use super::driver::{drive, DriveOptions, Handler};
-use super::handshake::{read_request, send};
+use super::handshake::{read_head_only, send};
 
 /// Listener and connection settings.
 #[derive(Clone)]
@@ -66,6 +66,11 @@ pub enum Upgrade<H> {
 pub trait Service: Send + Sync + 'static {
     type Handler: Handler + 'static;
     fn upgrade(&self, req: &Request, peer: SocketAddr) -> Upgrade<Self::Handler>;
+    /// A plain HTTP request (not an upgrade): the complete response, or `None` for the
+    /// default answer (426, "this is a WebSocket endpoint").
+    fn http(&self, _head: &HttpHead, _peer: SocketAddr) -> Option<Vec<u8>> {
+        None
+    }
     /// `Server` header value.
     fn server_name(&self) -> Option<&str> {
         None
@@ -223,7 +228,7 @@ async fn serve_conn<S: Service>(
         },
     };
     let name = service.server_name();
-    let (req, leftover) = match monoio::time::timeout(cfg.handshake_timeout, read_request(&mut stream, cfg.max_head)).await {
+    let (head, leftover) = match monoio::time::timeout(cfg.handshake_timeout, read_head_only(&mut stream, cfg.max_head)).await {
         Ok(Ok(r)) => r,
         Ok(Err(HandshakeError::Eof)) => {
             log::debug!("{peer}: closed during the opening handshake");
@@ -239,6 +244,21 @@ async fn serve_conn<S: Service>(
         Err(_) => {
             log::debug!("{peer}: opening handshake timed out");
             stats.borrow_mut().handshakes_failed += 1;
+            return;
+        }
+    };
+    if !head.is_upgrade() {
+        if let Some(resp) = service.http(&head, peer) {
+            let _ = send(&mut stream, resp).await;
+            return;
+        }
+    }
+    let req = match validate_upgrade(head) {
+        Ok(r) => r,
+        Err(e) => {
+            log::debug!("{peer}: bad opening handshake: {e}");
+            stats.borrow_mut().handshakes_failed += 1;
+            let _ = send(&mut stream, error_response(&e, name)).await;
             return;
         }
     };

@@ -1,5 +1,22 @@
 //! fuzzingclient and fuzzingserver: the conformance suite.
+//!
+//! `case` is the case language, `cases/` the suite written in it, `session` runs one case on
+//! a connection, `verdict` judges it, `result`/`wirelog`/`pyjson` produce the per-case report,
+//! `store`/`html` the report directory, `client`/`server` the two modes.
 
 pub mod case;
 pub mod cases;
+pub mod client;
+pub mod direct;
+pub mod html;
+pub mod pyjson;
+pub mod result;
+pub mod run;
+pub mod server;
+pub mod session;
+pub mod spec;
+pub mod store;
 pub mod trace;
+pub mod verdict;
+pub mod web;
+pub mod wirelog;

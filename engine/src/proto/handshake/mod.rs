@@ -11,7 +11,7 @@ pub use client::{ClientHandshake, ClientOptions, Response};
 pub use error::HandshakeError;
 pub use extensions::{parse_extensions, ExtensionOffer};
 pub use key::{accept_key, generate_key};
-pub use server::{parse_request, Request, ServerOptions};
+pub use server::{parse_head, parse_request, validate_upgrade, HttpHead, Request, ServerOptions};
 
 /// Default cap on the size of an HTTP head (request or response line plus headers).
 pub const DEFAULT_MAX_HEAD: usize = 16 * 1024;

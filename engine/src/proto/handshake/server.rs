@@ -52,9 +52,40 @@ pub struct ServerOptions {
     pub max_head: usize,
 }
 
-/// Parse and validate a request head. `Ok(None)`: incomplete, read more. On success returns the
-/// request and the octets it took (anything after belongs to the WebSocket stream).
-pub fn parse_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usize)>, HandshakeError> {
+/// An HTTP request head (any method, any headers), before WebSocket validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpHead {
+    pub method: String,
+    pub resource: String,
+    pub minor: u8,
+    pub headers: Vec<(String, String)>,
+    pub raw: Vec<u8>,
+}
+
+impl HttpHead {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn path(&self) -> &str {
+        self.resource.split('?').next().unwrap_or("/")
+    }
+
+    pub fn query(&self) -> Vec<(String, String)> {
+        match self.resource.split_once('?') {
+            Some((_, q)) => url::form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Does it ask for a WebSocket upgrade at all?
+    pub fn is_upgrade(&self) -> bool {
+        all(&self.headers, "upgrade").any(|v| has_token(v, "websocket"))
+    }
+}
+
+/// Parse an HTTP request head. `Ok(None)`: incomplete, read more.
+pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(HttpHead, usize)>, HandshakeError> {
     let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut hs);
     let n = match req.parse(buf) {
@@ -71,15 +102,24 @@ pub fn parse_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usi
     if n > max_head {
         return Err(HandshakeError::HeadTooLarge { limit: max_head });
     }
-    let method = req.method.unwrap_or("").to_string();
-    let resource = req.path.unwrap_or("/").to_string();
-    let minor = req.version.unwrap_or(0);
     let mut headers = Vec::with_capacity(req.headers.len());
     for h in req.headers.iter() {
         let v = std::str::from_utf8(h.value).map_err(|_| HandshakeError::Malformed(format!("header {} is not UTF-8", h.name)))?;
         headers.push((h.name.to_string(), v.trim().to_string()));
     }
+    let head = HttpHead {
+        method: req.method.unwrap_or("").to_string(),
+        resource: req.path.unwrap_or("/").to_string(),
+        minor: req.version.unwrap_or(0),
+        headers,
+        raw: buf[..n].to_vec(),
+    };
+    Ok(Some((head, n)))
+}
 
+/// Check that a head is a valid WebSocket upgrade request (§4.2.1).
+pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
+    let HttpHead { method, resource, minor, headers, raw } = head;
     // §4.2.1: "An HTTP/1.1 or higher GET request"
     if method != "GET" {
         return Err(HandshakeError::MethodNotAllowed { method });
@@ -112,7 +152,16 @@ pub fn parse_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usi
     let origin = all(&headers, "origin").next().map(str::to_string);
     let protocols = all(&headers, "sec-websocket-protocol").flat_map(|v| v.split(',')).map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
     let extensions = parse_extensions(all(&headers, "sec-websocket-extensions"))?;
-    Ok(Some((Request { method, resource, headers, host, key, origin, protocols, extensions, raw: buf[..n].to_vec() }, n)))
+    Ok(Request { method, resource, headers, host, key, origin, protocols, extensions, raw })
+}
+
+/// Parse and validate a request head. `Ok(None)`: incomplete, read more. On success returns the
+/// request and the octets it took (anything after belongs to the WebSocket stream).
+pub fn parse_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usize)>, HandshakeError> {
+    match parse_head(buf, max_head)? {
+        None => Ok(None),
+        Some((head, n)) => Ok(Some((validate_upgrade(head)?, n))),
+    }
 }
 
 /// The first protocol the client offers that we speak... in our order of preference.

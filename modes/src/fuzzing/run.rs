@@ -1,0 +1,52 @@
+//! Running one case as the client side (fuzzingclient), and the fuzzer's endpoint settings
+//! derived from spec options.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wstest_engine::net::WsUrl;
+use wstest_engine::proto::{Config, FailPolicy, Role};
+use wstest_engine::runtime::Shutdown;
+use wstest_engine::ws::{connect_ws, drive, DriveOptions, WsClientOptions};
+
+use super::case::Case;
+use super::result::CaseResult;
+use super::session::{fuzzer_config, CaseSession};
+use super::spec::Options;
+
+/// The fuzzer's endpoint configuration for `role` with the spec's options applied.
+pub fn endpoint_config(role: Role, o: &Options) -> Config {
+    let mut c = fuzzer_config(role);
+    if o.fail_by_drop == Some(true) {
+        c.fail_policy = FailPolicy::Drop;
+    }
+    if let Some(t) = o.close_handshake_timeout {
+        c.close_timeout = Duration::from_secs_f64(t.max(0.0));
+    }
+    if let Some(t) = o.server_connection_drop_timeout {
+        c.linger_timeout = Duration::from_secs_f64(t.max(0.0));
+    }
+    c
+}
+
+/// Run `case` against the server at `url`; never fails: a connection that cannot be opened
+/// gives a FAILED result naming why.
+pub async fn run_case_client(url: &WsUrl, case: Arc<Case>, agent: &str, index: usize, base: &WsClientOptions, options: &Options, shutdown: &Shutdown) -> CaseResult {
+    let mut session = CaseSession::new(case, agent.to_string(), index, Role::Client);
+    let mut opts = base.clone();
+    opts.config = endpoint_config(Role::Client, options);
+    opts.handshake_timeout = Duration::from_secs_f64(options.open_handshake_timeout.unwrap_or(5.0).max(0.001));
+    match connect_ws(url, &opts).await {
+        Err(e) => session.finish(Some(e.to_string())),
+        Ok(c) => {
+            session.http_request = c.request.clone();
+            session.http_response = c.response.raw.clone();
+            let (req, resp) = (c.request, c.response.raw);
+            session.log_handshake(&req, &resp);
+            let mut conn = c.conn;
+            let dopts = DriveOptions { shutdown: Some(shutdown.clone()), ..DriveOptions::default() };
+            drive(c.stream, &mut conn, c.leftover, &mut session, &dopts).await;
+            session.finish(None)
+        }
+    }
+}

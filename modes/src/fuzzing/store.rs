@@ -1,0 +1,109 @@
+//! The results of a fuzzing run on disk: per-case JSON and HTML written as each case ends,
+//! `index.json` and `index.html` rewritten from all results known for the output directory
+//! (earlier runs included: they are reloaded from `index.json` at start).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::case::{id_tuple, Behavior};
+use super::html;
+use super::pyjson;
+use super::result::{CaseResult, Summary};
+use crate::report::write_atomic;
+use crate::{ModeError, Result};
+
+/// Static information about cases for the index page.
+#[derive(Clone, Debug)]
+pub struct CaseInfo {
+    pub id: String,
+    pub description: String,
+    pub expectation: String,
+}
+
+pub struct Store {
+    pub outdir: PathBuf,
+    /// agent → case id → summary
+    pub agents: BTreeMap<String, BTreeMap<String, Summary>>,
+    pub cases: Vec<CaseInfo>,
+}
+
+impl Store {
+    /// Open `outdir`, reloading the summaries of earlier runs from its index.json.
+    pub fn open(outdir: &Path, cases: Vec<CaseInfo>) -> Result<Store> {
+        std::fs::create_dir_all(outdir).map_err(|e| ModeError::io(format!("cannot create report directory {}", outdir.display()), e))?;
+        let mut agents = BTreeMap::new();
+        let index = outdir.join("index.json");
+        if let Ok(text) = std::fs::read_to_string(&index) {
+            match serde_json::from_str::<BTreeMap<String, BTreeMap<String, Summary>>>(&text) {
+                Ok(a) => agents = a,
+                Err(e) => log::warn!("ignoring unreadable {}: {e}", index.display()),
+            }
+        }
+        Ok(Store { outdir: outdir.to_path_buf(), agents, cases })
+    }
+
+    /// Record a finished case and write its two report files.
+    pub fn add(&mut self, r: &CaseResult) -> Result<()> {
+        let s = r.summary();
+        let json = pyjson::to_string(&r.to_json());
+        write_atomic(&self.outdir.join(&s.reportfile), json.as_bytes())?;
+        let html_name = super::result::report_filename(&r.agent, &r.id, "html");
+        write_atomic(&self.outdir.join(html_name), html::case_page(r).as_bytes())?;
+        self.agents.entry(r.agent.clone()).or_default().insert(r.id.clone(), s);
+        Ok(())
+    }
+
+    pub fn has(&self, agent: &str, id: &str) -> Option<&Summary> {
+        self.agents.get(agent).and_then(|m| m.get(id))
+    }
+
+    /// Rewrite index.json and index.html.
+    pub fn write_index(&self) -> Result<()> {
+        let mut root = Vec::new();
+        for (agent, cases) in &self.agents {
+            let mut ids: Vec<&String> = cases.keys().collect();
+            ids.sort();
+            let entries: Vec<(&str, pyjson::J)> = ids
+                .iter()
+                .map(|id| {
+                    let s = &cases[*id];
+                    (
+                        id.as_str(),
+                        pyjson::obj(vec![
+                            ("behavior", s.behavior.as_str().into()),
+                            ("behaviorClose", s.behavior_close.as_str().into()),
+                            ("duration", s.duration.into()),
+                            ("remoteCloseCode", s.remote_close_code.into()),
+                            ("reportfile", s.reportfile.as_str().into()),
+                        ]),
+                    )
+                })
+                .collect();
+            root.push((agent.as_str(), pyjson::obj(entries)));
+        }
+        let json = pyjson::to_string(&pyjson::obj(root));
+        write_atomic(&self.outdir.join("index.json"), json.as_bytes())?;
+        write_atomic(&self.outdir.join("index.html"), html::index_page(self).as_bytes())?;
+        Ok(())
+    }
+
+    /// Counts of `behavior` and `behaviorClose` for one agent.
+    pub fn counts(&self, agent: &str) -> (BTreeMap<Behavior, u64>, BTreeMap<Behavior, u64>) {
+        let mut b = BTreeMap::new();
+        let mut c = BTreeMap::new();
+        if let Some(m) = self.agents.get(agent) {
+            for s in m.values() {
+                *b.entry(s.behavior).or_default() += 1;
+                *c.entry(s.behavior_close).or_default() += 1;
+            }
+        }
+        (b, c)
+    }
+
+    /// Case ids known for the index page, in order (every case of the suite).
+    pub fn ordered_cases(&self) -> Vec<&CaseInfo> {
+        let mut v: Vec<&CaseInfo> = self.cases.iter().collect();
+        v.sort_by_key(|c| id_tuple(&c.id));
+        v
+    }
+}
