@@ -66,7 +66,18 @@ pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, Conne
     let connector = monoio_rustls::TlsConnector::from(cfg);
     match monoio::time::timeout(opts.timeout, connector.connect(name, tcp)).await {
         Err(_) => Err(ConnectError::Tls { host: url.host.clone(), why: "timed out".into() }),
-        Ok(Err(e)) => Err(ConnectError::Tls { host: url.host.clone(), why: e.to_string() }),
+        Ok(Err(e)) => Err(ConnectError::Tls { host: url.host.clone(), why: tls_error_text(&e) }),
         Ok(Ok(s)) => Ok(Stream::TlsClient(Box::new(s))),
+    }
+}
+
+/// monoio-rustls's errors display only "io error"/"rustls error"; say what went wrong.
+pub fn tls_error_text(e: &monoio_rustls::TlsError) -> String {
+    match e {
+        monoio_rustls::TlsError::Rustls(r) => r.to_string(),
+        monoio_rustls::TlsError::Io(io) => match io.get_ref() {
+            Some(inner) => inner.to_string(),
+            None => io.to_string(),
+        },
     }
 }

@@ -143,7 +143,8 @@ pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initia
         if read_eof && write_shut && writing.is_terminated() {
             break;
         }
-        let deadline = match (conn.poll_timeout(), handler.deadline()) {
+        let handler_deadline = handler.deadline();
+        let deadline = match (conn.poll_timeout(), handler_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -183,7 +184,8 @@ pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initia
             _ = monoio::time::sleep(sleep_for), if deadline.is_some() => {
                 let now = Instant::now();
                 conn.handle_timeout(now);
-                if handler.deadline().is_some_and(|d| d <= now) {
+                // The deadline slept for, not a fresh one: a handler may compute it from now.
+                if handler_deadline.is_some_and(|d| d <= now) {
                     handler.on_deadline(conn, now);
                 }
             }

@@ -216,7 +216,7 @@ async fn serve_conn<S: Service>(
         Some(a) => match monoio::time::timeout(cfg.handshake_timeout, a.accept(tcp)).await {
             Ok(Ok(s)) => Stream::TlsServer(Box::new(s)),
             Ok(Err(e)) => {
-                log::debug!("{peer}: TLS handshake failed: {e}");
+                log::debug!("{peer}: TLS handshake failed: {}", crate::net::connect::tls_error_text(&e));
                 stats.borrow_mut().tls_failed += 1;
                 return;
             }

@@ -1,0 +1,573 @@
+//! Shared helpers for the integration tests: servers started in-process on 127.0.0.1:0, a
+//! raw blocking WebSocket client that can put any frame on the wire and reads back exactly
+//! what the server sends, and a raw HTTP exchange for opening-handshake tests.
+//!
+//! Every read has a generous timeout (`IO_TIMEOUT`) so that a server that hangs fails the
+//! test instead of hanging it; no test asserts on how long anything takes.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown as NetShutdown, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use wstest_engine::proto::frame::RawFrame;
+use wstest_engine::proto::handshake::{ClientHandshake, ClientOptions};
+use wstest_engine::proto::{FrameDecoder, Item, OpCode};
+use wstest_engine::runtime::Shutdown;
+use wstest_modes::common::ServerOptions;
+use wstest_modes::echo::{RunningServer, ServerReport};
+use wstest_modes::testee;
+
+/// How long any single read waits before the test fails as hung.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The masking key our raw client uses (not all zeroes, so a server that forgets to unmask
+/// echoes garbage).
+pub const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+pub const TEXT: u8 = 0x1;
+pub const BINARY: u8 = 0x2;
+pub const CONTINUATION: u8 = 0x0;
+pub const CLOSE: u8 = 0x8;
+pub const PING: u8 = 0x9;
+pub const PONG: u8 = 0xA;
+
+/// Server options for a small in-process server: one worker thread, not pinned.
+pub fn server_options(url: &str) -> ServerOptions {
+    let mut o = ServerOptions::new(url);
+    o.runtime.threads = 1;
+    o.runtime.no_pin = true;
+    o
+}
+
+/// A running in-process server that is stopped (and joined) when dropped, so a failing test
+/// does not leave it behind.
+pub struct Server {
+    inner: Option<RunningServer>,
+}
+
+impl Server {
+    /// The testee server on ws://127.0.0.1:0.
+    pub fn testee() -> Server {
+        Server::testee_with(|_| {})
+    }
+
+    /// The testee server with adjusted options (the URL defaults to ws://127.0.0.1:0).
+    pub fn testee_with(adjust: impl FnOnce(&mut ServerOptions)) -> Server {
+        let mut o = server_options("ws://127.0.0.1:0");
+        adjust(&mut o);
+        let s = testee::start_server(&o, Shutdown::new()).expect("testee server starts");
+        Server { inner: Some(s) }
+    }
+
+    pub fn from_running(s: RunningServer) -> Server {
+        Server { inner: Some(s) }
+    }
+
+    pub fn running(&self) -> &RunningServer {
+        self.inner.as_ref().expect("server is running")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.running().local_addr()
+    }
+
+    pub fn url(&self) -> String {
+        self.running().url.clone()
+    }
+
+    /// Stop the server, wait for it, and return its report (panics if a worker failed).
+    pub fn finish(mut self) -> ServerReport {
+        let s = self.inner.take().expect("server is running");
+        s.stop();
+        s.join().expect("server workers ended without error")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.inner.take() {
+            s.stop();
+            let _ = s.join();
+        }
+    }
+}
+
+/// A frame as the server sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub fin: bool,
+    pub rsv: u8,
+    pub opcode: u8,
+    pub payload: Vec<u8>,
+}
+
+impl Frame {
+    /// The status code of a Close frame (`None` for an empty payload).
+    pub fn close_code(&self) -> Option<u16> {
+        assert_eq!(self.opcode, CLOSE, "not a close frame: {self:?}");
+        (self.payload.len() >= 2).then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+    }
+
+    pub fn close_reason(&self) -> String {
+        assert_eq!(self.opcode, CLOSE, "not a close frame: {self:?}");
+        String::from_utf8_lossy(self.payload.get(2..).unwrap_or(&[])).into_owned()
+    }
+}
+
+/// What the next read from the server gave.
+#[derive(Debug)]
+pub enum Next {
+    Frame(Frame),
+    /// The server closed its side of the TCP connection (read returned 0).
+    Eof,
+    /// The connection was reset.
+    Reset,
+}
+
+/// Close frame payload: code then reason.
+pub fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason);
+    p
+}
+
+/// A frame masked with [`MASK`], as a client must send it.
+pub fn masked(opcode: u8, fin: bool, payload: &[u8]) -> RawFrame {
+    RawFrame::new(opcode, payload.to_vec())
+        .fin(fin)
+        .mask(Some(MASK))
+}
+
+/// A blocking client over a plain `TcpStream` that writes raw octets and decodes the server's
+/// frames with the lenient decoder (which still rejects non-minimal length encodings).
+pub struct RawClient {
+    pub stream: TcpStream,
+    decoder: FrameDecoder,
+    partial: Option<Frame>,
+    frames: VecDeque<Frame>,
+    ended: Option<bool>,
+    /// The server's 101 response head.
+    pub response: String,
+}
+
+/// `read`, retried when a signal interrupts it. (A blocking socket read with a timeout is
+/// not restarted automatically; io_uring task work on this thread can interrupt it.)
+pub fn read_some(s: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Connect a TCP socket with the test read timeout set.
+pub fn tcp(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    s.set_read_timeout(Some(IO_TIMEOUT))
+        .expect("set read timeout");
+    s.set_nodelay(true).expect("nodelay");
+    s
+}
+
+impl RawClient {
+    /// Connect and perform the opening handshake.
+    pub fn connect(addr: SocketAddr) -> RawClient {
+        RawClient::connect_sending(addr, &[])
+    }
+
+    /// Connect and perform the opening handshake, writing `extra` in the same write as the
+    /// request (WebSocket octets pipelined behind the handshake).
+    pub fn connect_sending(addr: SocketAddr, extra: &[u8]) -> RawClient {
+        let stream = tcp(addr);
+        let hs = ClientHandshake::new(
+            ClientOptions::new(addr.to_string(), "/"),
+            *b"integration-test",
+        );
+        let mut req = hs.request();
+        req.extend_from_slice(extra);
+        RawClient::handshake_over(stream, &hs, &req)
+    }
+
+    /// Finish a handshake on `stream`: write `request`, read and check the 101 answer.
+    pub fn handshake_over(
+        mut stream: TcpStream,
+        hs: &ClientHandshake,
+        request: &[u8],
+    ) -> RawClient {
+        stream.write_all(request).expect("write handshake request");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let (resp, used) = loop {
+            let n = match read_some(&mut stream, &mut chunk) {
+                Ok(n) => n,
+                Err(e) => panic!(
+                    "reading the handshake response: {e} (got so far: {:?})",
+                    String::from_utf8_lossy(&buf)
+                ),
+            };
+            assert!(
+                n > 0,
+                "server closed during the opening handshake; got {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            buf.extend_from_slice(&chunk[..n]);
+            match hs.parse_response(&buf) {
+                Ok(Some(r)) => break r,
+                Ok(None) => continue,
+                Err(e) => panic!(
+                    "bad handshake response: {e}: {:?}",
+                    String::from_utf8_lossy(&buf)
+                ),
+            }
+        };
+        assert_eq!(resp.status, 101);
+        let mut c = RawClient {
+            stream,
+            decoder: FrameDecoder::lenient(),
+            partial: None,
+            frames: VecDeque::new(),
+            ended: None,
+            response: String::from_utf8_lossy(&resp.raw).into_owned(),
+        };
+        let mut rest = buf.split_off(used);
+        c.feed(&mut rest);
+        c
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to server");
+    }
+
+    /// Write a frame exactly as given (masked or not, valid or not).
+    pub fn send(&mut self, frame: &RawFrame) {
+        self.send_raw(&frame.to_bytes());
+    }
+
+    /// Write one masked frame.
+    pub fn send_frame(&mut self, opcode: u8, fin: bool, payload: &[u8]) {
+        self.send(&masked(opcode, fin, payload));
+    }
+
+    pub fn send_text(&mut self, text: &str) {
+        self.send_frame(TEXT, true, text.as_bytes());
+    }
+
+    pub fn send_binary(&mut self, data: &[u8]) {
+        self.send_frame(BINARY, true, data);
+    }
+
+    pub fn send_close(&mut self, code: u16, reason: &[u8]) {
+        self.send_frame(CLOSE, true, &close_payload(code, reason));
+    }
+
+    fn feed(&mut self, data: &mut [u8]) {
+        let mut off = 0;
+        loop {
+            let (used, item) = self
+                .decoder
+                .decode(&mut data[off..])
+                .unwrap_or_else(|e| panic!("server sent an undecodable frame: {e}"));
+            let start = off;
+            off += used;
+            match item {
+                None => break,
+                Some(Item::Header(h)) => {
+                    // RFC 6455 §5.1: "A server MUST NOT mask any frames that it sends to the
+                    // client."
+                    assert!(h.mask.is_none(), "server sent a masked frame: {h:?}");
+                    self.partial = Some(Frame {
+                        fin: h.fin,
+                        rsv: h.rsv,
+                        opcode: h.opcode.0,
+                        payload: Vec::new(),
+                    });
+                }
+                Some(Item::Payload(r)) => {
+                    self.partial
+                        .as_mut()
+                        .expect("payload after header")
+                        .payload
+                        .extend_from_slice(&data[start + r.start..start + r.end]);
+                }
+                Some(Item::End) => {
+                    let f = self.partial.take().expect("end after header");
+                    self.frames.push_back(f);
+                }
+            }
+        }
+    }
+
+    /// The next complete frame, or how the connection ended. Panics if nothing arrives within
+    /// [`IO_TIMEOUT`].
+    pub fn next(&mut self) -> Next {
+        loop {
+            if let Some(f) = self.frames.pop_front() {
+                return Next::Frame(f);
+            }
+            match self.ended {
+                Some(true) => return Next::Eof,
+                Some(false) => return Next::Reset,
+                None => {}
+            }
+            let mut chunk = vec![0u8; 64 * 1024];
+            match read_some(&mut self.stream, &mut chunk) {
+                Ok(0) => {
+                    assert!(
+                        self.partial.is_none(),
+                        "connection ended inside a frame: {:?}",
+                        self.partial
+                    );
+                    self.ended = Some(true);
+                }
+                Ok(n) => self.feed(&mut chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    panic!("nothing from the server within {IO_TIMEOUT:?} (waiting for a frame or the end of the connection)")
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    self.ended = Some(false)
+                }
+                Err(e) => panic!("read from server: {e}"),
+            }
+        }
+    }
+
+    /// The next frame; panics if the connection ends instead.
+    pub fn expect_frame(&mut self) -> Frame {
+        match self.next() {
+            Next::Frame(f) => f,
+            other => panic!("expected a frame, connection ended: {other:?}"),
+        }
+    }
+
+    /// The next frame must be a complete (FIN) data or control frame with this opcode and
+    /// payload.
+    pub fn expect(&mut self, opcode: u8, payload: &[u8]) {
+        let f = self.expect_frame();
+        assert_eq!((f.opcode, f.fin, f.rsv), (opcode, true, 0), "frame {f:?}");
+        assert!(
+            f.payload == payload,
+            "opcode {opcode}: expected payload {:?}, got {:?}",
+            Show(payload),
+            Show(&f.payload)
+        );
+    }
+
+    pub fn expect_text(&mut self, text: &str) {
+        self.expect(TEXT, text.as_bytes());
+    }
+
+    pub fn expect_binary(&mut self, data: &[u8]) {
+        self.expect(BINARY, data);
+    }
+
+    /// The next frame must be a Close frame with this code; returns it.
+    pub fn expect_close(&mut self, code: u16) -> Frame {
+        let f = self.expect_frame();
+        assert_eq!(
+            f.opcode,
+            CLOSE,
+            "expected a close frame with code {code}, got {f:?} ({:?})",
+            Show(&f.payload)
+        );
+        assert!(f.fin);
+        assert_eq!(
+            f.close_code(),
+            Some(code),
+            "close frame {f:?}, reason {:?}",
+            f.close_reason()
+        );
+        f
+    }
+
+    /// The server must close its side of the TCP connection (FIN) with no further frames.
+    pub fn expect_eof(&mut self) {
+        match self.next() {
+            Next::Eof => {}
+            other => panic!("expected the server to close the TCP connection, got {other:?}"),
+        }
+    }
+
+    /// The connection must end (FIN or reset) with no further frames.
+    pub fn expect_end(&mut self) {
+        match self.next() {
+            Next::Eof | Next::Reset => {}
+            Next::Frame(f) => panic!("expected the connection to end, got frame {f:?}"),
+        }
+    }
+
+    /// The server fails the connection: a Close frame with `code`, then TCP closed by the
+    /// server.
+    pub fn expect_failed(&mut self, code: u16) -> Frame {
+        let f = self.expect_close(code);
+        self.expect_eof();
+        f
+    }
+
+    /// A full, clean close started by us: send Close, get the echo of the code, then the
+    /// server closes TCP first.
+    pub fn close_cleanly(mut self) {
+        self.send_close(1000, b"bye");
+        self.expect_close(1000);
+        self.expect_eof();
+    }
+}
+
+/// Payloads shown as text when they are text, else as hex.
+pub struct Show<'a>(pub &'a [u8]);
+
+impl std::fmt::Debug for Show<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let head = &self.0[..self.0.len().min(64)];
+        let more = if self.0.len() > 64 {
+            format!("... ({} bytes)", self.0.len())
+        } else {
+            String::new()
+        };
+        match std::str::from_utf8(head) {
+            Ok(s) => write!(f, "{s:?}{more}"),
+            Err(_) => write!(
+                f,
+                "{}{more}",
+                head.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            ),
+        }
+    }
+}
+
+/// The server still serves a good client: handshake, an echo of text and binary, a clean
+/// close.
+pub fn assert_serves(addr: SocketAddr) {
+    let mut c = RawClient::connect(addr);
+    c.send_text("still serving?");
+    c.expect_text("still serving?");
+    c.send_binary(&[0, 1, 2, 0xff]);
+    c.expect_binary(&[0, 1, 2, 0xff]);
+    c.close_cleanly();
+}
+
+/// An HTTP answer, as read until the server closed the connection.
+#[derive(Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    pub status_line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Write `request` (in one write), then read until the server closes the connection.
+/// Returns `None` when the server closed (or reset) without answering.
+pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> Option<HttpReply> {
+    let mut s = tcp(addr);
+    s.write_all(request).expect("write request");
+    read_http_reply(&mut s)
+}
+
+/// Read an HTTP reply until the server closes the connection.
+pub fn read_http_reply(s: &mut TcpStream) -> Option<HttpReply> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match read_some(s, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!(
+                    "the server neither answered nor closed within {IO_TIMEOUT:?}; got {:?}",
+                    String::from_utf8_lossy(&buf)
+                )
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    if buf.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("incomplete HTTP answer {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default().to_string();
+    let mut parts = status_line.splitn(3, ' ');
+    assert_eq!(
+        parts.next(),
+        Some("HTTP/1.1"),
+        "status line {status_line:?}"
+    );
+    let status: u16 = parts
+        .next()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("status line {status_line:?}"));
+    let headers = lines
+        .map(|l| {
+            let (n, v) = l
+                .split_once(':')
+                .unwrap_or_else(|| panic!("header line {l:?}"));
+            (n.trim().to_string(), v.trim().to_string())
+        })
+        .collect();
+    Some(HttpReply {
+        status,
+        status_line,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// Shut down our write side (the server sees EOF).
+pub fn shutdown_write(s: &TcpStream) {
+    let _ = s.shutdown(NetShutdown::Write);
+}
+
+/// A small deterministic generator (xorshift64*) for garbage inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// OpCode names for messages.
+pub fn opname(op: u8) -> &'static str {
+    OpCode(op).name()
+}

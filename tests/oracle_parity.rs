@@ -1,0 +1,228 @@
+//! Differential tests against the real Autobahn wstest 25.10.1 (`../shared/oracle`, ported to
+//! Python 3.11): our testee must pass the real fuzzer in both directions and on both I/O
+//! drivers, and our fuzzer must give the same `behavior` and `behaviorClose` as the real one
+//! for every case, against the same peers.
+//!
+//! Skipped, with a message on stderr, where the oracle or Python 3.11 is missing
+//! (`WSTEST_ORACLE` points at another copy of the oracle directory).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The oracle runs take the machine; run them one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const GROUPS_1_TO_10_EXCLUDE: &str = "12.*,13.*";
+
+fn oracle_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("WSTEST_ORACLE").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle"));
+    if !dir.join("setup.sh").exists() {
+        eprintln!("SKIP: no Autobahn oracle at {} (set WSTEST_ORACLE)", dir.display());
+        return None;
+    }
+    let py = Command::new("python3.11").arg("--version").output();
+    if !matches!(py, Ok(o) if o.status.success()) {
+        eprintln!("SKIP: python3.11 not found; the oracle needs it");
+        return None;
+    }
+    let out = Command::new(dir.join("setup.sh")).output();
+    match out {
+        Ok(o) if o.status.success() => Some(dir),
+        Ok(o) => {
+            eprintln!("SKIP: oracle setup failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            None
+        }
+        Err(e) => {
+            eprintln!("SKIP: cannot run oracle setup: {e}");
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_port(port: u16) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wstest() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wstest"))
+}
+
+/// agent → case → (behavior, behaviorClose)
+type Verdicts = BTreeMap<String, BTreeMap<String, (String, String)>>;
+
+fn read_index(path: &Path) -> Verdicts {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap();
+    let mut out = Verdicts::new();
+    for (agent, cases) in v.as_object().unwrap() {
+        for (id, r) in cases.as_object().unwrap() {
+            out.entry(agent.clone()).or_default().insert(id.clone(), (r["behavior"].as_str().unwrap().to_string(), r["behaviorClose"].as_str().unwrap().to_string()));
+        }
+    }
+    out
+}
+
+fn one_agent(v: &Verdicts) -> &BTreeMap<String, (String, String)> {
+    assert_eq!(v.len(), 1, "one agent expected, got {:?}", v.keys().collect::<Vec<_>>());
+    v.values().next().unwrap()
+}
+
+/// Cases whose verdicts are not a pass (informational cases are passes).
+fn not_passing(v: &BTreeMap<String, (String, String)>) -> Vec<String> {
+    v.iter().filter(|(_, (b, c))| !matches!(b.as_str(), "OK" | "INFORMATIONAL") || !matches!(c.as_str(), "OK" | "INFORMATIONAL")).map(|(id, (b, c))| format!("{id}: {b}/{c}")).collect()
+}
+
+fn differences(a: &BTreeMap<String, (String, String)>, b: &BTreeMap<String, (String, String)>) -> Vec<String> {
+    let mut d = Vec::new();
+    for (id, va) in a {
+        match b.get(id) {
+            Some(vb) if vb == va => {}
+            Some(vb) => d.push(format!("{id}: original {}/{} vs ours {}/{}", va.0, va.1, vb.0, vb.1)),
+            None => d.push(format!("{id}: missing from ours")),
+        }
+    }
+    for id in b.keys().filter(|id| !a.contains_key(*id)) {
+        d.push(format!("{id}: only in ours"));
+    }
+    d
+}
+
+/// Run the real fuzzingclient against `url`.
+fn oracle_fuzzingclient(oracle: &Path, agent: &str, url: &str, out: &Path) -> Verdicts {
+    let st = Command::new(oracle.join("run-fuzzingclient.sh")).args([agent, url, out.to_str().unwrap(), "*", GROUPS_1_TO_10_EXCLUDE]).status().unwrap();
+    assert!(st.success(), "oracle fuzzingclient failed; see {}/wstest.log", out.display());
+    read_index(&out.join("index.json"))
+}
+
+/// Run our fuzzingclient (the binary) against `url`.
+fn our_fuzzingclient(agent: &str, url: &str, dir: &Path) -> Verdicts {
+    let outdir = dir.join("reports");
+    let spec = serde_json::json!({
+        "outdir": outdir, "servers": [{"agent": agent, "url": url}],
+        "cases": ["*"], "exclude-cases": ["12.*", "13.*"]
+    });
+    let spec_path = dir.join("spec.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let out = wstest().args(["-m", "fuzzingclient", "-s", spec_path.to_str().unwrap(), "--quiet"]).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0) | Some(1)), "our fuzzingclient: {}", String::from_utf8_lossy(&out.stderr));
+    read_index(&outdir.join("index.json"))
+}
+
+fn start_testeeserver(driver: &str) -> (Killed, String) {
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let child = wstest().args(["-m", "testeeserver", "-w", &url, "--driver", driver]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_port(port);
+    (Killed(child), url)
+}
+
+/// The real fuzzer against our testeeserver passes every case of groups 1-10 on both drivers,
+/// and our fuzzer gives the same verdicts as the real one on it.
+#[test]
+fn testeeserver_passes_real_fuzzer_and_verdicts_match() {
+    let Some(oracle) = oracle_dir() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    for driver in ["uring", "epoll"] {
+        let (_srv, url) = start_testeeserver(driver);
+        let theirs = oracle_fuzzingclient(&oracle, "wstest-testee", &url, &tmp.path().join(format!("oracle-{driver}")));
+        let theirs = one_agent(&theirs);
+        assert!(theirs.len() >= 301, "the oracle ran {} cases", theirs.len());
+        let bad = not_passing(theirs);
+        assert!(bad.is_empty(), "driver {driver}: the real fuzzer says our testee fails: {bad:?}");
+        if driver == "uring" {
+            let ours = our_fuzzingclient("wstest-testee", &url, &tmp.path().join("ours"));
+            let d = differences(theirs, one_agent(&ours));
+            assert!(d.is_empty(), "verdicts differ from the real fuzzer's on our testee:\n{}", d.join("\n"));
+        }
+    }
+}
+
+/// Run the real fuzzingserver with our testeeclient.
+fn oracle_fuzzingserver_with_our_client(oracle: &Path, driver: &str, out: &Path) -> Verdicts {
+    let port = free_port().to_string();
+    let st = Command::new(oracle.join("run-fuzzingserver.sh"))
+        .args(["wstest-testeeclient", &port, out.to_str().unwrap(), "*", GROUPS_1_TO_10_EXCLUDE, "--", env!("CARGO_BIN_EXE_wstest"), "-m", "testeeclient", "-w", "{url}", "-i", "{agent}", "--driver", driver])
+        .status()
+        .unwrap();
+    assert!(st.success(), "oracle fuzzingserver run failed; see {}", out.display());
+    read_index(&out.join("index.json"))
+}
+
+/// Our testeeclient passes the real fuzzingserver on both drivers, and our fuzzingserver gives
+/// the same verdicts for it as the real one.
+#[test]
+fn testeeclient_passes_real_fuzzingserver_and_verdicts_match() {
+    let Some(oracle) = oracle_dir() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut first = None;
+    for driver in ["uring", "epoll"] {
+        let theirs = oracle_fuzzingserver_with_our_client(&oracle, driver, &tmp.path().join(format!("oracle-{driver}")));
+        let t = one_agent(&theirs).clone();
+        assert!(t.len() >= 301, "the oracle ran {} cases", t.len());
+        let bad = not_passing(&t);
+        assert!(bad.is_empty(), "driver {driver}: the real fuzzingserver says our testeeclient fails: {bad:?}");
+        first.get_or_insert(t);
+    }
+    // Our fuzzingserver, same client.
+    let port = free_port();
+    let outdir = tmp.path().join("ours");
+    let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{port}"), "outdir": outdir, "cases": ["*"], "exclude-cases": ["12.*", "13.*"]});
+    let spec_path = tmp.path().join("fs.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let server = wstest().args(["-m", "fuzzingserver", "-s", spec_path.to_str().unwrap(), "-u", "0"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _server = Killed(server);
+    wait_port(port);
+    let st = wstest().args(["-m", "testeeclient", "-w", &format!("ws://127.0.0.1:{port}"), "-i", "wstest-testeeclient"]).stdout(Stdio::null()).status().unwrap();
+    assert!(st.success());
+    let ours = read_index(&outdir.join("index.json"));
+    let d = differences(first.as_ref().unwrap(), one_agent(&ours));
+    assert!(d.is_empty(), "fuzzingserver verdicts differ from the real one's:\n{}", d.join("\n"));
+}
+
+/// Both fuzzers against the Python `websockets` echo server (the oracle's peer) give the same
+/// verdicts.
+#[test]
+fn verdicts_match_on_python_websockets() {
+    let Some(oracle) = oracle_dir() else { return };
+    let py = PathBuf::from(std::env::var("PEER_VENV").unwrap_or_else(|_| "/tmp/peer-venv".into())).join("bin/python");
+    if !py.exists() {
+        eprintln!("SKIP: no websockets peer venv at {}", py.display());
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let child = Command::new(&py).arg(oracle.join("peer/ws_echo_server.py")).arg(port.to_string()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _peer = Killed(child);
+    wait_port(port);
+    let url = format!("ws://127.0.0.1:{port}");
+    let tmp = tempfile::tempdir().unwrap();
+    let theirs = oracle_fuzzingclient(&oracle, "websockets", &url, &tmp.path().join("oracle"));
+    let ours = our_fuzzingclient("websockets", &url, &tmp.path().join("ours"));
+    let d = differences(one_agent(&theirs), one_agent(&ours));
+    assert!(d.is_empty(), "verdicts differ on websockets:\n{}", d.join("\n"));
+}
