@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 
 use super::codes::{CloseCode, OpCode};
 use super::decode::{FrameDecoder, Item};
+use super::deflate::{DeflateParams, Deflater, Inflater};
 use super::error::ProtocolError;
 use super::frame::{close_payload, encode_frame, FrameHeader, RawFrame};
 use super::rules::RuleState;
@@ -68,6 +69,11 @@ pub struct Config {
     /// (Client) after answering the server's Close, wait at most `linger_timeout` for the
     /// server to close TCP. Off: wait for the application (Autobahn 0.10 sets no timer here).
     pub linger_after_peer_close: bool,
+    /// permessage-deflate, as negotiated in the handshake.
+    pub deflate: Option<DeflateParams>,
+    /// Messages shorter than this go uncompressed.
+    pub deflate_threshold: usize,
+    pub deflate_level: u32,
 }
 
 /// Which close codes are accepted in a received Close frame.
@@ -107,6 +113,9 @@ impl Config {
             check_masking: true,
             close_codes: CloseCodePolicy::Registry,
             linger_after_peer_close: true,
+            deflate: None,
+            deflate_threshold: 0,
+            deflate_level: 6,
         }
     }
 }
@@ -212,6 +221,12 @@ pub struct Counters {
     pub tx_frames: u64,
     pub rx_messages: u64,
     pub tx_messages: u64,
+    /// Data message payload octets on the wire (compressed where compressed).
+    pub rx_payload_octets: u64,
+    pub tx_payload_octets: u64,
+    /// Data message octets as the application sees them (uncompressed).
+    pub rx_app_octets: u64,
+    pub tx_app_octets: u64,
 }
 
 /// The message being reassembled.
@@ -219,6 +234,7 @@ pub struct Counters {
 struct Assembly {
     active: bool,
     binary: bool,
+    compressed: bool,
     buf: Vec<u8>,
     utf8: Utf8Validator,
 }
@@ -257,6 +273,9 @@ pub struct Connection {
     rng: SmallRng,
     mask: bool,
     record_payload: bool,
+    deflater: Option<Deflater>,
+    inflater: Option<Inflater>,
+    scratch: Vec<u8>,
 }
 
 impl Connection {
@@ -271,6 +290,15 @@ impl Connection {
             rules.role = None;
         }
         let mask = cfg.mask_outgoing.unwrap_or(cfg.role == Role::Client);
+        // RFC 7692 §6: RSV1 marks a compressed message once the extension is negotiated.
+        if cfg.deflate.is_some() {
+            rules.rsv_allowed = 4;
+        }
+        let (deflater, inflater) = match (cfg.deflate, cfg.role) {
+            (None, _) => (None, None),
+            (Some(p), Role::Server) => (Some(Deflater::new(p.server_max_window_bits, p.server_no_context_takeover, cfg.deflate_level)), Some(Inflater::new(p.client_max_window_bits, p.client_no_context_takeover))),
+            (Some(p), Role::Client) => (Some(Deflater::new(p.client_max_window_bits, p.client_no_context_takeover, cfg.deflate_level)), Some(Inflater::new(p.server_max_window_bits, p.server_no_context_takeover))),
+        };
         Connection {
             state: State::Open,
             decoder: FrameDecoder::new(rules),
@@ -293,6 +321,9 @@ impl Connection {
             rng: SmallRng::seed_from_u64(seed),
             mask,
             record_payload: true,
+            deflater,
+            inflater,
+            scratch: Vec::new(),
             cfg,
         }
     }
@@ -421,6 +452,7 @@ impl Connection {
             if h.opcode != OpCode::CONTINUATION {
                 self.msg.active = true;
                 self.msg.binary = h.opcode == OpCode::BINARY;
+                self.msg.compressed = h.rsv & 4 != 0 && self.inflater.is_some();
                 self.msg.buf = Vec::new();
                 self.msg.utf8.reset();
             }
@@ -445,13 +477,26 @@ impl Connection {
             self.ctrl.extend_from_slice(data);
             return Ok(());
         }
+        self.counters.rx_payload_octets += data.len() as u64;
+        let start = self.msg.buf.len();
+        if self.msg.compressed {
+            // Inflated as the frames arrive, never past the message size limit.
+            let inflater = self.inflater.as_mut().expect("compressed messages need an inflater");
+            inflater.push(data, &mut self.msg.buf, self.cfg.max_message_size)?;
+        } else {
+            self.msg.buf.extend_from_slice(data);
+        }
+        self.check_text(start)
+    }
+
+    /// Validate the text appended to the message since `start`.
+    fn check_text(&mut self, start: usize) -> Result<(), ProtocolError> {
         if !self.msg.binary && self.cfg.validate_utf8 {
             // §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that
             // the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail
             // the WebSocket Connection_." (checked as the octets arrive: fail fast)
-            self.msg.utf8.feed(data).map_err(|e| ProtocolError::InvalidUtf8 { offset: e.offset })?;
+            self.msg.utf8.feed(&self.msg.buf[start..]).map_err(|e| ProtocolError::InvalidUtf8 { offset: e.offset })?;
         }
-        self.msg.buf.extend_from_slice(data);
         Ok(())
     }
 
@@ -465,11 +510,18 @@ impl Connection {
             return self.on_control(h.opcode, now);
         }
         if h.fin {
+            if self.msg.compressed {
+                let start = self.msg.buf.len();
+                let inflater = self.inflater.as_mut().expect("compressed messages need an inflater");
+                inflater.finish(&mut self.msg.buf, self.cfg.max_message_size)?;
+                self.check_text(start)?;
+            }
             if !self.msg.binary && self.cfg.validate_utf8 {
                 self.msg.utf8.finish().map_err(|e| ProtocolError::TruncatedUtf8 { offset: e.offset })?;
             }
             self.msg.active = false;
             self.counters.rx_messages += 1;
+            self.counters.rx_app_octets += self.msg.buf.len() as u64;
             let data = std::mem::take(&mut self.msg.buf);
             self.events.push_back(Event::Message(Message { binary: self.msg.binary, data }));
         }
@@ -593,15 +645,22 @@ impl Connection {
 
     // ----------------------------------------------------------------- output
 
-    /// Queue a complete message as one frame. Returns false (and sends nothing) unless open.
+    /// Queue a complete message as one frame (compressed when permessage-deflate is on and
+    /// the message is not below the threshold). Returns false (and sends nothing) unless open.
     pub fn send_message(&mut self, binary: bool, payload: &[u8]) -> bool {
-        if self.state != State::Open {
-            return false;
+        self.send_fragmented(binary, payload, 0)
+    }
+
+    /// Compress `payload` into the scratch buffer if this message should be compressed.
+    fn compress_message(&mut self, payload: &[u8]) -> bool {
+        match self.deflater.as_mut() {
+            Some(d) if d.usable() && payload.len() >= self.cfg.deflate_threshold => {
+                self.scratch.clear();
+                d.compress(payload, &mut self.scratch);
+                true
+            }
+            _ => false,
         }
-        let op = if binary { OpCode::BINARY } else { OpCode::TEXT };
-        self.write_frame(true, 0, op, payload);
-        self.counters.tx_messages += 1;
-        true
     }
 
     pub fn send_text(&mut self, text: &str) -> bool {
@@ -612,22 +671,40 @@ impl Connection {
         self.send_message(true, data)
     }
 
-    /// Queue a message split into frames of at most `fragment` octets.
+    /// Queue a message split into frames of at most `fragment` octets (0: one frame). When
+    /// compressed, the compressed payload is split and RSV1 is set on the first frame only.
     pub fn send_fragmented(&mut self, binary: bool, payload: &[u8], fragment: usize) -> bool {
         if self.state != State::Open {
             return false;
         }
-        if fragment == 0 || payload.len() <= fragment {
-            return self.send_message(binary, payload);
+        let op = if binary { OpCode::BINARY } else { OpCode::TEXT };
+        let compressed = self.compress_message(payload);
+        let wire = if compressed { std::mem::take(&mut self.scratch) } else { Vec::new() };
+        let data: &[u8] = if compressed { &wire } else { payload };
+        self.counters.tx_app_octets += payload.len() as u64;
+        self.counters.tx_payload_octets += data.len() as u64;
+        let rsv = if compressed { 4 } else { 0 };
+        if fragment == 0 || data.len() <= fragment {
+            self.write_frame(true, rsv, op, data);
+        } else {
+            let mut first = true;
+            let mut chunks = data.chunks(fragment).peekable();
+            while let Some(c) = chunks.next() {
+                let (o, r) = if first { (op, rsv) } else { (OpCode::CONTINUATION, 0) };
+                self.write_frame(chunks.peek().is_none(), r, o, c);
+                first = false;
+            }
         }
-        let mut op = if binary { OpCode::BINARY } else { OpCode::TEXT };
-        let mut chunks = payload.chunks(fragment).peekable();
-        while let Some(c) = chunks.next() {
-            self.write_frame(chunks.peek().is_none(), 0, op, c);
-            op = OpCode::CONTINUATION;
+        if compressed {
+            self.scratch = wire;
         }
         self.counters.tx_messages += 1;
         true
+    }
+
+    /// Is permessage-deflate on for this connection?
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.cfg.deflate
     }
 
     /// Queue one data or control frame (not checked against the fragmentation state).

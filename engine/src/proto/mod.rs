@@ -9,6 +9,7 @@
 pub mod codes;
 pub mod connection;
 pub mod decode;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;

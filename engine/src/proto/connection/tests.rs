@@ -369,3 +369,65 @@ fn message_answered_before_later_violation() {
     assert_eq!(&out[..15], &[0x81, 13, b'H', b'e', b'l', b'l', b'o', b',', b' ', b'w', b'o', b'r', b'l', b'd', b'!']);
     assert_eq!(out[15], 0x88);
 }
+
+fn deflate_pair(params: crate::proto::deflate::DeflateParams) -> (Connection, Connection) {
+    let mut cc = Config::new(Role::Client);
+    cc.deflate = Some(params);
+    let mut sc = Config::new(Role::Server);
+    sc.deflate = Some(params);
+    (Connection::with_seed(cc, 5), Connection::with_seed(sc, 6))
+}
+
+#[test]
+fn deflate_messages_both_ways() {
+    use crate::proto::deflate::DeflateParams;
+    for p in [DeflateParams::default(), DeflateParams { server_no_context_takeover: true, client_no_context_takeover: true, server_max_window_bits: 9, client_max_window_bits: 10 }] {
+        let (mut c, mut s) = deflate_pair(p);
+        let big = "compress me ".repeat(1000);
+        for _ in 0..3 {
+            assert!(c.send_text(&big));
+            c.send_fragmented(true, &vec![7u8; 3000], 100);
+            let wire = drain(&mut c);
+            assert!(wire.len() < big.len() / 4, "compressed on the wire");
+            assert_eq!(wire[0] & 0x40, 0x40, "RSV1 on the first frame");
+            let mut w = wire;
+            feed_at(&mut s, &mut w, now());
+            assert_eq!(events(&mut s), vec![Event::Message(Message { binary: false, data: big.clone().into_bytes() }), Event::Message(Message { binary: true, data: vec![7u8; 3000] })]);
+            s.send_text("back");
+            pump(&mut s, &mut c, now());
+            assert_eq!(events(&mut c), vec![Event::Message(Message { binary: false, data: b"back".to_vec() })]);
+        }
+        assert!(c.counters().tx_app_octets > c.counters().tx_payload_octets);
+    }
+}
+
+#[test]
+fn deflate_violations() {
+    use crate::proto::deflate::DeflateParams;
+    // RSV1 on a continuation frame, and on a control frame: 1002.
+    for wire in [
+        { let mut w = masked(RawFrame::new(1, vec![0x00]).fin(false).rsv(4)); w.extend(masked(RawFrame::new(0, vec![0x00]).rsv(4))); w },
+        masked(RawFrame::new(9, vec![]).rsv(4)),
+    ] {
+        let (_, mut s) = deflate_pair(DeflateParams::default());
+        feed(&mut s, &wire);
+        assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1002)));
+    }
+    // Corrupt compressed data: 1007.
+    let (_, mut s) = deflate_pair(DeflateParams::default());
+    feed(&mut s, &masked(RawFrame::new(1, vec![0xff, 0xff, 0xff]).rsv(4)));
+    assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1007)));
+    // A message that inflates past the limit: 1009, without inflating it all.
+    let mut z = Vec::new();
+    crate::proto::deflate::Deflater::new(15, false, 9).compress(&vec![b'a'; 8 << 20], &mut z);
+    let mut sc = Config::new(Role::Server);
+    sc.deflate = Some(DeflateParams::default());
+    sc.max_message_size = 1 << 20;
+    let mut s = Connection::with_seed(sc, 9);
+    feed(&mut s, &masked(RawFrame::new(1, z).rsv(4)));
+    assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1009)));
+    // Without the extension, RSV1 is still an error.
+    let mut s = server();
+    feed(&mut s, &masked(RawFrame::new(1, vec![0x00]).rsv(4)));
+    assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1002)));
+}

@@ -1,0 +1,425 @@
+//! permessage-deflate (RFC 7692): negotiation of the four parameters, and the compressor and
+//! decompressor of one connection. Sans-IO like the rest of `proto`.
+//!
+//! Window bits 8: zlib (and zlib-rs) cannot make a raw deflate stream with a 256-octet window.
+//! A decompressor given 8 uses 9 (a stream made with a smaller window decodes with a larger
+//! one); a compressor limited to 8 sends its messages uncompressed (RSV1 is per message, so
+//! this is valid). The original's fuzzer fails here (its Python zlib rejects 8).
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::error::ProtocolError;
+use super::handshake::{ExtensionOffer, HandshakeError};
+
+pub const NAME: &str = "permessage-deflate";
+/// §7.2.1: the tail every compressed message ends with (removed when sending).
+pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// What we offer (client) or are willing to accept (server).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DeflateConfig {
+    /// Client: ask the server not to keep context. Server: always answer with it.
+    pub server_no_context_takeover: bool,
+    /// Client: promise not to keep context. Server: ask the client not to.
+    pub client_no_context_takeover: bool,
+    /// Client: ask the server to use at most this window. Server: use at most this window.
+    pub server_max_window_bits: Option<u8>,
+    /// Client: the window we compress with (offered with this value; `Some(15)` is offered
+    /// without a value, telling the server it may pick one). Server: limit the client to this.
+    pub client_max_window_bits: Option<u8>,
+    /// Messages shorter than this are sent uncompressed.
+    pub threshold: usize,
+    /// zlib compression level (0-9).
+    pub level: u32,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        DeflateConfig { server_no_context_takeover: false, client_no_context_takeover: false, server_max_window_bits: None, client_max_window_bits: Some(15), threshold: 0, level: 6 }
+    }
+}
+
+/// The negotiated parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeflateParams {
+    pub server_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
+    pub server_max_window_bits: u8,
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    fn default() -> Self {
+        DeflateParams { server_no_context_takeover: false, client_no_context_takeover: false, server_max_window_bits: 15, client_max_window_bits: 15 }
+    }
+}
+
+/// The parameters of one offer or response, as written (checked for names, duplicates and
+/// values).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Params {
+    pub server_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
+    pub server_max_window_bits: Option<u8>,
+    /// `Some(None)`: present without a value (allowed in offers only).
+    pub client_max_window_bits: Option<Option<u8>>,
+}
+
+fn bits(v: &str, name: &str) -> Result<u8, String> {
+    // §7.1.2: "a decimal integer value without leading zeroes between 8 and 15, inclusive"
+    let ok = !v.is_empty() && !v.starts_with('0') && v.bytes().all(|b| b.is_ascii_digit());
+    match v.parse::<u8>() {
+        Ok(n) if ok && (8..=15).contains(&n) => Ok(n),
+        _ => Err(format!("{name}={v:?} is not a window size of 8 to 15")),
+    }
+}
+
+/// Check the parameters of one permessage-deflate element (§7: unknown parameters, repeated
+/// parameters and bad values make the element invalid). `response`: from a server.
+pub fn parse_params(e: &ExtensionOffer, response: bool) -> Result<Params, String> {
+    let mut p = Params::default();
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, v) in &e.params {
+        let k = k.as_str();
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(k)) {
+            return Err(format!("parameter {k} given twice"));
+        }
+        seen.push(k);
+        match (k.to_ascii_lowercase().as_str(), v) {
+            ("server_no_context_takeover", None) => p.server_no_context_takeover = true,
+            ("client_no_context_takeover", None) => p.client_no_context_takeover = true,
+            ("server_max_window_bits", Some(v)) => p.server_max_window_bits = Some(bits(v, k)?),
+            ("client_max_window_bits", Some(v)) => p.client_max_window_bits = Some(Some(bits(v, k)?)),
+            // §7.1.2.2: in an offer it may come without a value; a response must give one.
+            ("client_max_window_bits", None) if !response => p.client_max_window_bits = Some(None),
+            (name, _) if matches!(name, "server_no_context_takeover" | "client_no_context_takeover" | "server_max_window_bits" | "client_max_window_bits") => {
+                return Err(format!("parameter {k} has a bad value"))
+            }
+            _ => return Err(format!("unknown parameter {k}")),
+        }
+    }
+    Ok(p)
+}
+
+/// The client's offer header.
+pub fn client_offer(cfg: &DeflateConfig) -> String {
+    let mut s = NAME.to_string();
+    if cfg.server_no_context_takeover {
+        s.push_str("; server_no_context_takeover");
+    }
+    if cfg.client_no_context_takeover {
+        s.push_str("; client_no_context_takeover");
+    }
+    if let Some(b) = cfg.server_max_window_bits {
+        s.push_str(&format!("; server_max_window_bits={b}"));
+    }
+    match cfg.client_max_window_bits {
+        Some(15) => s.push_str("; client_max_window_bits"),
+        Some(b) => s.push_str(&format!("; client_max_window_bits={b}")),
+        None => {}
+    }
+    s
+}
+
+/// Server side: pick the first acceptable permessage-deflate offer. Invalid offers are
+/// declined (§7: "decline"), so the connection goes on without compression. Returns the
+/// negotiated parameters and the response header value.
+pub fn server_accept(offers: &[ExtensionOffer], cfg: &DeflateConfig) -> Option<(DeflateParams, String)> {
+    for o in offers.iter().filter(|o| o.name.eq_ignore_ascii_case(NAME)) {
+        let Ok(p) = parse_params(o, false) else { continue };
+        let mut r = DeflateParams::default();
+        let mut hdr = NAME.to_string();
+        // The client asked us not to keep context, or we choose not to.
+        if p.server_no_context_takeover || cfg.server_no_context_takeover {
+            r.server_no_context_takeover = true;
+            hdr.push_str("; server_no_context_takeover");
+        }
+        if p.client_no_context_takeover || cfg.client_no_context_takeover {
+            r.client_no_context_takeover = true;
+            hdr.push_str("; client_no_context_takeover");
+        }
+        // Our window: at most what the client allows and what we want.
+        let ours = match (p.server_max_window_bits, cfg.server_max_window_bits) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(b) = ours {
+            r.server_max_window_bits = b;
+            hdr.push_str(&format!("; server_max_window_bits={b}"));
+        }
+        // The client's window: we may limit it only if it said it can be limited.
+        match (p.client_max_window_bits, cfg.client_max_window_bits) {
+            (Some(offered), Some(want)) if want < 15 => {
+                let b = offered.map_or(want, |o| o.min(want));
+                r.client_max_window_bits = b;
+                hdr.push_str(&format!("; client_max_window_bits={b}"));
+            }
+            (Some(Some(o)), _) => {
+                r.client_max_window_bits = o;
+                hdr.push_str(&format!("; client_max_window_bits={o}"));
+            }
+            _ => {}
+        }
+        return Some((r, hdr));
+    }
+    None
+}
+
+/// Client side: check the server's answer against what we offered (§7.1: a response with
+/// parameters we cannot honour fails the handshake).
+pub fn client_accept(resp: &ExtensionOffer, cfg: &DeflateConfig) -> Result<DeflateParams, HandshakeError> {
+    let bad = |why: String| HandshakeError::BadExtensions(format!("{NAME} response: {why}"));
+    let p = parse_params(resp, true).map_err(bad)?;
+    if let (Some(got), Some(asked)) = (p.server_max_window_bits, cfg.server_max_window_bits) {
+        if got > asked {
+            return Err(bad(format!("server_max_window_bits={got} exceeds the {asked} we asked for")));
+        }
+    }
+    if cfg.server_no_context_takeover && !p.server_no_context_takeover {
+        return Err(bad("server_no_context_takeover was asked for but not granted".into()));
+    }
+    let client_bits = match p.client_max_window_bits {
+        Some(Some(b)) => {
+            if cfg.client_max_window_bits.is_none() {
+                return Err(bad("client_max_window_bits was not offered".into()));
+            }
+            b
+        }
+        _ => cfg.client_max_window_bits.unwrap_or(15),
+    };
+    Ok(DeflateParams {
+        server_no_context_takeover: p.server_no_context_takeover,
+        client_no_context_takeover: p.client_no_context_takeover || cfg.client_no_context_takeover,
+        server_max_window_bits: p.server_max_window_bits.unwrap_or(15),
+        client_max_window_bits: client_bits,
+    })
+}
+
+/// Compresses messages for one side.
+pub struct Deflater {
+    c: Option<Compress>,
+    reset: bool,
+    level: u32,
+    bits: u8,
+}
+
+impl Deflater {
+    /// `bits`: our negotiated window; `no_context`: reset after each message.
+    pub fn new(bits: u8, no_context: bool, level: u32) -> Self {
+        let c = (bits >= 9).then(|| Compress::new_with_window_bits(Compression::new(level.min(9)), false, bits));
+        Deflater { c, reset: no_context, level, bits }
+    }
+
+    /// False when messages must go uncompressed (window 8, see the module docs).
+    pub fn usable(&self) -> bool {
+        self.c.is_some()
+    }
+
+    /// Compress one whole message into `out` (§7.2.1: flush, then drop the 4-octet tail).
+    pub fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let Some(c) = self.c.as_mut() else {
+            out.extend_from_slice(data);
+            return;
+        };
+        let start = out.len();
+        let mut input = data;
+        // Sync flush: everything comes out, ending with the tail. A call that fills the
+        // buffer may have more pending, so go on until one leaves room.
+        loop {
+            out.reserve((input.len() / 2).max(1024));
+            let before = c.total_in();
+            if c.compress_vec(input, out, FlushCompress::Sync).is_err() {
+                break;
+            }
+            input = &input[(c.total_in() - before) as usize..];
+            if input.is_empty() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        if out.len() - start >= 4 && out[out.len() - 4..] == TAIL {
+            out.truncate(out.len() - 4);
+        } else if out.len() == start {
+            // Nothing new to flush (zlib returns "buffer error" and writes nothing): the
+            // message is an empty stored block, which is the single octet 0x00 once the
+            // tail is removed (RFC 7692 §7.2.3.6).
+            out.push(0x00);
+        }
+        if self.reset {
+            *c = Compress::new_with_window_bits(Compression::new(self.level.min(9)), false, self.bits);
+        }
+    }
+}
+
+/// Decompresses messages from the peer, frame by frame as they arrive.
+pub struct Inflater {
+    d: Decompress,
+    reset: bool,
+    bits: u8,
+}
+
+impl Inflater {
+    pub fn new(bits: u8, no_context: bool) -> Self {
+        let bits = bits.max(9);
+        Inflater { d: Decompress::new_with_window_bits(false, bits), reset: no_context, bits }
+    }
+
+    /// Inflate `data` into `out`; fail (1009) before `out` would grow past `limit` octets
+    /// (0 = no limit), so a deflate bomb is stopped, not decompressed.
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
+        let mut input = data;
+        loop {
+            if out.capacity() - out.len() < 4096 {
+                out.reserve((data.len() * 4).clamp(4096, 1 << 20));
+            }
+            let before = (self.d.total_in(), out.len());
+            let status = self.d.decompress_vec(input, out, FlushDecompress::Sync).map_err(|e| ProtocolError::BadCompressedData { detail: e.to_string() })?;
+            input = &input[(self.d.total_in() - before.0) as usize..];
+            if limit != 0 && out.len() as u64 > limit {
+                return Err(ProtocolError::MessageTooBig { size: out.len() as u64, limit });
+            }
+            if status == Status::StreamEnd {
+                // A final block inside a message: what follows cannot be inflated.
+                if !input.is_empty() {
+                    return Err(ProtocolError::BadCompressedData { detail: "data after the final deflate block".into() });
+                }
+                return Ok(());
+            }
+            // Room left in the output: the decompressor has produced all it can and wants
+            // more input (or has consumed it all).
+            let progressed = self.d.total_in() > before.0 || out.len() > before.1;
+            if out.len() < out.capacity() && (input.is_empty() || !progressed) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// End of a message: inflate the tail the sender removed, reset if no context is kept.
+    pub fn finish(&mut self, out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
+        let r = self.push(&TAIL, out, limit);
+        if self.reset || r.is_err() {
+            self.d = Decompress::new_with_window_bits(false, self.bits);
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::handshake::parse_extensions;
+
+    fn offer(s: &str) -> Vec<ExtensionOffer> {
+        parse_extensions([s]).unwrap()
+    }
+
+    #[test]
+    fn rfc_7692_example() {
+        // §7.2.3.1: "Hello" compressed in one frame.
+        let mut d = Inflater::new(15, false);
+        let mut out = Vec::new();
+        d.push(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 0).unwrap();
+        d.finish(&mut out, 0).unwrap();
+        assert_eq!(out, b"Hello");
+        // §7.2.3.2: the second "Hello" uses the context of the first.
+        let mut out = Vec::new();
+        d.push(&[0xf2, 0x00, 0x11, 0x00, 0x00], &mut out, 0).unwrap();
+        d.finish(&mut out, 0).unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn round_trip_with_and_without_context() {
+        for (bits, reset) in [(15, false), (15, true), (9, false), (12, true)] {
+            let mut c = Deflater::new(bits, reset, 6);
+            let mut d = Inflater::new(bits, reset);
+            for msg in [&b"Hello, Hello, Hello!"[..], &vec![b'x'; 100_000], b"", "κόσμε".as_bytes()] {
+                let mut z = Vec::new();
+                c.compress(msg, &mut z);
+                let mut out = Vec::new();
+                // Inflate in small pieces, as frames arrive.
+                for piece in z.chunks(7) {
+                    d.push(piece, &mut out, 0).unwrap();
+                }
+                d.finish(&mut out, 0).unwrap();
+                assert_eq!(out, msg, "bits {bits} reset {reset}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_message_is_one_octet() {
+        let mut c = Deflater::new(15, false, 6);
+        let mut z = Vec::new();
+        c.compress(b"", &mut z);
+        assert_eq!(z, [0x00]);
+        z.clear();
+        c.compress(b"", &mut z);
+        assert_eq!(z, [0x00], "also right after another flush");
+    }
+
+    #[test]
+    fn bomb_is_stopped_at_the_limit() {
+        let mut c = Deflater::new(15, false, 9);
+        let mut z = Vec::new();
+        c.compress(&vec![0u8; 10 << 20], &mut z);
+        assert!(z.len() < 20_000);
+        let mut d = Inflater::new(15, false);
+        let mut out = Vec::new();
+        let e = d.push(&z, &mut out, 1 << 20).unwrap_err();
+        assert!(matches!(e, ProtocolError::MessageTooBig { limit: 1048576, .. }));
+        assert!(out.len() < 4 << 20, "did not inflate everything first");
+    }
+
+    #[test]
+    fn corrupt_data_is_1007() {
+        let mut d = Inflater::new(15, false);
+        let e = d.push(&[0xff, 0xff, 0xff, 0xff, 0xff], &mut Vec::new(), 0).unwrap_err();
+        assert_eq!(e.close_code().0, 1007);
+    }
+
+    #[test]
+    fn window_8_decompresses_and_compressor_goes_plain() {
+        let c = Deflater::new(8, false, 6);
+        assert!(!c.usable());
+        let mut z = Vec::new();
+        Deflater::new(9, false, 6).compress(b"abcabcabc", &mut z);
+        let mut out = Vec::new();
+        let mut d = Inflater::new(8, false);
+        d.push(&z, &mut out, 0).unwrap();
+        d.finish(&mut out, 0).unwrap();
+        assert_eq!(out, b"abcabcabc");
+    }
+
+    #[test]
+    fn negotiation_server_side() {
+        let cfg = DeflateConfig::default();
+        let (p, h) = server_accept(&offer("permessage-deflate; client_max_window_bits"), &cfg).unwrap();
+        assert_eq!(h, "permessage-deflate");
+        assert_eq!(p, DeflateParams::default());
+        let (p, h) = server_accept(&offer("permessage-deflate; server_no_context_takeover; server_max_window_bits=10"), &cfg).unwrap();
+        assert_eq!(h, "permessage-deflate; server_no_context_takeover; server_max_window_bits=10");
+        assert!(p.server_no_context_takeover);
+        assert_eq!(p.server_max_window_bits, 10);
+        // An invalid first offer is declined; the second is taken.
+        let (p, _) = server_accept(&offer("permessage-deflate; server_max_window_bits=7, permessage-deflate; client_max_window_bits=9"), &cfg).unwrap();
+        assert_eq!(p.client_max_window_bits, 9);
+        for bad in ["permessage-deflate; foo", "permessage-deflate; server_max_window_bits", "permessage-deflate; server_no_context_takeover; server_no_context_takeover", "permessage-deflate; client_max_window_bits=08", "permessage-deflate; server_no_context_takeover=1"] {
+            assert!(server_accept(&offer(bad), &cfg).is_none(), "{bad}");
+        }
+        assert!(server_accept(&offer("x-webkit-deflate-frame"), &cfg).is_none());
+    }
+
+    #[test]
+    fn negotiation_client_side() {
+        let cfg = DeflateConfig { server_max_window_bits: Some(10), ..DeflateConfig::default() };
+        assert_eq!(client_offer(&cfg), "permessage-deflate; server_max_window_bits=10; client_max_window_bits");
+        let r = &offer("permessage-deflate; server_max_window_bits=9; client_max_window_bits=11")[0];
+        let p = client_accept(r, &cfg).unwrap();
+        assert_eq!((p.server_max_window_bits, p.client_max_window_bits), (9, 11));
+        assert!(client_accept(&offer("permessage-deflate; server_max_window_bits=12")[0], &cfg).is_err());
+        assert!(client_accept(&offer("permessage-deflate; client_max_window_bits")[0], &cfg).is_err());
+        let nocbits = DeflateConfig { client_max_window_bits: None, ..DeflateConfig::default() };
+        assert!(client_accept(&offer("permessage-deflate; client_max_window_bits=10")[0], &nocbits).is_err());
+    }
+}
