@@ -256,8 +256,12 @@ pub struct Connection {
     current: Option<Current>,
     events: VecDeque<Event>,
     out: Vec<u8>,
-    /// Segment ends in `out` that must be written separately: (end, sync).
+    /// Octets of `out` already handed out (segmented output is taken from the front).
+    out_start: usize,
+    /// Segments of `out` (after `out_start`) that must be written separately: (len, sync).
     marks: VecDeque<(usize, bool)>,
+    /// End of the last marked segment in `out`.
+    marked_end: usize,
     close_sent: bool,
     close_received: bool,
     /// Input is discarded (after failing with [`FailPolicy::CloseThenDrain`]).
@@ -307,7 +311,9 @@ impl Connection {
             current: None,
             events: VecDeque::new(),
             out: Vec::new(),
+            out_start: 0,
             marks: VecDeque::new(),
+            marked_end: 0,
             close_sent: false,
             close_received: false,
             draining: false,
@@ -843,15 +849,16 @@ impl Connection {
     /// Queue raw octets that must reach the transport in writes of at most `chop` octets
     /// (`None`: one write), each flushed on its own (`sync`).
     pub fn send_raw_segmented(&mut self, data: &[u8], chop: Option<usize>, sync: bool) {
-        let tail = self.marks.back().map_or(0, |m| m.0);
+        let tail = self.marked_end.max(self.out_start);
         if self.out.len() > tail {
-            self.marks.push_back((self.out.len(), false));
+            self.marks.push_back((self.out.len() - tail, false));
         }
         let step = chop.filter(|&c| c > 0).unwrap_or(data.len().max(1));
         for c in data.chunks(step) {
             self.out.extend_from_slice(c);
-            self.marks.push_back((self.out.len(), sync || chop.is_some()));
+            self.marks.push_back((c.len(), sync || chop.is_some()));
         }
+        self.marked_end = self.out.len();
         self.counters.tx_octets += data.len() as u64;
     }
 
@@ -894,27 +901,35 @@ impl Connection {
 
     /// Octets waiting to be written?
     pub fn has_transmit(&self) -> bool {
-        !self.out.is_empty()
+        self.out.len() > self.out_start
     }
 
-    /// Move the next run of octets to write into `dst` (which should be empty; the buffers are
-    /// swapped, so no copy happens on the fast path). Returns true when this run must be
-    /// flushed on its own before the next one (a sync or chopped write).
+    /// Move the next run of octets to write into `dst` (which should be empty; without
+    /// segments the buffers are swapped, so no copy happens on the fast path). Returns true
+    /// when this run must be flushed on its own before the next one (a sync or chopped write).
     pub fn take_transmit(&mut self, dst: &mut Vec<u8>) -> bool {
-        if let Some((end, sync)) = self.marks.pop_front() {
-            dst.extend_from_slice(&self.out[..end]);
-            self.out.drain(..end);
-            for m in self.marks.iter_mut() {
-                m.0 -= end;
+        let sync = match self.marks.pop_front() {
+            Some((len, sync)) => {
+                dst.extend_from_slice(&self.out[self.out_start..self.out_start + len]);
+                self.out_start += len;
+                sync
             }
-            return sync;
+            None if self.out_start == 0 && dst.is_empty() => {
+                std::mem::swap(dst, &mut self.out);
+                false
+            }
+            None => {
+                dst.extend_from_slice(&self.out[self.out_start..]);
+                self.out_start = self.out.len();
+                false
+            }
+        };
+        if self.out_start == self.out.len() {
+            self.out.clear();
+            self.out_start = 0;
+            self.marked_end = 0;
         }
-        if dst.is_empty() {
-            std::mem::swap(dst, &mut self.out);
-        } else {
-            dst.append(&mut self.out);
-        }
-        false
+        sync
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {

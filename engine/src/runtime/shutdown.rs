@@ -9,7 +9,15 @@ use std::task::{Context, Poll, Waker};
 #[derive(Default)]
 struct Inner {
     fired: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
+    waiters: Mutex<Slab>,
+}
+
+/// Registered wakers; a waiter's slot is freed when its future is dropped, so the list only
+/// holds the futures that exist.
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<Waker>>,
+    free: Vec<usize>,
 }
 
 /// A one-shot, cloneable, cross-thread shutdown flag.
@@ -23,7 +31,10 @@ impl Shutdown {
 
     pub fn trigger(&self) {
         if !self.0.fired.swap(true, Ordering::SeqCst) {
-            let wakers = std::mem::take(&mut *self.0.wakers.lock().unwrap_or_else(|e| e.into_inner()));
+            let wakers: Vec<Waker> = {
+                let mut w = self.0.waiters.lock().unwrap_or_else(|e| e.into_inner());
+                w.slots.iter_mut().filter_map(Option::take).collect()
+            };
             for w in wakers {
                 w.wake();
             }
@@ -34,29 +45,59 @@ impl Shutdown {
         self.0.fired.load(Ordering::SeqCst)
     }
 
-    /// Resolves once [`Shutdown::trigger`] was called (at once if it already was).
+    /// Resolves once [`Shutdown::trigger`] was called (at once if it already was). Keep the
+    /// future across polls where possible: re-polling it with the same waker takes no lock.
     pub fn wait(&self) -> Wait<'_> {
-        Wait(self)
+        Wait { sd: self, slot: None, waker: None }
     }
 }
 
-pub struct Wait<'a>(&'a Shutdown);
+pub struct Wait<'a> {
+    sd: &'a Shutdown,
+    slot: Option<usize>,
+    waker: Option<Waker>,
+}
 
 impl Future for Wait<'_> {
     type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let inner = &self.0 .0;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let inner = &self.sd.0;
         if inner.fired.load(Ordering::SeqCst) {
             return Poll::Ready(());
         }
-        let mut w = inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        let mut w = inner.waiters.lock().unwrap_or_else(|e| e.into_inner());
         if inner.fired.load(Ordering::SeqCst) {
             return Poll::Ready(());
         }
-        if !w.iter().any(|x| x.will_wake(cx.waker())) {
-            w.push(cx.waker().clone());
-        }
+        let waker = cx.waker().clone();
+        let slot = match self.slot {
+            Some(i) => i,
+            None => match w.free.pop() {
+                Some(i) => i,
+                None => {
+                    w.slots.push(None);
+                    w.slots.len() - 1
+                }
+            },
+        };
+        w.slots[slot] = Some(waker.clone());
+        drop(w);
+        self.slot = Some(slot);
+        self.waker = Some(waker);
         Poll::Pending
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        if let Some(i) = self.slot {
+            let mut w = self.sd.0.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            w.slots[i] = None;
+            w.free.push(i);
+        }
     }
 }
 
@@ -76,4 +117,36 @@ pub fn install_signal_handler(shutdown: Shutdown) -> std::io::Result<()> {
         }
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn waiters_are_removed_when_dropped() {
+        let sd = Shutdown::new();
+        let c = Arc::new(Count(Default::default()));
+        let waker = Waker::from(c.clone());
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..1000 {
+            let mut f = Box::pin(sd.wait());
+            assert!(f.as_mut().poll(&mut cx).is_pending());
+            assert!(f.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(sd.0.waiters.lock().unwrap().slots.len(), 1, "slots are reused, not piled up");
+        let mut f = Box::pin(sd.wait());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        sd.trigger();
+        assert_eq!(c.0.load(Ordering::SeqCst), 1);
+        assert!(f.as_mut().poll(&mut cx).is_ready());
+    }
 }

@@ -54,11 +54,17 @@ pub struct DriveOptions {
     pub shutdown: Option<Shutdown>,
     /// Wakes the handler's [`Handler::on_notify`].
     pub notify: Option<Rc<LocalNotify>>,
+    /// Pause after each write that must reach the wire on its own (chopped or synced
+    /// writes), so the peer sees the octets trickle in as separate segments. The runtime's
+    /// timer counts milliseconds, so a pause under 1 ms is a short blocking sleep of this
+    /// thread: meant for the fuzzer, where the original paces such writes by one turn of its
+    /// event loop.
+    pub sync_pause: Duration,
 }
 
 impl Default for DriveOptions {
     fn default() -> Self {
-        DriveOptions { read_buf: 64 * 1024, shutdown: None, notify: None }
+        DriveOptions { read_buf: 64 * 1024, shutdown: None, notify: None, sync_pause: Duration::ZERO }
     }
 }
 
@@ -71,18 +77,42 @@ pub struct DriveOutcome {
     pub io_error: Option<io::Error>,
 }
 
+/// Sleep this thread for a sub-millisecond `d`, accurately: the default timer slack (50 us)
+/// would otherwise stretch every pause.
+fn precise_sleep(d: Duration) {
+    thread_local!(static SLACK_SET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    SLACK_SET.with(|s| {
+        if !s.get() {
+            // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1usize, 0usize, 0usize, 0usize) };
+            s.set(true);
+        }
+    });
+    std::thread::sleep(d);
+}
+
 async fn read_op(mut rd: OwnedReadHalf<Stream>, buf: Vec<u8>) -> (OwnedReadHalf<Stream>, Vec<u8>, io::Result<usize>) {
     let (res, buf) = rd.read(buf).await;
     (rd, buf, res)
 }
 
-async fn write_op(mut wr: OwnedWriteHalf<Stream>, buf: Vec<u8>, shutdown: bool) -> (OwnedWriteHalf<Stream>, Vec<u8>, io::Result<()>) {
+async fn write_op(mut wr: OwnedWriteHalf<Stream>, buf: Vec<u8>, shutdown: bool, pause: Duration) -> (OwnedWriteHalf<Stream>, Vec<u8>, io::Result<()>) {
     let mut buf = buf;
     let mut res = Ok(());
+    let started = Instant::now();
     if !buf.is_empty() {
         let (r, b) = wr.write_all(buf).await;
         buf = b;
         res = r.map(|_| ());
+    }
+    // The pause runs from the start of the write: writes are spaced `pause` apart.
+    let rest = pause.saturating_sub(started.elapsed());
+    if !rest.is_zero() {
+        if rest >= Duration::from_millis(1) {
+            monoio::time::sleep(rest).await;
+        } else {
+            precise_sleep(rest);
+        }
     }
     if res.is_ok() && shutdown {
         res = wr.shutdown().await;
@@ -113,6 +143,8 @@ pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initia
     let never_notify = LocalNotify::default();
     let notify = opts.notify.as_deref().unwrap_or(&never_notify);
     let shutdown = opts.shutdown.clone().unwrap_or_default();
+    // One wait for the whole connection (registered once, not once per event).
+    let mut shutdown_wait = pin!(shutdown.wait().fuse());
 
     loop {
         let now = Instant::now();
@@ -131,10 +163,11 @@ pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initia
                     handler.on_tx_octets(&wbuf, sync);
                     let shut = !conn.has_transmit() && conn.transport_action() == TransportAction::ShutdownWrite && !write_shut;
                     write_shut |= shut;
-                    writing.set(write_op(w, std::mem::take(&mut wbuf), shut).fuse());
+                    let pause = if sync { opts.sync_pause } else { Duration::ZERO };
+                    writing.set(write_op(w, std::mem::take(&mut wbuf), shut, pause).fuse());
                 } else if conn.transport_action() == TransportAction::ShutdownWrite && !write_shut {
                     write_shut = true;
-                    writing.set(write_op(w, Vec::new(), true).fuse());
+                    writing.set(write_op(w, Vec::new(), true, Duration::ZERO).fuse());
                 } else {
                     wr = Some(w);
                 }
@@ -189,7 +222,7 @@ pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initia
                     handler.on_deadline(conn, now);
                 }
             }
-            _ = shutdown.wait(), if !shutdown_seen => {
+            _ = &mut shutdown_wait, if !shutdown_seen && !shutdown_wait.is_terminated() => {
                 shutdown_seen = true;
                 conn.close(Some(CloseCode::GOING_AWAY), "shutting down", Instant::now());
             }

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub read_buf: usize,
     /// How long to wait for open connections to close after shutdown.
     pub drain_timeout: Duration,
+    /// See [`DriveOptions::sync_pause`].
+    pub sync_pause: Duration,
 }
 
 impl ServerConfig {
@@ -43,6 +45,7 @@ impl ServerConfig {
             max_head: DEFAULT_MAX_HEAD,
             read_buf: 64 * 1024,
             drain_timeout: Duration::from_secs(3),
+            sync_pause: Duration::ZERO,
         }
     }
 }
@@ -278,7 +281,7 @@ async fn serve_conn<S: Service>(
             }
             stats.borrow_mut().connections += 1;
             let mut conn = Connection::new(config);
-            let opts = DriveOptions { read_buf: cfg.read_buf, shutdown: Some(shutdown), notify: None };
+            let opts = DriveOptions { read_buf: cfg.read_buf, shutdown: Some(shutdown), notify: None, sync_pause: cfg.sync_pause };
             let out = drive(stream, &mut conn, leftover, &mut handler, &opts).await;
             if let Some(e) = &out.status.error {
                 log::debug!("{peer}: {e}");

@@ -89,7 +89,7 @@ pub fn index_page(store: &Store) -> String {
     for c in &cases {
         let cat = c.id.split('.').next().unwrap_or("").to_string();
         let sub_key: String = c.id.split('.').take(2).collect::<Vec<_>>().join(".");
-        let sub = subcats.get(sub_key.as_str()).map(|s| s.to_string());
+        let sub = subcats.get(&sub_key).cloned();
         if cat != last_cat || sub != last_sub {
             let _ = write!(b, "<tr class=\"cat\"><td>{} {}</td>", esc(&cat), esc(super::cases::category(&cat)));
             for a in &agents {

@@ -44,9 +44,17 @@ pub async fn run_case_client(url: &WsUrl, case: Arc<Case>, agent: &str, index: u
             let (req, resp) = (c.request, c.response.raw);
             session.log_handshake(&req, &resp);
             let mut conn = c.conn;
-            let dopts = DriveOptions { shutdown: Some(shutdown.clone()), ..DriveOptions::default() };
+            let dopts = DriveOptions { shutdown: Some(shutdown.clone()), sync_pause: sync_pause(options), ..DriveOptions::default() };
             drive(c.stream, &mut conn, c.leftover, &mut session, &dopts).await;
             session.finish(None)
         }
     }
+}
+
+/// Pause after chopped or synced writes (`"options": {"syncPause": microseconds}`; default
+/// 50 us). The original paces such writes by one turn of its event loop, about 50 us (its
+/// case 9.5.1 writes 16384 pieces in about 860 ms); a peer slower than we are gets the same
+/// chance to read each piece on its own.
+pub fn sync_pause(o: &Options) -> Duration {
+    Duration::from_micros(o.sync_pause_us.unwrap_or(50))
 }

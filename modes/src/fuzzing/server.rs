@@ -336,6 +336,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
     opts.runtime = cfg.runtime.clone();
     let (mut ecfg, url) = opts.engine_config()?;
     ecfg.drain_timeout = Duration::from_secs(2);
+    ecfg.sync_pause = super::run::sync_pause(&spec.options);
     let server_name = format!("wstest-fuzzingserver/{}", env!("CARGO_PKG_VERSION"));
     let shared = Arc::new(Shared {
         config: endpoint_config(Role::Server, &spec.options),

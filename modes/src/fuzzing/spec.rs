@@ -50,6 +50,9 @@ pub struct Options {
     /// Run cases that do not measure time on several connections at once: `true`, `false`, or
     /// the number of connections (ours).
     pub parallel: Option<serde_json::Value>,
+    /// Microseconds to pause after each chopped or synced write (ours; default 50).
+    #[serde(rename = "syncPause")]
+    pub sync_pause_us: Option<u64>,
     /// Any other option of the original is accepted and reported as ignored.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -66,6 +69,7 @@ impl Options {
             server_connection_drop_timeout: over.server_connection_drop_timeout.or(self.server_connection_drop_timeout),
             open_handshake_timeout: over.open_handshake_timeout.or(self.open_handshake_timeout),
             parallel: over.parallel.clone().or(self.parallel.clone()),
+            sync_pause_us: over.sync_pause_us.or(self.sync_pause_us),
             other,
         }
     }

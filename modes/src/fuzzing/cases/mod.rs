@@ -48,8 +48,8 @@ pub fn category(first: &str) -> &'static str {
 }
 
 /// Subcategory names by the first two id components (where the suite has one).
-pub fn subcategories() -> BTreeMap<&'static str, &'static str> {
-    BTreeMap::from([
+pub fn subcategories() -> BTreeMap<String, String> {
+    let fixed = [
         ("1.1", "Text Messages"),
         ("1.2", "Binary Messages"),
         ("4.1", "Non-control Opcodes"),
@@ -73,7 +73,10 @@ pub fn subcategories() -> BTreeMap<&'static str, &'static str> {
         ("9.7", "Text Message Roundtrip Time (fixed number, increasing size)"),
         ("9.8", "Binary Message Roundtrip Time (fixed number, increasing size)"),
         ("10.1", "Auto-Fragmentation"),
-    ])
+    ];
+    let mut m: BTreeMap<String, String> = fixed.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    m.extend(g6_utf8::subcategories());
+    m
 }
 
 /// Sort case ids numerically.
