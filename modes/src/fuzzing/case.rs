@@ -223,6 +223,21 @@ impl Case {
     pub fn id_tuple(&self) -> Vec<u32> {
         id_tuple(&self.id)
     }
+
+    /// Must this case run alone? Timed cases, all of group 9, and cases that write in chops or
+    /// synced pieces (their outcome can depend on how fast the peer reads, so they get the
+    /// peer to themselves, as in the original, which runs everything one at a time).
+    pub fn runs_alone(&self) -> bool {
+        fn paced(steps: &[Step]) -> bool {
+            steps.iter().any(|s| match s {
+                Step::Frame(f) => f.chop.is_some() || f.sync,
+                Step::FrameData { sync, .. } => *sync,
+                Step::Later { steps, .. } => paced(steps),
+                _ => false,
+            })
+        }
+        self.report_time || self.id.starts_with("9.") || paced(&self.steps)
+    }
 }
 
 pub fn id_tuple(id: &str) -> Vec<u32> {

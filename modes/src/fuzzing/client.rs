@@ -155,7 +155,7 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
             }
             done = total;
         } else {
-            let (parallel, serial): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| options.concurrency() > 1 && !j.case.report_time && !j.case.id.starts_with("9."));
+            let (parallel, serial): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| options.concurrency() > 1 && !j.case.runs_alone());
             for (phase, conc) in [(parallel, options.concurrency()), (serial, 1)] {
                 if phase.is_empty() || shutdown.is_triggered() {
                     continue;
