@@ -20,9 +20,14 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const GROUPS_1_TO_10_EXCLUDE: &str = "12.*,13.*";
 
 fn oracle_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("WSTEST_ORACLE").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle"));
+    let dir = std::env::var_os("WSTEST_ORACLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle"));
     if !dir.join("setup.sh").exists() {
-        eprintln!("SKIP: no Autobahn oracle at {} (set WSTEST_ORACLE)", dir.display());
+        eprintln!(
+            "SKIP: no Autobahn oracle at {} (set WSTEST_ORACLE)",
+            dir.display()
+        );
         return None;
     }
     let py = Command::new("python3.11").arg("--version").output();
@@ -34,7 +39,13 @@ fn oracle_dir() -> Option<PathBuf> {
     match out {
         Ok(o) if o.status.success() => Some(dir),
         Ok(o) => {
-            eprintln!("SKIP: oracle setup failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            eprintln!(
+                "SKIP: oracle setup failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
             None
         }
         Err(e) => {
@@ -45,7 +56,11 @@ fn oracle_dir() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_port(port: u16) {
@@ -75,32 +90,58 @@ fn wstest() -> Command {
 type Verdicts = BTreeMap<String, BTreeMap<String, (String, String)>>;
 
 fn read_index(path: &Path) -> Verdicts {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap();
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap();
     let mut out = Verdicts::new();
     for (agent, cases) in v.as_object().unwrap() {
         for (id, r) in cases.as_object().unwrap() {
-            out.entry(agent.clone()).or_default().insert(id.clone(), (r["behavior"].as_str().unwrap().to_string(), r["behaviorClose"].as_str().unwrap().to_string()));
+            out.entry(agent.clone()).or_default().insert(
+                id.clone(),
+                (
+                    r["behavior"].as_str().unwrap().to_string(),
+                    r["behaviorClose"].as_str().unwrap().to_string(),
+                ),
+            );
         }
     }
     out
 }
 
 fn one_agent(v: &Verdicts) -> &BTreeMap<String, (String, String)> {
-    assert_eq!(v.len(), 1, "one agent expected, got {:?}", v.keys().collect::<Vec<_>>());
+    assert_eq!(
+        v.len(),
+        1,
+        "one agent expected, got {:?}",
+        v.keys().collect::<Vec<_>>()
+    );
     v.values().next().unwrap()
 }
 
 /// Cases whose verdicts are not a pass (informational cases are passes).
 fn not_passing(v: &BTreeMap<String, (String, String)>) -> Vec<String> {
-    v.iter().filter(|(_, (b, c))| !matches!(b.as_str(), "OK" | "INFORMATIONAL") || !matches!(c.as_str(), "OK" | "INFORMATIONAL")).map(|(id, (b, c))| format!("{id}: {b}/{c}")).collect()
+    v.iter()
+        .filter(|(_, (b, c))| {
+            !matches!(b.as_str(), "OK" | "INFORMATIONAL")
+                || !matches!(c.as_str(), "OK" | "INFORMATIONAL")
+        })
+        .map(|(id, (b, c))| format!("{id}: {b}/{c}"))
+        .collect()
 }
 
-fn differences(a: &BTreeMap<String, (String, String)>, b: &BTreeMap<String, (String, String)>) -> Vec<String> {
+fn differences(
+    a: &BTreeMap<String, (String, String)>,
+    b: &BTreeMap<String, (String, String)>,
+) -> Vec<String> {
     let mut d = Vec::new();
     for (id, va) in a {
         match b.get(id) {
             Some(vb) if vb == va => {}
-            Some(vb) => d.push(format!("{id}: original {}/{} vs ours {}/{}", va.0, va.1, vb.0, vb.1)),
+            Some(vb) => d.push(format!(
+                "{id}: original {}/{} vs ours {}/{}",
+                va.0, va.1, vb.0, vb.1
+            )),
             None => d.push(format!("{id}: missing from ours")),
         }
     }
@@ -112,8 +153,21 @@ fn differences(a: &BTreeMap<String, (String, String)>, b: &BTreeMap<String, (Str
 
 /// Run the real fuzzingclient against `url`.
 fn oracle_fuzzingclient(oracle: &Path, agent: &str, url: &str, out: &Path) -> Verdicts {
-    let st = Command::new(oracle.join("run-fuzzingclient.sh")).args([agent, url, out.to_str().unwrap(), "*", GROUPS_1_TO_10_EXCLUDE]).status().unwrap();
-    assert!(st.success(), "oracle fuzzingclient failed; see {}/wstest.log", out.display());
+    let st = Command::new(oracle.join("run-fuzzingclient.sh"))
+        .args([
+            agent,
+            url,
+            out.to_str().unwrap(),
+            "*",
+            GROUPS_1_TO_10_EXCLUDE,
+        ])
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "oracle fuzzingclient failed; see {}/wstest.log",
+        out.display()
+    );
     read_index(&out.join("index.json"))
 }
 
@@ -124,17 +178,36 @@ fn our_fuzzingclient(agent: &str, url: &str, dir: &Path) -> Verdicts {
         "outdir": outdir, "servers": [{"agent": agent, "url": url}],
         "cases": ["*"], "exclude-cases": ["12.*", "13.*"]
     });
+    std::fs::create_dir_all(dir).unwrap();
     let spec_path = dir.join("spec.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
-    let out = wstest().args(["-m", "fuzzingclient", "-s", spec_path.to_str().unwrap(), "--quiet"]).output().unwrap();
-    assert!(matches!(out.status.code(), Some(0) | Some(1)), "our fuzzingclient: {}", String::from_utf8_lossy(&out.stderr));
+    let out = wstest()
+        .args([
+            "-m",
+            "fuzzingclient",
+            "-s",
+            spec_path.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "our fuzzingclient: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     read_index(&outdir.join("index.json"))
 }
 
 fn start_testeeserver(driver: &str) -> (Killed, String) {
     let port = free_port();
     let url = format!("ws://127.0.0.1:{port}");
-    let child = wstest().args(["-m", "testeeserver", "-w", &url, "--driver", driver]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = wstest()
+        .args(["-m", "testeeserver", "-w", &url, "--driver", driver])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     wait_port(port);
     (Killed(child), url)
 }
@@ -148,15 +221,27 @@ fn testeeserver_passes_real_fuzzer_and_verdicts_match() {
     let tmp = tempfile::tempdir().unwrap();
     for driver in ["uring", "epoll"] {
         let (_srv, url) = start_testeeserver(driver);
-        let theirs = oracle_fuzzingclient(&oracle, "wstest-testee", &url, &tmp.path().join(format!("oracle-{driver}")));
+        let theirs = oracle_fuzzingclient(
+            &oracle,
+            "wstest-testee",
+            &url,
+            &tmp.path().join(format!("oracle-{driver}")),
+        );
         let theirs = one_agent(&theirs);
         assert!(theirs.len() >= 301, "the oracle ran {} cases", theirs.len());
         let bad = not_passing(theirs);
-        assert!(bad.is_empty(), "driver {driver}: the real fuzzer says our testee fails: {bad:?}");
+        assert!(
+            bad.is_empty(),
+            "driver {driver}: the real fuzzer says our testee fails: {bad:?}"
+        );
         if driver == "uring" {
             let ours = our_fuzzingclient("wstest-testee", &url, &tmp.path().join("ours"));
             let d = differences(theirs, one_agent(&ours));
-            assert!(d.is_empty(), "verdicts differ from the real fuzzer's on our testee:\n{}", d.join("\n"));
+            assert!(
+                d.is_empty(),
+                "verdicts differ from the real fuzzer's on our testee:\n{}",
+                d.join("\n")
+            );
         }
     }
 }
@@ -165,10 +250,30 @@ fn testeeserver_passes_real_fuzzer_and_verdicts_match() {
 fn oracle_fuzzingserver_with_our_client(oracle: &Path, driver: &str, out: &Path) -> Verdicts {
     let port = free_port().to_string();
     let st = Command::new(oracle.join("run-fuzzingserver.sh"))
-        .args(["wstest-testeeclient", &port, out.to_str().unwrap(), "*", GROUPS_1_TO_10_EXCLUDE, "--", env!("CARGO_BIN_EXE_wstest"), "-m", "testeeclient", "-w", "{url}", "-i", "{agent}", "--driver", driver])
+        .args([
+            "wstest-testeeclient",
+            &port,
+            out.to_str().unwrap(),
+            "*",
+            GROUPS_1_TO_10_EXCLUDE,
+            "--",
+            env!("CARGO_BIN_EXE_wstest"),
+            "-m",
+            "testeeclient",
+            "-w",
+            "{url}",
+            "-i",
+            "{agent}",
+            "--driver",
+            driver,
+        ])
         .status()
         .unwrap();
-    assert!(st.success(), "oracle fuzzingserver run failed; see {}", out.display());
+    assert!(
+        st.success(),
+        "oracle fuzzingserver run failed; see {}",
+        out.display()
+    );
     read_index(&out.join("index.json"))
 }
 
@@ -181,11 +286,18 @@ fn testeeclient_passes_real_fuzzingserver_and_verdicts_match() {
     let tmp = tempfile::tempdir().unwrap();
     let mut first = None;
     for driver in ["uring", "epoll"] {
-        let theirs = oracle_fuzzingserver_with_our_client(&oracle, driver, &tmp.path().join(format!("oracle-{driver}")));
+        let theirs = oracle_fuzzingserver_with_our_client(
+            &oracle,
+            driver,
+            &tmp.path().join(format!("oracle-{driver}")),
+        );
         let t = one_agent(&theirs).clone();
         assert!(t.len() >= 301, "the oracle ran {} cases", t.len());
         let bad = not_passing(&t);
-        assert!(bad.is_empty(), "driver {driver}: the real fuzzingserver says our testeeclient fails: {bad:?}");
+        assert!(
+            bad.is_empty(),
+            "driver {driver}: the real fuzzingserver says our testeeclient fails: {bad:?}"
+        );
         first.get_or_insert(t);
     }
     // Our fuzzingserver, same client.
@@ -194,14 +306,41 @@ fn testeeclient_passes_real_fuzzingserver_and_verdicts_match() {
     let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{port}"), "outdir": outdir, "cases": ["*"], "exclude-cases": ["12.*", "13.*"]});
     let spec_path = tmp.path().join("fs.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
-    let server = wstest().args(["-m", "fuzzingserver", "-s", spec_path.to_str().unwrap(), "-u", "0"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let server = wstest()
+        .args([
+            "-m",
+            "fuzzingserver",
+            "-s",
+            spec_path.to_str().unwrap(),
+            "-u",
+            "0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let _server = Killed(server);
     wait_port(port);
-    let st = wstest().args(["-m", "testeeclient", "-w", &format!("ws://127.0.0.1:{port}"), "-i", "wstest-testeeclient"]).stdout(Stdio::null()).status().unwrap();
+    let st = wstest()
+        .args([
+            "-m",
+            "testeeclient",
+            "-w",
+            &format!("ws://127.0.0.1:{port}"),
+            "-i",
+            "wstest-testeeclient",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     assert!(st.success());
     let ours = read_index(&outdir.join("index.json"));
     let d = differences(first.as_ref().unwrap(), one_agent(&ours));
-    assert!(d.is_empty(), "fuzzingserver verdicts differ from the real one's:\n{}", d.join("\n"));
+    assert!(
+        d.is_empty(),
+        "fuzzingserver verdicts differ from the real one's:\n{}",
+        d.join("\n")
+    );
 }
 
 /// Cases that race inside an asyncio peer: after a good message, a bad frame arrives in
@@ -214,22 +353,36 @@ const PEER_RACES: &[&str] = &["3.3", "3.4", "4.1.5", "4.2.5"];
 #[test]
 fn verdicts_match_on_python_websockets() {
     let Some(oracle) = oracle_dir() else { return };
-    let py = PathBuf::from(std::env::var("PEER_VENV").unwrap_or_else(|_| "/tmp/peer-venv".into())).join("bin/python");
+    let py = PathBuf::from(std::env::var("PEER_VENV").unwrap_or_else(|_| "/tmp/peer-venv".into()))
+        .join("bin/python");
     if !py.exists() {
         eprintln!("SKIP: no websockets peer venv at {}", py.display());
         return;
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let port = free_port();
-    let child = Command::new(&py).arg(oracle.join("peer/ws_echo_server.py")).arg(port.to_string()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new(&py)
+        .arg(oracle.join("peer/ws_echo_server.py"))
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let _peer = Killed(child);
     wait_port(port);
     let url = format!("ws://127.0.0.1:{port}");
     let tmp = tempfile::tempdir().unwrap();
     let theirs = oracle_fuzzingclient(&oracle, "websockets", &url, &tmp.path().join("oracle"));
     let ours = our_fuzzingclient("websockets", &url, &tmp.path().join("ours"));
-    let d: Vec<String> = differences(one_agent(&theirs), one_agent(&ours)).into_iter().filter(|l| !PEER_RACES.iter().any(|r| l.starts_with(&format!("{r}:")))).collect();
-    assert!(d.is_empty(), "verdicts differ on websockets:\n{}", d.join("\n"));
+    let d: Vec<String> = differences(one_agent(&theirs), one_agent(&ours))
+        .into_iter()
+        .filter(|l| !PEER_RACES.iter().any(|r| l.starts_with(&format!("{r}:"))))
+        .collect();
+    assert!(
+        d.is_empty(),
+        "verdicts differ on websockets:\n{}",
+        d.join("\n")
+    );
 }
 
 /// Both fuzzers against node's `ws` (installed from npm into a temporary directory) give the
@@ -242,7 +395,15 @@ fn verdicts_match_on_node_ws() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let install = Command::new("npm").args(["install", "--silent", "--prefix", dir.path().to_str().unwrap(), "ws@8"]).output();
+    let install = Command::new("npm")
+        .args([
+            "install",
+            "--silent",
+            "--prefix",
+            dir.path().to_str().unwrap(),
+            "ws@8",
+        ])
+        .output();
     if !matches!(install, Ok(o) if o.status.success()) {
         eprintln!("SKIP: cannot install ws from npm");
         return;
@@ -255,12 +416,23 @@ fn verdicts_match_on_node_ws() {
     .unwrap();
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let port = free_port();
-    let child = Command::new("node").arg(&script).arg(port.to_string()).env("NODE_PATH", dir.path().join("node_modules")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new("node")
+        .arg(&script)
+        .arg(port.to_string())
+        .env("NODE_PATH", dir.path().join("node_modules"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let _peer = Killed(child);
     wait_port(port);
     let url = format!("ws://127.0.0.1:{port}");
     let theirs = oracle_fuzzingclient(&oracle, "node-ws", &url, &dir.path().join("oracle"));
     let ours = our_fuzzingclient("node-ws", &url, &dir.path().join("ours"));
     let d = differences(one_agent(&theirs), one_agent(&ours));
-    assert!(d.is_empty(), "verdicts differ on node ws:\n{}", d.join("\n"));
+    assert!(
+        d.is_empty(),
+        "verdicts differ on node ws:\n{}",
+        d.join("\n")
+    );
 }

@@ -45,7 +45,10 @@ impl Default for ServerOptions {
 
 impl ServerOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        ServerOptions { url: url.into(), ..Default::default() }
+        ServerOptions {
+            url: url.into(),
+            ..Default::default()
+        }
     }
 
     /// Resolve the listen address and load TLS material.
@@ -58,11 +61,22 @@ impl ServerOptions {
         match (&self.key, &self.cert, url.secure) {
             (Some(k), Some(c), true) => cfg.tls = Some(server_config(k, c)?),
             (Some(_), Some(_), false) => {
-                return Err(ModeError::Config(format!("-k/-c given but {url} is not a wss:// URL; use wss://{}", url.authority())))
+                return Err(ModeError::Config(format!(
+                    "-k/-c given but {url} is not a wss:// URL; use wss://{}",
+                    url.authority()
+                )))
             }
-            (None, None, true) => return Err(ModeError::Config(format!("{url} is a wss:// URL: give the key and certificate with -k KEY -c CERT"))),
+            (None, None, true) => {
+                return Err(ModeError::Config(format!(
+                    "{url} is a wss:// URL: give the key and certificate with -k KEY -c CERT"
+                )))
+            }
             (None, None, false) => {}
-            _ => return Err(ModeError::Config("TLS needs both -k KEY and -c CERT".into())),
+            _ => {
+                return Err(ModeError::Config(
+                    "TLS needs both -k KEY and -c CERT".into(),
+                ))
+            }
         }
         Ok((cfg, url))
     }
@@ -74,7 +88,9 @@ pub fn resolve_listen(url: &WsUrl) -> Result<SocketAddr> {
     a.to_socket_addrs()
         .map_err(|e| ModeError::Config(format!("cannot resolve listen address {a} of {url}: {e}")))?
         .next()
-        .ok_or_else(|| ModeError::Config(format!("listen address {a} of {url} resolves to nothing")))
+        .ok_or_else(|| {
+            ModeError::Config(format!("listen address {a} of {url} resolves to nothing"))
+        })
 }
 
 /// What every client mode takes.
@@ -95,10 +111,17 @@ impl ClientOptions {
     pub fn ws_options(&self, url: &WsUrl) -> Result<WsClientOptions> {
         let mut o = WsClientOptions::default();
         let timeout = Duration::from_secs_f64(self.connect_timeout.unwrap_or(10.0).max(0.001));
-        o.connect = ConnectOptions { timeout, tls: None, addr: None };
+        o.connect = ConnectOptions {
+            timeout,
+            tls: None,
+            addr: None,
+        };
         o.handshake_timeout = timeout;
         if url.secure {
-            let tls: Arc<rustls::ClientConfig> = client_config(&ClientTls { cacert: self.cacert.clone(), insecure: self.insecure })?;
+            let tls: Arc<rustls::ClientConfig> = client_config(&ClientTls {
+                cacert: self.cacert.clone(),
+                insecure: self.insecure,
+            })?;
             o.connect.tls = Some(tls);
         }
         Ok(o)

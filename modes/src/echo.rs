@@ -12,7 +12,9 @@ use wstest_engine::proto::handshake::Request;
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
 use wstest_engine::runtime::{block_on, resolve_driver, Shutdown};
 use wstest_engine::stats::{Latency, Summary};
-use wstest_engine::ws::{connect_ws, drive, serve, DriveOptions, Handler, ServerHandle, ServerStats, Service, Upgrade};
+use wstest_engine::ws::{
+    connect_ws, drive, serve, DriveOptions, Handler, ServerHandle, ServerStats, Service, Upgrade,
+};
 
 use crate::common::{ClientOptions, ServerOptions};
 use crate::{ModeError, Result};
@@ -38,7 +40,12 @@ pub struct EchoService {
 impl Service for EchoService {
     type Handler = EchoHandler;
     fn upgrade(&self, _req: &Request, _peer: SocketAddr) -> Upgrade<EchoHandler> {
-        Upgrade::Accept { handler: EchoHandler, config: self.config.clone(), protocol: None, extensions: None }
+        Upgrade::Accept {
+            handler: EchoHandler,
+            config: self.config.clone(),
+            protocol: None,
+            extensions: None,
+        }
     }
     fn server_name(&self) -> Option<&str> {
         Some(&self.server_name)
@@ -76,19 +83,40 @@ impl RunningServer {
         let threads = self.handle.threads();
         let driver = self.handle.driver().to_string();
         let stats = self.handle.join()?;
-        Ok(ServerReport { mode: self.mode, url: self.url, threads, driver, stats })
+        Ok(ServerReport {
+            mode: self.mode,
+            url: self.url,
+            threads,
+            driver,
+            stats,
+        })
     }
 }
 
 /// Start an echoing server (`echoserver`, and `testeeserver` with its own name and limits).
-pub fn start_echo_server(opts: &ServerOptions, mode: &'static str, default_name: &str, shutdown: Shutdown) -> Result<RunningServer> {
+pub fn start_echo_server(
+    opts: &ServerOptions,
+    mode: &'static str,
+    default_name: &str,
+    shutdown: Shutdown,
+) -> Result<RunningServer> {
     let (cfg, url) = opts.engine_config()?;
     let mut config = Config::new(Role::Server);
     config.max_message_size = opts.max_message_size;
-    let svc = EchoService { server_name: opts.ident.clone().unwrap_or_else(|| default_name.to_string()), config };
+    let svc = EchoService {
+        server_name: opts
+            .ident
+            .clone()
+            .unwrap_or_else(|| default_name.to_string()),
+        config,
+    };
     let handle = serve(cfg, Arc::new(svc), shutdown)?;
     let scheme = if url.secure { "wss" } else { "ws" };
-    let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
+    let host = if url.host.contains(':') {
+        format!("[{}]", url.host)
+    } else {
+        url.host.clone()
+    };
     let url = format!("{scheme}://{host}:{}", handle.local_addr.port());
     Ok(RunningServer { handle, url, mode })
 }
@@ -100,7 +128,12 @@ pub fn echo_server_name() -> String {
 /// `echoserver`: serve until shut down.
 pub fn run_server(opts: &ServerOptions, shutdown: Shutdown) -> Result<ServerReport> {
     let s = start_echo_server(opts, "echoserver", &echo_server_name(), shutdown)?;
-    eprintln!("echoserver listening on {} ({} threads, {})", s.url, s.handle.threads(), s.handle.driver());
+    eprintln!(
+        "echoserver listening on {} ({} threads, {})",
+        s.url,
+        s.handle.threads(),
+        s.handle.driver()
+    );
     s.join()
 }
 
@@ -195,7 +228,9 @@ impl Handler for EchoClientHandler {
 
     fn on_event(&mut self, conn: &mut Connection, event: Event, now: Instant) {
         if let Event::Message(m) = event {
-            let Some((sent, at)) = self.in_flight.take() else { return };
+            let Some((sent, at)) = self.in_flight.take() else {
+                return;
+            };
             let rtt = now - at;
             self.rtt.record(rtt);
             self.received += 1;
@@ -203,7 +238,11 @@ impl Handler for EchoClientHandler {
                 self.mismatched += 1;
             }
             if self.print {
-                let shown = if m.binary { m.data.iter().map(|b| format!("{b:02x}")).collect() } else { String::from_utf8_lossy(&m.data).into_owned() };
+                let shown = if m.binary {
+                    m.data.iter().map(|b| format!("{b:02x}")).collect()
+                } else {
+                    String::from_utf8_lossy(&m.data).into_owned()
+                };
                 println!("{shown}\t{:.1} us", rtt.as_secs_f64() * 1e6);
             }
             self.next(conn, now);
@@ -212,7 +251,8 @@ impl Handler for EchoClientHandler {
 
     fn deadline(&self) -> Option<Instant> {
         // Poll standard input while waiting for lines.
-        (self.input.is_some() && self.in_flight.is_none()).then(|| Instant::now() + Duration::from_millis(5))
+        (self.input.is_some() && self.in_flight.is_none())
+            .then(|| Instant::now() + Duration::from_millis(5))
     }
 
     fn on_deadline(&mut self, conn: &mut Connection, now: Instant) {
@@ -229,10 +269,18 @@ pub fn run_client(cfg: &EchoClientConfig, shutdown: Shutdown) -> Result<EchoClie
             let mut o = ServerOptions::new("ws://127.0.0.1:0");
             o.runtime.threads = 1;
             o.runtime.driver = cfg.client.runtime.driver;
-            Some(start_echo_server(&o, "echoserver", &echo_server_name(), Shutdown::new())?)
+            Some(start_echo_server(
+                &o,
+                "echoserver",
+                &echo_server_name(),
+                Shutdown::new(),
+            )?)
         }
     };
-    let url_s = cfg.url.clone().unwrap_or_else(|| embedded.as_ref().map(|s| s.url.clone()).unwrap_or_default());
+    let url_s = cfg
+        .url
+        .clone()
+        .unwrap_or_else(|| embedded.as_ref().map(|s| s.url.clone()).unwrap_or_default());
     if embedded.is_some() {
         eprintln!("echoclient: no -w given; using an echo server started in-process at {url_s}");
     }
@@ -277,7 +325,10 @@ pub fn run_client(cfg: &EchoClientConfig, shutdown: Shutdown) -> Result<EchoClie
     let res = block_on(driver, true, async {
         let c = connect_ws(&url, &wopts).await?;
         let mut conn = c.conn;
-        let opts = DriveOptions { shutdown: Some(shutdown), ..Default::default() };
+        let opts = DriveOptions {
+            shutdown: Some(shutdown),
+            ..Default::default()
+        };
         let out = drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await;
         Ok::<_, ModeError>(out)
     })
@@ -287,5 +338,12 @@ pub fn run_client(cfg: &EchoClientConfig, shutdown: Shutdown) -> Result<EchoClie
         let _ = s.join();
     }
     let out = res?;
-    Ok(EchoClientReport { url: url_s, sent: h.sent, received: h.received, mismatched: h.mismatched, rtt: h.rtt.summary(), close: out.status })
+    Ok(EchoClientReport {
+        url: url_s,
+        sent: h.sent,
+        received: h.received,
+        mismatched: h.mismatched,
+        rtt: h.rtt.summary(),
+        close: out.status,
+    })
 }

@@ -20,7 +20,10 @@ pub enum ModeError {
     #[error("{0}")]
     Config(String),
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     /// The run finished but its verdict is a failure (e.g. cases not OK).
     #[error("{0}")]
     Failed(String),
@@ -30,7 +33,10 @@ pub enum ModeError {
 
 impl ModeError {
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        ModeError::Io { what: what.into(), source }
+        ModeError::Io {
+            what: what.into(),
+            source,
+        }
     }
 
     /// Process exit status for this error.

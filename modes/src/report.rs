@@ -7,9 +7,16 @@ use std::path::Path;
 use crate::ModeError;
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ModeError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| ModeError::io(format!("cannot create directory {}", dir.display()), e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ModeError::io(format!("cannot create directory {}", dir.display()), e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -26,7 +33,8 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ModeError> {
 
 /// Serialize as pretty JSON and write atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ModeError> {
-    let mut s = serde_json::to_vec_pretty(value).map_err(|e| ModeError::Config(format!("cannot serialize {}: {e}", path.display())))?;
+    let mut s = serde_json::to_vec_pretty(value)
+        .map_err(|e| ModeError::Config(format!("cannot serialize {}: {e}", path.display())))?;
     s.push(b'\n');
     write_atomic(path, &s)
 }
@@ -42,6 +50,10 @@ mod tests {
         write_json(&p, &vec![1, 2, 3]).unwrap();
         write_json(&p, &vec![4]).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap().trim(), "[\n  4\n]");
-        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            std::fs::read_dir(p.parent().unwrap()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 }

@@ -10,32 +10,61 @@ use crate::{ModeError, Result};
 
 /// Where the spec lives: `-s FILE`, or `<mode>.json` in the current directory.
 pub fn spec_path(given: Option<&Path>, mode: &str) -> PathBuf {
-    given.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(format!("{mode}.json")))
+    given
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("{mode}.json")))
 }
 
 /// Load a spec; write `template` there first when the file does not exist.
 /// `known` lists the top-level keys; others are reported (once each) through `warn`.
-pub fn load<T: DeserializeOwned>(path: &Path, template: &str, known: &[&str], mut warn: impl FnMut(String)) -> Result<T> {
+pub fn load<T: DeserializeOwned>(
+    path: &Path,
+    template: &str,
+    known: &[&str],
+    mut warn: impl FnMut(String),
+) -> Result<T> {
     if !path.exists() {
         crate::report::write_atomic(path, template.as_bytes())?;
-        warn(format!("no spec file {}: wrote a template there and using it", path.display()));
+        warn(format!(
+            "no spec file {}: wrote a template there and using it",
+            path.display()
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ModeError::io(format!("cannot read spec {}", path.display()), e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ModeError::io(format!("cannot read spec {}", path.display()), e))?;
     parse(&text, &path.display().to_string(), known, &mut warn)
 }
 
 /// Parse spec text (`name` is used in messages).
-pub fn parse<T: DeserializeOwned>(text: &str, name: &str, known: &[&str], warn: &mut impl FnMut(String)) -> Result<T> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ModeError::Config(format!("spec {name}: invalid JSON at line {}, column {}: {e}", e.line(), e.column())))?;
+pub fn parse<T: DeserializeOwned>(
+    text: &str,
+    name: &str,
+    known: &[&str],
+    warn: &mut impl FnMut(String),
+) -> Result<T> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        ModeError::Config(format!(
+            "spec {name}: invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
     match &value {
         serde_json::Value::Object(m) => {
             for k in m.keys() {
                 if !known.contains(&k.as_str()) {
-                    warn(format!("spec {name}: unknown key {k:?} ignored (known: {})", known.join(", ")));
+                    warn(format!(
+                        "spec {name}: unknown key {k:?} ignored (known: {})",
+                        known.join(", ")
+                    ));
                 }
             }
         }
-        _ => return Err(ModeError::Config(format!("spec {name}: the top level must be a JSON object"))),
+        _ => {
+            return Err(ModeError::Config(format!(
+                "spec {name}: the top level must be a JSON object"
+            )))
+        }
     }
     serde_json::from_value(value).map_err(|e| ModeError::Config(format!("spec {name}: {e}")))
 }
@@ -79,7 +108,11 @@ mod tests {
     #[test]
     fn errors_name_line_and_column() {
         let mut w = Vec::new();
-        let e = parse::<S>("{\n  \"a\": 1,\n  oops\n}", "x.json", &["a"], &mut |m| w.push(m)).unwrap_err().to_string();
+        let e = parse::<S>("{\n  \"a\": 1,\n  oops\n}", "x.json", &["a"], &mut |m| {
+            w.push(m)
+        })
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("x.json") && e.contains("line 3"), "{e}");
         let s: S = parse("{\"a\": 2, \"b\": 3}", "x.json", &["a"], &mut |m| w.push(m)).unwrap();
         assert_eq!(s.a, 2);

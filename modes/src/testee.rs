@@ -24,7 +24,12 @@ pub fn start_server(opts: &ServerOptions, shutdown: Shutdown) -> Result<RunningS
 /// `testeeserver`: serve until shut down.
 pub fn run_server(opts: &ServerOptions, shutdown: Shutdown) -> Result<ServerReport> {
     let s = start_server(opts, shutdown)?;
-    eprintln!("testeeserver listening on {} ({} threads, {})", s.url, s.handle.threads(), s.handle.driver());
+    eprintln!(
+        "testeeserver listening on {} ({} threads, {})",
+        s.url,
+        s.handle.threads(),
+        s.handle.driver()
+    );
     s.join()
 }
 
@@ -79,7 +84,10 @@ pub fn run_client(cfg: &TesteeClientConfig, shutdown: Shutdown) -> Result<Testee
     let driver = resolve_driver(cfg.client.runtime.driver);
     let started = Instant::now();
     let report = block_on(driver, true, async {
-        let dopts = DriveOptions { shutdown: Some(shutdown.clone()), ..Default::default() };
+        let dopts = DriveOptions {
+            shutdown: Some(shutdown.clone()),
+            ..Default::default()
+        };
         // 1. How many cases?
         let url = base.with_resource("/getCaseCount");
         let c = connect_ws(&url, &wopts).await?;
@@ -90,8 +98,16 @@ pub fn run_client(cfg: &TesteeClientConfig, shutdown: Shutdown) -> Result<Testee
             .0
             .first()
             .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| ModeError::Failed(format!("{url} did not answer with a case count (got {:?})", collect.0)))?;
-        eprintln!("testeeclient: {count} cases on {}, agent {agent:?}", cfg.url);
+            .ok_or_else(|| {
+                ModeError::Failed(format!(
+                    "{url} did not answer with a case count (got {:?})",
+                    collect.0
+                ))
+            })?;
+        eprintln!(
+            "testeeclient: {count} cases on {}, agent {agent:?}",
+            cfg.url
+        );
         let mut rep = TesteeClientReport {
             url: cfg.url.clone(),
             agent: agent.clone(),
@@ -129,7 +145,14 @@ pub fn run_client(cfg: &TesteeClientConfig, shutdown: Shutdown) -> Result<Testee
             o.handshake_timeout = Duration::from_secs(60);
             let c = connect_ws(&url, &o).await?;
             let mut conn = c.conn;
-            drive(c.stream, &mut conn, c.leftover, &mut Collect::default(), &dopts).await;
+            drive(
+                c.stream,
+                &mut conn,
+                c.leftover,
+                &mut Collect::default(),
+                &dopts,
+            )
+            .await;
             rep.updated_reports = true;
         }
         Ok(rep)

@@ -65,7 +65,10 @@ impl std::fmt::Display for Behavior {
 /// An event the fuzzer observed (or expects) from the peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ev {
-    Message { payload: Vec<u8>, binary: bool },
+    Message {
+        payload: Vec<u8>,
+        binary: bool,
+    },
     Pong(Vec<u8>),
     /// A wait of the case ran out while the connection was still open.
     Timeout(String),
@@ -115,17 +118,31 @@ impl FrameSpec {
 
     /// The payload actually on the wire (after repetition).
     pub fn wire_payload(&self) -> Vec<u8> {
-        match self.repeat_len {
-            None => self.payload.clone(),
-            Some(n) if self.payload.is_empty() => vec![0; n],
-            Some(n) => self.payload.iter().copied().cycle().take(n).collect(),
-        }
+        repeated(&self.payload, self.repeat_len)
+    }
+}
+
+/// `payload` repeated up to `len` octets (empty payload: `len` zero octets).
+pub fn repeated(payload: &[u8], len: Option<usize>) -> Vec<u8> {
+    match len {
+        None => payload.to_vec(),
+        Some(n) if payload.is_empty() => vec![0; n],
+        Some(n) => payload.iter().copied().cycle().take(n).collect(),
     }
 }
 
 /// A frame with this opcode and payload (FIN set, RSV 0, masked as the role requires).
 pub fn frame(opcode: u8, payload: impl Into<Vec<u8>>) -> FrameSpec {
-    FrameSpec { opcode, payload: payload.into(), fin: true, rsv: 0, mask: None, repeat_len: None, chop: None, sync: false }
+    FrameSpec {
+        opcode,
+        payload: payload.into(),
+        fin: true,
+        rsv: 0,
+        mask: None,
+        repeat_len: None,
+        chop: None,
+        sync: false,
+    }
 }
 
 /// What a case does.
@@ -135,26 +152,53 @@ pub enum Step {
     Frame(FrameSpec),
     /// Send a message as an endpoint would: split into frames of `fragment` octets (or of the
     /// auto-fragment size) with the original's rule, which ends a payload that divides evenly
-    /// with an empty final frame. Nothing is sent unless the connection is open.
-    Message { payload: Vec<u8>, binary: bool, fragment: Option<usize> },
+    /// with an empty final frame. Nothing is sent unless the connection is open. With
+    /// `repeat_len`, the payload is repeated up to that many octets (built when sent).
+    Message {
+        payload: Vec<u8>,
+        repeat_len: Option<usize>,
+        binary: bool,
+        fragment: Option<usize>,
+    },
     /// Start the closing handshake (a valid close: code and reason are checked and cut).
-    Close { code: Option<u16>, reason: Option<String> },
+    Close {
+        code: Option<u16>,
+        reason: Option<String>,
+    },
     /// Start the closing handshake with any close payload.
-    CloseFrame { code: Option<u16>, reason: Option<Vec<u8>> },
+    CloseFrame {
+        code: Option<u16>,
+        reason: Option<Vec<u8>>,
+    },
     /// Fail the connection after this many seconds (close 1001 if still open, else drop).
     KillAfter(f64),
     /// Send an empty close frame after this many seconds.
     CloseAfter(f64),
     /// After `delay` seconds run `steps`. With `guard`, only if the connection is still open,
     /// and then a `Timeout(tag)` event is recorded first.
-    Later { delay: f64, tag: Option<String>, guard: bool, steps: Vec<Step> },
+    Later {
+        delay: f64,
+        tag: Option<String>,
+        guard: bool,
+        steps: Vec<Step>,
+    },
     /// Switch the wire log on or off; `mark` records the switch in the log.
-    Wirelog { on: bool, mark: bool },
+    Wirelog {
+        on: bool,
+        mark: bool,
+    },
     /// Streaming message API: begin a message, begin a frame of `len` octets (FIN clear),
     /// write payload into it, end the message (an empty final continuation frame).
-    BeginMessage { binary: bool },
-    BeginFrame { len: u64 },
-    FrameData { data: Vec<u8>, sync: bool },
+    BeginMessage {
+        binary: bool,
+    },
+    BeginFrame {
+        len: u64,
+    },
+    FrameData {
+        data: Vec<u8>,
+        sync: bool,
+    },
     EndMessage,
     /// Fragment messages sent with [`Step::Message`] into frames of this size.
     AutoFragment(usize),
@@ -171,7 +215,10 @@ pub struct ExpectClose {
     pub require_clean: bool,
     /// Closing by the wrong endpoint fails the case itself (UTF-8 cases: the peer never
     /// noticed the invalid text).
-    #[serde(rename = "closedByWrongEndpointIsFatal", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        rename = "closedByWrongEndpointIsFatal",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub wrong_endpoint_fatal: bool,
 }
 
@@ -184,7 +231,12 @@ pub enum Check {
     /// long the case waits before closing anyway.
     Echo { binary: bool, len: usize, wait: f64 },
     /// `count` echoes of `len` octets, one message in flight at a time.
-    RoundTrips { binary: bool, len: usize, count: usize, wait: f64 },
+    RoundTrips {
+        binary: bool,
+        len: usize,
+        count: usize,
+        wait: f64,
+    },
 }
 
 /// Adjustments applied after the standard verdict.
@@ -193,7 +245,11 @@ pub enum Adjust {
     /// A close with the wrong code fails the case.
     WrongCodeFails,
     /// Both verdicts become INFORMATIONAL; the result text names what happened when set.
-    Informational { ok_text: Option<String>, non_strict_text: Option<String>, text: Option<String> },
+    Informational {
+        ok_text: Option<String>,
+        non_strict_text: Option<String>,
+        text: Option<String>,
+    },
     /// The frames we sent per opcode must be exactly these counts.
     TxFrames(Vec<(u8, u64)>),
     /// Report our (invalid UTF-8) close reason in hex.
@@ -241,7 +297,9 @@ impl Case {
 }
 
 pub fn id_tuple(id: &str) -> Vec<u32> {
-    id.split('.').map(|p| p.parse().unwrap_or(u32::MAX)).collect()
+    id.split('.')
+        .map(|p| p.parse().unwrap_or(u32::MAX))
+        .collect()
 }
 
 /// Start a case. By default it expects a clean close initiated by us with code 1000 and
@@ -253,7 +311,12 @@ pub fn case(id: &str, description: &str, expectation: &str) -> Case {
         expectation: expectation.to_string(),
         steps: Vec::new(),
         expected: Vec::new(),
-        close: ExpectClose { closed_by_me: true, codes: vec![1000], require_clean: true, wrong_endpoint_fatal: false },
+        close: ExpectClose {
+            closed_by_me: true,
+            codes: vec![1000],
+            require_clean: true,
+            wrong_endpoint_fatal: false,
+        },
         check: Check::Events,
         adjust: Vec::new(),
         suppress_close: false,
@@ -263,7 +326,10 @@ pub fn case(id: &str, description: &str, expectation: &str) -> Case {
 
 /// Expected events.
 pub fn msg(payload: impl Into<Vec<u8>>, binary: bool) -> Ev {
-    Ev::Message { payload: payload.into(), binary }
+    Ev::Message {
+        payload: payload.into(),
+        binary,
+    }
 }
 pub fn text(payload: impl Into<Vec<u8>>) -> Ev {
     msg(payload, false)
@@ -292,12 +358,22 @@ impl Case {
     }
     /// We close, with one of `codes` accepted back, clean close required.
     pub fn closed_by_me(mut self, codes: &[u16]) -> Self {
-        self.close = ExpectClose { closed_by_me: true, codes: codes.to_vec(), require_clean: true, wrong_endpoint_fatal: false };
+        self.close = ExpectClose {
+            closed_by_me: true,
+            codes: codes.to_vec(),
+            require_clean: true,
+            wrong_endpoint_fatal: false,
+        };
         self
     }
     /// The peer fails the connection with one of `codes`; a clean close is not required.
     pub fn failed_by_peer(mut self, codes: &[u16]) -> Self {
-        self.close = ExpectClose { closed_by_me: false, codes: codes.to_vec(), require_clean: false, wrong_endpoint_fatal: false };
+        self.close = ExpectClose {
+            closed_by_me: false,
+            codes: codes.to_vec(),
+            require_clean: false,
+            wrong_endpoint_fatal: false,
+        };
         self
     }
     pub fn expect_close(mut self, close: ExpectClose) -> Self {
@@ -319,14 +395,30 @@ impl Case {
     pub fn send(self, f: FrameSpec) -> Self {
         self.step(Step::Frame(f))
     }
-    pub fn send_message(self, payload: impl Into<Vec<u8>>, binary: bool, fragment: Option<usize>) -> Self {
-        self.step(Step::Message { payload: payload.into(), binary, fragment })
+    pub fn send_message(
+        self,
+        payload: impl Into<Vec<u8>>,
+        binary: bool,
+        fragment: Option<usize>,
+    ) -> Self {
+        self.step(Step::Message {
+            payload: payload.into(),
+            repeat_len: None,
+            binary,
+            fragment,
+        })
     }
     pub fn send_close(self, code: Option<u16>, reason: Option<&str>) -> Self {
-        self.step(Step::Close { code, reason: reason.map(str::to_string) })
+        self.step(Step::Close {
+            code,
+            reason: reason.map(str::to_string),
+        })
     }
     pub fn send_close_frame(self, code: Option<u16>, reason: Option<&[u8]>) -> Self {
-        self.step(Step::CloseFrame { code, reason: reason.map(<[u8]>::to_vec) })
+        self.step(Step::CloseFrame {
+            code,
+            reason: reason.map(<[u8]>::to_vec),
+        })
     }
     pub fn kill_after(self, secs: f64) -> Self {
         self.step(Step::KillAfter(secs))
@@ -335,7 +427,12 @@ impl Case {
         self.step(Step::CloseAfter(secs))
     }
     pub fn later(self, delay: f64, tag: Option<&str>, guard: bool, steps: Vec<Step>) -> Self {
-        self.step(Step::Later { delay, tag: tag.map(str::to_string), guard, steps })
+        self.step(Step::Later {
+            delay,
+            tag: tag.map(str::to_string),
+            guard,
+            steps,
+        })
     }
     pub fn check(mut self, c: Check) -> Self {
         self.check = c;
@@ -361,7 +458,10 @@ mod tests {
 
     #[test]
     fn repeat_payload() {
-        assert_eq!(frame(1, b"abc".to_vec()).repeat(7).wire_payload(), b"abcabca");
+        assert_eq!(
+            frame(1, b"abc".to_vec()).repeat(7).wire_payload(),
+            b"abcabca"
+        );
         assert_eq!(frame(1, b"abc".to_vec()).wire_payload(), b"abc");
     }
 

@@ -21,7 +21,9 @@ use super::case::{Behavior, Case};
 use super::cases;
 use super::result::CaseResult;
 use super::run::run_case_client;
-use super::spec::{agent_excludes, select, ClientSpec, Options, ServerEntry, CLIENT_KEYS, CLIENT_TEMPLATE};
+use super::spec::{
+    agent_excludes, select, ClientSpec, Options, ServerEntry, CLIENT_KEYS, CLIENT_TEMPLATE,
+};
 use super::store::{CaseInfo, Store};
 use crate::common::{ClientOptions, ServerOptions};
 use crate::{spec, testee, ModeError, Result};
@@ -67,17 +69,29 @@ impl FuzzingReport {
     /// Did every case pass? Passing: behavior OK, NON-STRICT, INFORMATIONAL or UNIMPLEMENTED
     /// and the close OK or INFORMATIONAL; `strict`: only OK (informational cases aside).
     pub fn passed(&self, strict: bool) -> bool {
-        !self.interrupted && self.agents.iter().all(|a| a.error.is_none() && a.failing.is_empty() && (!strict || a.not_ok.is_empty()))
+        !self.interrupted
+            && self.agents.iter().all(|a| {
+                a.error.is_none() && a.failing.is_empty() && (!strict || a.not_ok.is_empty())
+            })
     }
 }
 
 /// Is this (behavior, behaviorClose) a pass?
 pub fn passes(b: Behavior, c: Behavior) -> bool {
-    matches!(b, Behavior::Ok | Behavior::NonStrict | Behavior::Informational | Behavior::Unimplemented) && matches!(c, Behavior::Ok | Behavior::Informational)
+    matches!(
+        b,
+        Behavior::Ok | Behavior::NonStrict | Behavior::Informational | Behavior::Unimplemented
+    ) && matches!(c, Behavior::Ok | Behavior::Informational)
 }
 
 pub fn case_infos(all: &[Case]) -> Vec<CaseInfo> {
-    all.iter().map(|c| CaseInfo { id: c.id.clone(), description: c.description.clone(), expectation: c.expectation.clone() }).collect()
+    all.iter()
+        .map(|c| CaseInfo {
+            id: c.id.clone(),
+            description: c.description.clone(),
+            expectation: c.expectation.clone(),
+        })
+        .collect()
 }
 
 /// Work for one server: which cases, in which phase.
@@ -94,8 +108,21 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
     })?;
     if spec.servers.is_empty() {
         match &cfg.url {
-            Some(u) => spec.servers.push(ServerEntry { url: u.clone(), agent: None, options: Options::default(), origin: None, protocols: vec![], embedded: false, hostname: None }),
-            None => return Err(ModeError::Config(format!("spec {} lists no servers (add one, or give -w URL)", cfg.spec.display()))),
+            Some(u) => spec.servers.push(ServerEntry {
+                url: u.clone(),
+                agent: None,
+                options: Options::default(),
+                origin: None,
+                protocols: vec![],
+                embedded: false,
+                hostname: None,
+            }),
+            None => {
+                return Err(ModeError::Config(format!(
+                    "spec {} lists no servers (add one, or give -w URL)",
+                    cfg.spec.display()
+                )))
+            }
         }
     }
     for k in spec.options.other.keys() {
@@ -105,14 +132,24 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
     }
     let all: Vec<Case> = cases::all();
     let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
-    let (selected, sel_warn) = select(&ids, &spec.cases, &spec.exclude_cases).map_err(|e| ModeError::Config(format!("spec {}: {e}", cfg.spec.display())))?;
+    let (selected, sel_warn) = select(&ids, &spec.cases, &spec.exclude_cases)
+        .map_err(|e| ModeError::Config(format!("spec {}: {e}", cfg.spec.display())))?;
     for w in sel_warn {
         eprintln!("wstest: {w}");
         warnings.push(w);
     }
-    let by_id: BTreeMap<&str, (usize, &Case)> = all.iter().enumerate().map(|(i, c)| (c.id.as_str(), (i + 1, c))).collect();
+    let by_id: BTreeMap<&str, (usize, &Case)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), (i + 1, c)))
+        .collect();
     let mut store = Store::open(std::path::Path::new(&spec.outdir), case_infos(&all))?;
-    let mut report = FuzzingReport { outdir: spec.outdir.clone(), agents: Vec::new(), interrupted: false, warnings };
+    let mut report = FuzzingReport {
+        outdir: spec.outdir.clone(),
+        agents: Vec::new(),
+        interrupted: false,
+        warnings,
+    };
 
     for server in &spec.servers {
         if shutdown.is_triggered() {
@@ -124,24 +161,42 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
         // Our own testee, in-process, when the spec asks for it.
         let embedded = if server.embedded {
             let mut o = ServerOptions::new(server.url.clone());
-            o.runtime = RuntimeConfig { threads: 1, driver: cfg.runtime.driver, no_pin: true };
-            Some(testee::start_server(&o, Shutdown::new()).map_err(|e| ModeError::Config(format!("cannot start the embedded testee on {}: {e}", server.url)))?)
+            o.runtime = RuntimeConfig {
+                threads: 1,
+                driver: cfg.runtime.driver,
+                no_pin: true,
+            };
+            Some(testee::start_server(&o, Shutdown::new()).map_err(|e| {
+                ModeError::Config(format!(
+                    "cannot start the embedded testee on {}: {e}",
+                    server.url
+                ))
+            })?)
         } else {
             None
         };
-        let url_s = embedded.as_ref().map(|e| e.url.clone()).unwrap_or_else(|| server.url.clone());
+        let url_s = embedded
+            .as_ref()
+            .map(|e| e.url.clone())
+            .unwrap_or_else(|| server.url.clone());
         let url = WsUrl::parse(&url_s)?;
         let mut wopts = cfg.client.ws_options(&url)?;
         wopts.origin = server.origin.clone();
         wopts.protocols = server.protocols.clone();
-        wopts.user_agent = Some(format!("wstest/{} (fuzzingclient)", env!("CARGO_PKG_VERSION")));
+        wopts.user_agent = Some(format!(
+            "wstest/{} (fuzzingclient)",
+            env!("CARGO_PKG_VERSION")
+        ));
         let (agent, probe_error) = find_agent(&url, server, &wopts, cfg.runtime.driver);
         let jobs: Vec<Job> = selected
             .iter()
             .filter(|id| !agent_excludes(&spec.exclude_agent_cases, &agent, id))
             .map(|id| {
                 let (index, c) = by_id[id.as_str()];
-                Job { index, case: Arc::new(c.clone()) }
+                Job {
+                    index,
+                    case: Arc::new(c.clone()),
+                }
             })
             .collect();
         let total = jobs.len();
@@ -150,25 +205,42 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
         if let Some(err) = &probe_error {
             // Unreachable: every case fails with the reason; the other servers go on.
             for j in &jobs {
-                let session = super::session::CaseSession::new(j.case.clone(), agent.clone(), j.index, wstest_engine::proto::Role::Client);
+                let session = super::session::CaseSession::new(
+                    j.case.clone(),
+                    agent.clone(),
+                    j.index,
+                    wstest_engine::proto::Role::Client,
+                );
                 store.add(&session.finish(Some(err.clone())))?;
             }
             done = total;
         } else {
-            let (parallel, serial): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| options.concurrency() > 1 && !j.case.runs_alone());
+            let (parallel, serial): (Vec<Job>, Vec<Job>) = jobs
+                .into_iter()
+                .partition(|j| options.concurrency() > 1 && !j.case.runs_alone());
             for (phase, conc) in [(parallel, options.concurrency()), (serial, 1)] {
                 if phase.is_empty() || shutdown.is_triggered() {
                     continue;
                 }
-                run_phase(phase, conc, &cfg.runtime, &url, &agent, &wopts, &options, &shutdown, |r| {
-                    store.add(&r)?;
-                    done += 1;
-                    if let Some(p) = &progress {
-                        p.set_message(r.id.clone());
-                        p.inc(1);
-                    }
-                    Ok(())
-                })?;
+                run_phase(
+                    phase,
+                    conc,
+                    &cfg.runtime,
+                    &url,
+                    &agent,
+                    &wopts,
+                    &options,
+                    &shutdown,
+                    |r| {
+                        store.add(&r)?;
+                        done += 1;
+                        if let Some(p) = &progress {
+                            p.set_message(r.id.clone());
+                            p.inc(1);
+                        }
+                        Ok(())
+                    },
+                )?;
             }
         }
         if let Some(p) = progress {
@@ -182,13 +254,27 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
         if done < total {
             report.interrupted = true;
         }
-        report.agents.push(summarize(&store, &agent, &url_s, &selected, started, probe_error));
+        report.agents.push(summarize(
+            &store,
+            &agent,
+            &url_s,
+            &selected,
+            started,
+            probe_error,
+        ));
     }
     store.write_index()?;
     Ok(report)
 }
 
-fn summarize(store: &Store, agent: &str, url: &str, selected: &[String], started: Instant, error: Option<String>) -> AgentSummary {
+fn summarize(
+    store: &Store,
+    agent: &str,
+    url: &str,
+    selected: &[String],
+    started: Instant,
+    error: Option<String>,
+) -> AgentSummary {
     let (b, c) = store.counts(agent);
     let mut failing = Vec::new();
     let mut not_ok = Vec::new();
@@ -199,13 +285,29 @@ fn summarize(store: &Store, agent: &str, url: &str, selected: &[String], started
             if !passes(s.behavior, s.behavior_close) {
                 failing.push(id.clone());
             }
-            if !matches!(s.behavior, Behavior::Ok | Behavior::Informational) || !matches!(s.behavior_close, Behavior::Ok | Behavior::Informational) {
+            if !matches!(s.behavior, Behavior::Ok | Behavior::Informational)
+                || !matches!(s.behavior_close, Behavior::Ok | Behavior::Informational)
+            {
                 not_ok.push(id.clone());
             }
         }
     }
-    let names = |m: BTreeMap<Behavior, u64>| m.into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect();
-    AgentSummary { agent: agent.to_string(), url: url.to_string(), cases: n, behavior: names(b), behavior_close: names(c), failing, not_ok, seconds: started.elapsed().as_secs_f64(), error }
+    let names = |m: BTreeMap<Behavior, u64>| {
+        m.into_iter()
+            .map(|(k, v)| (k.as_str().to_string(), v))
+            .collect()
+    };
+    AgentSummary {
+        agent: agent.to_string(),
+        url: url.to_string(),
+        cases: n,
+        behavior: names(b),
+        behavior_close: names(c),
+        failing,
+        not_ok,
+        seconds: started.elapsed().as_secs_f64(),
+        error,
+    }
 }
 
 fn make_progress(enabled: bool, total: usize, agent: &str) -> Option<indicatif::ProgressBar> {
@@ -213,20 +315,33 @@ fn make_progress(enabled: bool, total: usize, agent: &str) -> Option<indicatif::
         return None;
     }
     let p = indicatif::ProgressBar::new(total as u64);
-    p.set_style(indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()).progress_chars("=> "));
+    p.set_style(
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     p.set_prefix(agent.to_string());
     Some(p)
 }
 
 /// The agent name: the spec's, or the server's `Server` header (as the original does).
-fn find_agent(url: &WsUrl, server: &ServerEntry, wopts: &WsClientOptions, driver: wstest_engine::runtime::DriverKind) -> (String, Option<String>) {
+fn find_agent(
+    url: &WsUrl,
+    server: &ServerEntry,
+    wopts: &WsClientOptions,
+    driver: wstest_engine::runtime::DriverKind,
+) -> (String, Option<String>) {
     let probe = block_on(resolve_driver(driver), true, async {
         match connect_ws(url, wopts).await {
             Ok(c) => {
                 let name = c.response.header("server").map(str::to_string);
                 // Close politely; the server's echo of our close ends it.
                 let mut conn = c.conn;
-                conn.close(Some(wstest_engine::proto::CloseCode::NORMAL), "", Instant::now());
+                conn.close(
+                    Some(wstest_engine::proto::CloseCode::NORMAL),
+                    "",
+                    Instant::now(),
+                );
                 let mut h = ();
                 let opts = wstest_engine::ws::DriveOptions::default();
                 wstest_engine::ws::drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await;
@@ -240,7 +355,14 @@ fn find_agent(url: &WsUrl, server: &ServerEntry, wopts: &WsClientOptions, driver
         Ok(Err(e)) => (None, Some(e)),
         Err(e) => (None, Some(e.to_string())),
     };
-    (server.agent.clone().or(name).unwrap_or_else(|| "UnknownServer".into()), err)
+    (
+        server
+            .agent
+            .clone()
+            .or(name)
+            .unwrap_or_else(|| "UnknownServer".into()),
+        err,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -259,34 +381,52 @@ fn run_phase(
     let per_thread = concurrency.div_ceil(threads);
     let queue = Arc::new(Mutex::new(jobs.into_iter().collect::<VecDeque<Job>>()));
     let (tx, rx) = crossbeam_channel::unbounded::<CaseResult>();
-    let shared = Arc::new((url.clone(), agent.to_string(), wopts.clone(), options.clone()));
-    let workers = spawn_workers(runtime, shutdown.clone(), vec![(); threads], move |ctx, ()| {
-        let (queue, tx, shared) = (queue.clone(), tx.clone(), shared.clone());
-        async move {
-            let mut tasks = Vec::new();
-            for _ in 0..per_thread {
-                let (queue, tx, shared, sd) = (queue.clone(), tx.clone(), shared.clone(), ctx.shutdown.clone());
-                tasks.push(monoio::spawn(async move {
-                    loop {
-                        if sd.is_triggered() {
-                            break;
+    let shared = Arc::new((
+        url.clone(),
+        agent.to_string(),
+        wopts.clone(),
+        options.clone(),
+    ));
+    let workers = spawn_workers(
+        runtime,
+        shutdown.clone(),
+        vec![(); threads],
+        move |ctx, ()| {
+            let (queue, tx, shared) = (queue.clone(), tx.clone(), shared.clone());
+            async move {
+                let mut tasks = Vec::new();
+                for _ in 0..per_thread {
+                    let (queue, tx, shared, sd) = (
+                        queue.clone(),
+                        tx.clone(),
+                        shared.clone(),
+                        ctx.shutdown.clone(),
+                    );
+                    tasks.push(monoio::spawn(async move {
+                        loop {
+                            if sd.is_triggered() {
+                                break;
+                            }
+                            let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                            let Some(job) = job else { break };
+                            let (url, agent, wopts, options) = &*shared;
+                            let r = run_case_client(
+                                url, job.case, agent, job.index, wopts, options, &sd,
+                            )
+                            .await;
+                            // A case cut short by Ctrl-C says nothing about the testee: drop it.
+                            if sd.is_triggered() || tx.send(r).is_err() {
+                                break;
+                            }
                         }
-                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                        let Some(job) = job else { break };
-                        let (url, agent, wopts, options) = &*shared;
-                        let r = run_case_client(url, job.case, agent, job.index, wopts, options, &sd).await;
-                        // A case cut short by Ctrl-C says nothing about the testee: drop it.
-                        if sd.is_triggered() || tx.send(r).is_err() {
-                            break;
-                        }
-                    }
-                }));
+                    }));
+                }
+                for t in tasks {
+                    t.await;
+                }
             }
-            for t in tasks {
-                t.await;
-            }
-        }
-    })
+        },
+    )
     .map_err(|e| ModeError::io("cannot start worker threads", e))?;
     // The workers hold the only senders left once this one is dropped.
     for r in rx.iter() {

@@ -12,15 +12,28 @@ use wstest_engine::proto::frame::RawFrame;
 use wstest_engine::proto::Connection;
 
 fn frame_from(v: &Value) -> Result<(RawFrame, Option<usize>, bool), String> {
-    let opcode = v.get("opcode").and_then(Value::as_u64).ok_or("sendframe needs an opcode")? as u8;
-    let text = v.get("payload").and_then(Value::as_str).unwrap_or("").as_bytes().to_vec();
+    let opcode = v
+        .get("opcode")
+        .and_then(Value::as_u64)
+        .ok_or("sendframe needs an opcode")? as u8;
+    let text = v
+        .get("payload")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .as_bytes()
+        .to_vec();
     let payload = match v.get("payload_len").and_then(Value::as_u64) {
         Some(n) if !text.is_empty() => text.iter().copied().cycle().take(n as usize).collect(),
         Some(_) => return Err("payload_len needs a non-empty payload".into()),
         None => text,
     };
-    let f = RawFrame::new(opcode, payload).fin(v.get("fin").and_then(Value::as_bool).unwrap_or(true)).rsv(v.get("rsv").and_then(Value::as_u64).unwrap_or(0) as u8);
-    let chop = v.get("chopsize").and_then(Value::as_u64).map(|c| c as usize);
+    let f = RawFrame::new(opcode, payload)
+        .fin(v.get("fin").and_then(Value::as_bool).unwrap_or(true))
+        .rsv(v.get("rsv").and_then(Value::as_u64).unwrap_or(0) as u8);
+    let chop = v
+        .get("chopsize")
+        .and_then(Value::as_u64)
+        .map(|c| c as usize);
     let sync = v.get("sync").and_then(Value::as_bool).unwrap_or(false);
     Ok((f, chop, sync))
 }
@@ -33,12 +46,20 @@ fn send(conn: &mut Connection, f: RawFrame, chop: Option<usize>, sync: bool) {
 }
 
 /// Run one command message.
-pub fn execute(conn: &mut Connection, msg: &[u8], binary: bool, now: Instant) -> Result<(), String> {
+pub fn execute(
+    conn: &mut Connection,
+    msg: &[u8],
+    binary: bool,
+    now: Instant,
+) -> Result<(), String> {
     if binary {
         return Err("command messages must be text".into());
     }
     let v: Value = serde_json::from_slice(msg).map_err(|e| format!("command is not JSON: {e}"))?;
-    let cmd = v.get(0).and_then(Value::as_str).ok_or("command must be [name, arguments]")?;
+    let cmd = v
+        .get(0)
+        .and_then(Value::as_str)
+        .ok_or("command must be [name, arguments]")?;
     let arg = v.get(1).cloned().unwrap_or(Value::Null);
     match cmd {
         "sendframe" => {
@@ -53,7 +74,10 @@ pub fn execute(conn: &mut Connection, msg: &[u8], binary: bool, now: Instant) ->
         }
         "close" => {
             let code = arg.get("code").and_then(Value::as_u64).map(|c| c as u16);
-            let reason = arg.get("reason").and_then(Value::as_str).map(|r| r.as_bytes().to_vec());
+            let reason = arg
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(|r| r.as_bytes().to_vec());
             conn.close_raw(code, reason.as_deref(), now);
         }
         "echo" => {

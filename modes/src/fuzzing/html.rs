@@ -46,7 +46,10 @@ pub fn esc(s: &str) -> String {
 /// A report string (code points, maybe with lone surrogates) as displayable text.
 fn jtext(j: &J) -> String {
     match j {
-        J::Str(cps) => cps.iter().map(|&c| char::from_u32(c).unwrap_or('\u{FFFD}')).collect(),
+        J::Str(cps) => cps
+            .iter()
+            .map(|&c| char::from_u32(c).unwrap_or('\u{FFFD}'))
+            .collect(),
         J::Null => "None".into(),
         other => pyjson::to_string(other),
     }
@@ -81,7 +84,12 @@ pub fn index_page(store: &Store) -> String {
     let agents: Vec<&String> = store.agents.keys().collect();
     let subcats = super::cases::subcategories();
     let mut b = String::new();
-    let _ = writeln!(b, "<h1>WebSocket conformance report</h1>\n<p><small>Generated {} by wstest {}.</small></p>", utc_string(std::time::SystemTime::now()), env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        b,
+        "<h1>WebSocket conformance report</h1>\n<p><small>Generated {} by wstest {}.</small></p>",
+        utc_string(std::time::SystemTime::now()),
+        env!("CARGO_PKG_VERSION")
+    );
     b.push_str("<table class=\"legend\"><tr><td class=\"ok\">Pass</td><td>Executed and passed.</td></tr><tr><td class=\"ns\">Non-Strict</td><td>Passed, but not the way the RFC recommends (a SHOULD was not followed); still conformant.</td></tr><tr><td class=\"fail\">Fail</td><td>Executed and failed: the implementation breaks a MUST of the RFC (or, for limits cases, did not cope).</td></tr><tr><td class=\"info\">Info</td><td>Informational: the RFC leaves the behaviour open; shown for interest.</td></tr><tr><td class=\"missing\">Missing</td><td>Not run for this agent.</td></tr></table>\n<p><small>Second column of each agent: the close code the peer sent (green: as expected; yellow: the fuzzer had to close TCP; olive: unexpected code).</small></p>\n");
     b.push_str("<table>\n");
     let (mut last_cat, mut last_sub) = (String::new(), None::<String>);
@@ -91,26 +99,48 @@ pub fn index_page(store: &Store) -> String {
         let sub_key: String = c.id.split('.').take(2).collect::<Vec<_>>().join(".");
         let sub = subcats.get(&sub_key).cloned();
         if cat != last_cat || sub != last_sub {
-            let _ = write!(b, "<tr class=\"cat\"><td>{} {}</td>", esc(&cat), esc(super::cases::category(&cat)));
+            let _ = write!(
+                b,
+                "<tr class=\"cat\"><td>{} {}</td>",
+                esc(&cat),
+                esc(super::cases::category(&cat))
+            );
             for a in &agents {
                 let _ = write!(b, "<td colspan=\"2\">{}</td>", esc(a));
             }
             b.push_str("</tr>\n");
             if let Some(s) = &sub {
-                let _ = writeln!(b, "<tr class=\"sub\"><td colspan=\"{}\">{} {}</td></tr>", agents.len() * 2 + 1, esc(&sub_key), esc(s));
+                let _ = writeln!(
+                    b,
+                    "<tr class=\"sub\"><td colspan=\"{}\">{} {}</td></tr>",
+                    agents.len() * 2 + 1,
+                    esc(&sub_key),
+                    esc(s)
+                );
             }
             last_cat = cat;
             last_sub = sub;
         }
-        let _ = write!(b, "<tr><td><a href=\"#case_{}\">Case {}</a></td>", c.id.replace('.', "_"), esc(&c.id));
+        let _ = write!(
+            b,
+            "<tr><td><a href=\"#case_{}\">Case {}</a></td>",
+            c.id.replace('.', "_"),
+            esc(&c.id)
+        );
         for a in &agents {
             match store.has(a, &c.id) {
                 None => b.push_str("<td class=\"missing\" colspan=\"2\">Missing</td>"),
                 Some(s) => {
                     let (cls, label) = class_of(s.behavior);
                     let html = report_filename(a, &c.id, "html");
-                    let detail = if s.report_time { format!("<br/><small>{} ms</small>", s.duration) } else { String::new() };
-                    let code = s.remote_close_code.map_or("None".to_string(), |c| c.to_string());
+                    let detail = if s.report_time {
+                        format!("<br/><small>{} ms</small>", s.duration)
+                    } else {
+                        String::new()
+                    };
+                    let code = s
+                        .remote_close_code
+                        .map_or("None".to_string(), |c| c.to_string());
                     let _ = write!(b, "<td class=\"{cls}\"><a href=\"{}\">{label}</a>{detail}</td><td class=\"code {}\">{}</td>", esc(&html), close_class(s.behavior_close), esc(&code));
                 }
             }
@@ -133,14 +163,26 @@ pub fn index_page(store: &Store) -> String {
 
 fn ev_line(e: &Ev) -> String {
     match e {
-        Ev::Message { payload, binary } => format!("message ({}, {} octets): {}", if *binary { "binary" } else { "text" }, payload.len(), jtext(&pyjson::ascii_log(payload))),
-        Ev::Pong(p) => format!("pong ({} octets): {}", p.len(), jtext(&pyjson::ascii_log(p))),
+        Ev::Message { payload, binary } => format!(
+            "message ({}, {} octets): {}",
+            if *binary { "binary" } else { "text" },
+            payload.len(),
+            jtext(&pyjson::ascii_log(payload))
+        ),
+        Ev::Pong(p) => format!(
+            "pong ({} octets): {}",
+            p.len(),
+            jtext(&pyjson::ascii_log(p))
+        ),
         Ev::Timeout(t) => format!("timeout {t}"),
     }
 }
 
 fn wire_line(w: &Wire) -> (&'static str, String) {
-    let hexmask = |m: &Option<[u8; 4]>| m.map(|m| m.iter().map(|b| format!("{b:02x}")).collect::<String>()).unwrap_or_else(|| "None".into());
+    let hexmask = |m: &Option<[u8; 4]>| {
+        m.map(|m| m.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            .unwrap_or_else(|| "None".into())
+    };
     match w {
         Wire::RxOctets(h) => ("rx", format!("RX OCTETS: {}", pyjson::bin_log_head(h.len, &h.head))),
         Wire::TxOctets(h, sync) => ("tx", format!("TX OCTETS{}: {}", if *sync { " (sync)" } else { "" }, pyjson::bin_log_head(h.len, &h.head))),
@@ -176,28 +218,81 @@ pub fn case_page(r: &CaseResult) -> String {
     let mut b = String::new();
     let _ = writeln!(b, "<h1>{} — Case {}</h1>\n<table><tr><td class=\"{cls}\">{label}</td><td>{} ms @ {}</td></tr></table>", esc(&r.agent), esc(&r.id), r.duration_ms, esc(&r.started));
     let _ = writeln!(b, "<div class=\"block\"><b>Description</b><br/>{}</div>\n<div class=\"block\"><b>Expectation</b><br/>{}</div>", esc(&r.description), esc(&r.expectation));
-    let _ = writeln!(b, "<h2>Outcome</h2>\n<p>{}: {}</p>", esc(r.verdict.behavior.as_str()), esc(&r.verdict.result));
+    let _ = writeln!(
+        b,
+        "<h2>Outcome</h2>\n<p>{}: {}</p>",
+        esc(r.verdict.behavior.as_str()),
+        esc(&r.verdict.result)
+    );
     b.push_str("<table><tr><th>Expected</th><th>Events</th></tr>");
     for (beh, evs) in &r.expected {
         let lines: Vec<String> = evs.iter().map(|e| esc(&ev_line(e))).collect();
-        let _ = write!(b, "<tr><td>{}</td><td><pre>{}</pre></td></tr>", esc(beh.as_str()), if lines.is_empty() { "(nothing)".into() } else { lines.join("\n") });
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td><pre>{}</pre></td></tr>",
+            esc(beh.as_str()),
+            if lines.is_empty() {
+                "(nothing)".into()
+            } else {
+                lines.join("\n")
+            }
+        );
     }
     let got: Vec<String> = r.record.received.iter().map(|e| esc(&ev_line(e))).collect();
-    let _ = writeln!(b, "<tr><th>Received</th><td><pre>{}</pre></td></tr></table>", if got.is_empty() { "(nothing)".into() } else { got.join("\n") });
-    let _ = writeln!(b, "<h2>Closing behaviour</h2>\n<p>{}: {}</p>", esc(r.verdict.behavior_close.as_str()), esc(&r.verdict.result_close));
+    let _ = writeln!(
+        b,
+        "<tr><th>Received</th><td><pre>{}</pre></td></tr></table>",
+        if got.is_empty() {
+            "(nothing)".into()
+        } else {
+            got.join("\n")
+        }
+    );
+    let _ = writeln!(
+        b,
+        "<h2>Closing behaviour</h2>\n<p>{}: {}</p>",
+        esc(r.verdict.behavior_close.as_str()),
+        esc(&r.verdict.result_close)
+    );
     let rows: Vec<(&str, String)> = vec![
         ("closedByMe", st.closed_by_me.to_string()),
         ("failedByMe", st.failed_by_me.to_string()),
         ("droppedByMe", st.dropped_by_me.to_string()),
         ("wasClean", st.was_clean.to_string()),
-        ("wasNotCleanReason", st.not_clean_reason.clone().unwrap_or_else(|| "None".into())),
-        ("wasServerConnectionDropTimeout", st.server_drop_timeout.to_string()),
-        ("wasCloseHandshakeTimeout", st.close_handshake_timeout.to_string()),
-        ("localCloseCode", st.local_code.map_or("None".into(), |c| c.to_string())),
+        (
+            "wasNotCleanReason",
+            st.not_clean_reason.clone().unwrap_or_else(|| "None".into()),
+        ),
+        (
+            "wasServerConnectionDropTimeout",
+            st.server_drop_timeout.to_string(),
+        ),
+        (
+            "wasCloseHandshakeTimeout",
+            st.close_handshake_timeout.to_string(),
+        ),
+        (
+            "localCloseCode",
+            st.local_code.map_or("None".into(), |c| c.to_string()),
+        ),
         ("localCloseReason", jtext(&r.local_reason())),
-        ("remoteCloseCode", st.remote_code.map_or("None".into(), |c| c.to_string())),
-        ("remoteCloseReason", st.remote_reason.clone().unwrap_or_else(|| "None".into())),
-        ("expected close", format!("by me: {}, codes: {:?}, clean required: {}", r.expected_close.closed_by_me, r.expected_close.codes, r.expected_close.require_clean)),
+        (
+            "remoteCloseCode",
+            st.remote_code.map_or("None".into(), |c| c.to_string()),
+        ),
+        (
+            "remoteCloseReason",
+            st.remote_reason.clone().unwrap_or_else(|| "None".into()),
+        ),
+        (
+            "expected close",
+            format!(
+                "by me: {}, codes: {:?}, clean required: {}",
+                r.expected_close.closed_by_me,
+                r.expected_close.codes,
+                r.expected_close.require_clean
+            ),
+        ),
     ];
     b.push_str("<table>");
     for (k, v) in rows {
@@ -218,18 +313,51 @@ pub fn case_page(r: &CaseResult) -> String {
         s + "</table>"
     };
     b.push_str("<h2>Statistics</h2><table><tr><td>");
-    b.push_str(&stat_table("octets received per read", r.record.rx_octets.iter().map(|(k, v)| (k.to_string(), *v)).collect()));
+    b.push_str(&stat_table(
+        "octets received per read",
+        r.record
+            .rx_octets
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    ));
     b.push_str("</td><td>");
-    b.push_str(&stat_table("octets written per write", r.record.tx_octets.iter().map(|(k, v)| (k.to_string(), *v)).collect()));
+    b.push_str(&stat_table(
+        "octets written per write",
+        r.record
+            .tx_octets
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    ));
     b.push_str("</td><td>");
-    b.push_str(&stat_table("frames received per opcode", r.record.rx_frames.iter().map(|(k, v)| (k.to_string(), *v)).collect()));
+    b.push_str(&stat_table(
+        "frames received per opcode",
+        r.record
+            .rx_frames
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    ));
     b.push_str("</td><td>");
-    b.push_str(&stat_table("frames sent per opcode", r.record.tx_frames.iter().map(|(k, v)| (k.to_string(), *v)).collect()));
+    b.push_str(&stat_table(
+        "frames sent per opcode",
+        r.record
+            .tx_frames
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    ));
     b.push_str("</td></tr></table>\n<h2>Wire log</h2>\n<div class=\"wl\">");
     for (i, w) in r.wirelog().iter().enumerate() {
         let (c, line) = wire_line(w);
         let _ = writeln!(b, "<pre class=\"{c}\">{i:03} {}</pre>", esc(&line));
     }
-    let _ = writeln!(b, "<pre class=\"mark\">{:03} TCP DROPPED BY {}</pre></div>", r.wirelog().len(), if st.dropped_by_me { "ME" } else { "PEER" });
+    let _ = writeln!(
+        b,
+        "<pre class=\"mark\">{:03} TCP DROPPED BY {}</pre></div>",
+        r.wirelog().len(),
+        if st.dropped_by_me { "ME" } else { "PEER" }
+    );
     page(&format!("{} case {}", r.agent, r.id), &b)
 }

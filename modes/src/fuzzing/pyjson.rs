@@ -77,7 +77,12 @@ impl<T: Into<J>> From<Option<T>> for J {
 /// An object with keys sorted as Python sorts strings.
 pub fn obj(mut fields: Vec<(&str, J)>) -> J {
     fields.sort_by(|a, b| a.0.cmp(b.0));
-    J::Obj(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    J::Obj(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// An object with integer keys, sorted numerically (Python sorts int keys before turning
@@ -105,7 +110,12 @@ fn write_str(out: &mut String, s: &[u32]) {
             }
             _ => {
                 let v = c - 0x10000;
-                let _ = write!(out, "\\u{:04x}\\u{:04x}", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+                let _ = write!(
+                    out,
+                    "\\u{:04x}\\u{:04x}",
+                    0xD800 + (v >> 10),
+                    0xDC00 + (v & 0x3FF)
+                );
             }
         }
     }
@@ -223,7 +233,11 @@ pub fn bin_log(data: &[u8]) -> String {
 
 /// [`bin_log`] from the length and (at least) the first 64 octets.
 pub fn bin_log_head(len: usize, head: &[u8]) -> String {
-    let mut s: String = head.iter().take(MAX_LOG).map(|b| format!("{b:02x}")).collect();
+    let mut s: String = head
+        .iter()
+        .take(MAX_LOG)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     // The original cuts at 64 octets but adds the ellipsis from 61 octets on.
     if len > MAX_LOG - ELLIPSIS.len() {
         s.push_str(ELLIPSIS);
@@ -267,15 +281,26 @@ mod tests {
 
     #[test]
     fn python_layout() {
-        let v = obj(vec![("b", J::Arr(vec![J::Int(1), J::from("x")])), ("a", J::Null), ("c", J::Obj(vec![])), ("d", J::from(0.5))]);
+        let v = obj(vec![
+            ("b", J::Arr(vec![J::Int(1), J::from("x")])),
+            ("a", J::Null),
+            ("c", J::Obj(vec![])),
+            ("d", J::from(0.5)),
+        ]);
         assert_eq!(to_string(&v), "{\n   \"a\": null,\n   \"b\": [\n      1,\n      \"x\"\n   ],\n   \"c\": {},\n   \"d\": 0.5\n}");
         let s = obj_numeric([(242u16, J::Int(1)), (8, J::Int(1)), (15, J::Int(2))]);
-        assert_eq!(to_string(&s), "{\n   \"8\": 1,\n   \"15\": 2,\n   \"242\": 1\n}");
+        assert_eq!(
+            to_string(&s),
+            "{\n   \"8\": 1,\n   \"15\": 2,\n   \"242\": 1\n}"
+        );
     }
 
     #[test]
     fn escapes_like_python() {
-        assert_eq!(to_string(&J::from("κ\"\n😀")), "\"\\u03ba\\\"\\n\\ud83d\\ude00\"");
+        assert_eq!(
+            to_string(&J::from("κ\"\n😀")),
+            "\"\\u03ba\\\"\\n\\ud83d\\ude00\""
+        );
         let lone = ascii_log(b"\xed\xa0\x80");
         assert_eq!(to_string(&lone), "\"\\ud800\"");
         assert_eq!(to_string(&ascii_log(b"\xff")), "\"0xff\"");
@@ -288,7 +313,11 @@ mod tests {
         assert_eq!(s.len(), 64 + 4);
         assert_eq!(bin_log(&d).len(), 128 + 4);
         assert_eq!(bin_log(&[1, 2]), "0102");
-        assert_eq!(bin_log(&vec![0; 61]).len(), 122 + 4, "the ellipsis starts at 61 octets");
+        assert_eq!(
+            bin_log(&vec![0; 61]).len(),
+            122 + 4,
+            "the ellipsis starts at 61 octets"
+        );
         // A multi-byte character cut at 64 octets: falls back to hex of the whole data.
         let mut t = vec![b'a'; 63];
         t.extend_from_slice("κ".as_bytes());
@@ -297,7 +326,10 @@ mod tests {
 
     #[test]
     fn surrogatepass() {
-        assert_eq!(decode_surrogatepass("aκ😀".as_bytes()).unwrap(), vec![0x61, 0x3ba, 0x1F600]);
+        assert_eq!(
+            decode_surrogatepass("aκ😀".as_bytes()).unwrap(),
+            vec![0x61, 0x3ba, 0x1F600]
+        );
         assert!(decode_surrogatepass(b"\xc0\xaf").is_none());
         assert!(decode_surrogatepass(b"\xf4\x90\x80\x80").is_none());
         assert!(decode_surrogatepass(b"\xe0\x80").is_none());

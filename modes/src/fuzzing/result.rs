@@ -44,13 +44,28 @@ pub struct CaseResult {
 
 /// The original's file-name cleaning: lower case, anything but [a-z0-9] becomes `_`, trimmed.
 pub fn clean_for_filename(s: &str) -> String {
-    let mapped: String = s.trim().to_lowercase().chars().map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { ' ' }).collect();
+    let mapped: String = s
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
     mapped.trim().replace(' ', "_")
 }
 
 /// `<agent>_case_<id with _>.<ext>`.
 pub fn report_filename(agent: &str, id: &str, ext: &str) -> String {
-    format!("{}_case_{}.{ext}", clean_for_filename(agent), id.replace('.', "_"))
+    format!(
+        "{}_case_{}.{ext}",
+        clean_for_filename(agent),
+        id.replace('.', "_")
+    )
 }
 
 /// UTC time with milliseconds, as the original writes it.
@@ -60,7 +75,9 @@ pub fn utc_string(t: SystemTime) -> String {
 
 fn ev_json(e: &Ev) -> J {
     match e {
-        Ev::Message { payload, binary } => J::Arr(vec!["message".into(), ascii_log(payload), (*binary).into()]),
+        Ev::Message { payload, binary } => {
+            J::Arr(vec!["message".into(), ascii_log(payload), (*binary).into()])
+        }
         Ev::Pong(p) => J::Arr(vec!["pong".into(), ascii_log(p)]),
         Ev::Timeout(t) => J::Arr(vec!["timeout".into(), t.as_str().into()]),
     }
@@ -101,10 +118,18 @@ impl CaseResult {
 
     /// Our close reason as the report shows it.
     pub fn local_reason(&self) -> J {
-        let raw = self.record.local_reason.clone().or_else(|| self.record.status.local_reason.clone().map(String::into_bytes));
+        let raw = self.record.local_reason.clone().or_else(|| {
+            self.record
+                .status
+                .local_reason
+                .clone()
+                .map(String::into_bytes)
+        });
         if self.verdict.hex_local_reason {
             return match raw {
-                Some(r) if !r.is_empty() => J::from(r.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                Some(r) if !r.is_empty() => {
+                    J::from(r.iter().map(|b| format!("{b:02x}")).collect::<String>())
+                }
                 _ => J::from("?"),
             };
         }
@@ -115,16 +140,35 @@ impl CaseResult {
     pub fn to_json(&self) -> J {
         let r = &self.record;
         let st = &r.status;
-        let expected = obj(self.expected.iter().map(|(b, evs)| (b.as_str(), J::Arr(evs.iter().map(ev_json).collect()))).collect());
+        let expected = obj(self
+            .expected
+            .iter()
+            .map(|(b, evs)| (b.as_str(), J::Arr(evs.iter().map(ev_json).collect())))
+            .collect());
         let mut ec = vec![
-            ("closeCode", J::Arr(self.expected_close.codes.iter().map(|c| J::from(*c)).collect())),
+            (
+                "closeCode",
+                J::Arr(
+                    self.expected_close
+                        .codes
+                        .iter()
+                        .map(|c| J::from(*c))
+                        .collect(),
+                ),
+            ),
             ("closedByMe", self.expected_close.closed_by_me.into()),
             ("requireClean", self.expected_close.require_clean.into()),
         ];
         if self.expected_close.wrong_endpoint_fatal {
             ec.push(("closedByWrongEndpointIsFatal", true.into()));
         }
-        let http = |b: &[u8]| if b.is_empty() { J::from("?") } else { text_or_hex(b) };
+        let http = |b: &[u8]| {
+            if b.is_empty() {
+                J::from("?")
+            } else {
+                text_or_hex(b)
+            }
+        };
         obj(vec![
             ("agent", self.agent.as_str().into()),
             ("behavior", self.verdict.behavior.as_str().into()),
@@ -154,16 +198,28 @@ impl CaseResult {
             ("result", self.verdict.result.as_str().into()),
             ("resultClose", self.verdict.result_close.as_str().into()),
             ("rxFrameStats", stats(&r.rx_frames)),
-            ("rxOctetStats", stats(&r.rx_octets.iter().map(|(k, v)| (*k as i64, *v)).collect())),
+            (
+                "rxOctetStats",
+                stats(&r.rx_octets.iter().map(|(k, v)| (*k as i64, *v)).collect()),
+            ),
             ("started", self.started.as_str().into()),
             ("trafficStats", J::Null),
             ("txFrameStats", stats(&r.tx_frames)),
-            ("txOctetStats", stats(&r.tx_octets.iter().map(|(k, v)| (*k as i64, *v)).collect())),
+            (
+                "txOctetStats",
+                stats(&r.tx_octets.iter().map(|(k, v)| (*k as i64, *v)).collect()),
+            ),
             ("wasClean", st.was_clean.into()),
-            ("wasCloseHandshakeTimeout", st.close_handshake_timeout.into()),
+            (
+                "wasCloseHandshakeTimeout",
+                st.close_handshake_timeout.into(),
+            ),
             ("wasNotCleanReason", st.not_clean_reason.clone().into()),
             ("wasOpenHandshakeTimeout", false.into()),
-            ("wasServerConnectionDropTimeout", st.server_drop_timeout.into()),
+            (
+                "wasServerConnectionDropTimeout",
+                st.server_drop_timeout.into(),
+            ),
             ("wirelog", r.wire.to_json()),
         ])
     }
@@ -179,8 +235,14 @@ mod tests {
 
     #[test]
     fn file_names_like_the_original() {
-        assert_eq!(report_filename("wstest-testee", "5.1", "json"), "wstest_testee_case_5_1.json");
-        assert_eq!(report_filename("AutobahnPython/0.10.9", "12.1.10", "html"), "autobahnpython_0_10_9_case_12_1_10.html");
+        assert_eq!(
+            report_filename("wstest-testee", "5.1", "json"),
+            "wstest_testee_case_5_1.json"
+        );
+        assert_eq!(
+            report_filename("AutobahnPython/0.10.9", "12.1.10", "html"),
+            "autobahnpython_0_10_9_case_12_1_10.html"
+        );
         assert_eq!(clean_for_filename("  Foo  Bar! "), "foo__bar");
     }
 

@@ -31,11 +31,20 @@ pub fn endpoint_config(role: Role, o: &Options) -> Config {
 
 /// Run `case` against the server at `url`; never fails: a connection that cannot be opened
 /// gives a FAILED result naming why.
-pub async fn run_case_client(url: &WsUrl, case: Arc<Case>, agent: &str, index: usize, base: &WsClientOptions, options: &Options, shutdown: &Shutdown) -> CaseResult {
+pub async fn run_case_client(
+    url: &WsUrl,
+    case: Arc<Case>,
+    agent: &str,
+    index: usize,
+    base: &WsClientOptions,
+    options: &Options,
+    shutdown: &Shutdown,
+) -> CaseResult {
     let mut session = CaseSession::new(case, agent.to_string(), index, Role::Client);
     let mut opts = base.clone();
     opts.config = endpoint_config(Role::Client, options);
-    opts.handshake_timeout = Duration::from_secs_f64(options.open_handshake_timeout.unwrap_or(5.0).max(0.001));
+    opts.handshake_timeout =
+        Duration::from_secs_f64(options.open_handshake_timeout.unwrap_or(5.0).max(0.001));
     match connect_ws(url, &opts).await {
         Err(e) => session.finish(Some(e.to_string())),
         Ok(c) => {
@@ -44,7 +53,11 @@ pub async fn run_case_client(url: &WsUrl, case: Arc<Case>, agent: &str, index: u
             let (req, resp) = (c.request, c.response.raw);
             session.log_handshake(&req, &resp);
             let mut conn = c.conn;
-            let dopts = DriveOptions { shutdown: Some(shutdown.clone()), sync_pause: sync_pause(options), ..DriveOptions::default() };
+            let dopts = DriveOptions {
+                shutdown: Some(shutdown.clone()),
+                sync_pause: sync_pause(options),
+                ..DriveOptions::default()
+            };
             drive(c.stream, &mut conn, c.leftover, &mut session, &dopts).await;
             session.finish(None)
         }

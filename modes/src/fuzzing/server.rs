@@ -77,9 +77,17 @@ pub enum FuzzHandler {
     /// Send these text messages, then close.
     Reply(Vec<String>),
     /// Wait for a case result, then send its behavior.
-    Status { agent: String, id: String, shared: Arc<Shared>, next: Instant },
+    Status {
+        agent: String,
+        id: String,
+        shared: Arc<Shared>,
+        next: Instant,
+    },
     /// Write the reports, then close (and maybe stop the server).
-    Update { shared: Arc<Shared>, stop_after: bool },
+    Update {
+        shared: Arc<Shared>,
+        stop_after: bool,
+    },
     /// Stop the server.
     Stop(Arc<Shared>),
     /// The original's direct command mode: JSON commands that send frames.
@@ -87,7 +95,10 @@ pub enum FuzzHandler {
 }
 
 fn bad(reason: String) -> Upgrade<FuzzHandler> {
-    Upgrade::Reject { status: 400, reason }
+    Upgrade::Reject {
+        status: 400,
+        reason,
+    }
 }
 
 impl Service for FuzzService {
@@ -121,13 +132,22 @@ impl Service for FuzzService {
         match one("case") {
             Ok(Some(c)) => match c.trim().parse::<usize>() {
                 Ok(i) if (1..=n).contains(&i) => case_no = Some(i),
-                _ => return bad(format!("case {c:?} is not a case number (this server runs cases 1 to {n})")),
+                _ => {
+                    return bad(format!(
+                        "case {c:?} is not a case number (this server runs cases 1 to {n})"
+                    ))
+                }
             },
             Ok(None) => {}
             Err(e) => return bad(e),
         }
         let stop_after = matches!(one("shutdownOnComplete"), Ok(Some(v)) if matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1"));
-        let text_reply = |msgs: Vec<String>| Upgrade::Accept { handler: FuzzHandler::Reply(msgs), config: Config::new(Role::Server), protocol: None, extensions: None };
+        let text_reply = |msgs: Vec<String>| Upgrade::Accept {
+            handler: FuzzHandler::Reply(msgs),
+            config: Config::new(Role::Server),
+            protocol: None,
+            extensions: None,
+        };
         match req.path() {
             "/runCase" => {
                 let (Some(i), Some(agent)) = (case_no, agent) else {
@@ -135,7 +155,10 @@ impl Service for FuzzService {
                 };
                 let case = sh.cases[i - 1].clone();
                 if agent_excludes(&sh.spec.exclude_agent_cases, &agent, &case.id) {
-                    log::info!("skipping case {} for agent {agent} (exclude-agent-cases)", case.id);
+                    log::info!(
+                        "skipping case {} for agent {agent} (exclude-agent-cases)",
+                        case.id
+                    );
                     return text_reply(Vec::new());
                 }
                 log::info!("running case {} for agent {agent} from {peer}", case.id);
@@ -144,11 +167,18 @@ impl Service for FuzzService {
                 s.http_request = req.raw.clone();
                 s.http_response = resp.clone();
                 s.log_handshake(&resp, &req.raw);
-                Upgrade::Accept { handler: FuzzHandler::Case(Some(s), sh.clone()), config: sh.config.clone(), protocol: None, extensions: None }
+                Upgrade::Accept {
+                    handler: FuzzHandler::Case(Some(s), sh.clone()),
+                    config: sh.config.clone(),
+                    protocol: None,
+                    extensions: None,
+                }
             }
             "/getCaseCount" => text_reply(vec![n.to_string()]),
             "/getCaseInfo" => {
-                let Some(i) = case_no else { return bad("/getCaseInfo needs case=N".into()) };
+                let Some(i) = case_no else {
+                    return bad("/getCaseInfo needs case=N".into());
+                };
                 let c = &sh.cases[i - 1];
                 let info = serde_json::json!({"id": c.id, "description": c.description});
                 text_reply(vec![info.to_string()])
@@ -158,22 +188,55 @@ impl Service for FuzzService {
                     return bad("/getCaseStatus needs case=N and agent=NAME".into());
                 };
                 let id = sh.cases[i - 1].id.clone();
-                Upgrade::Accept { handler: FuzzHandler::Status { agent, id, shared: sh.clone(), next: Instant::now() }, config: Config::new(Role::Server), protocol: None, extensions: None }
+                Upgrade::Accept {
+                    handler: FuzzHandler::Status {
+                        agent,
+                        id,
+                        shared: sh.clone(),
+                        next: Instant::now(),
+                    },
+                    config: Config::new(Role::Server),
+                    protocol: None,
+                    extensions: None,
+                }
             }
             "/updateReports" => {
                 if agent.is_none() {
                     return bad("/updateReports needs agent=NAME".into());
                 }
-                Upgrade::Accept { handler: FuzzHandler::Update { shared: sh.clone(), stop_after }, config: Config::new(Role::Server), protocol: None, extensions: None }
+                Upgrade::Accept {
+                    handler: FuzzHandler::Update {
+                        shared: sh.clone(),
+                        stop_after,
+                    },
+                    config: Config::new(Role::Server),
+                    protocol: None,
+                    extensions: None,
+                }
             }
-            "/stopServer" => Upgrade::Accept { handler: FuzzHandler::Stop(sh.clone()), config: Config::new(Role::Server), protocol: None, extensions: None },
-            _ => Upgrade::Accept { handler: FuzzHandler::Direct, config: sh.config.clone(), protocol: None, extensions: None },
+            "/stopServer" => Upgrade::Accept {
+                handler: FuzzHandler::Stop(sh.clone()),
+                config: Config::new(Role::Server),
+                protocol: None,
+                extensions: None,
+            },
+            _ => Upgrade::Accept {
+                handler: FuzzHandler::Direct,
+                config: sh.config.clone(),
+                protocol: None,
+                extensions: None,
+            },
         }
     }
 
     fn http(&self, head: &HttpHead, _peer: SocketAddr) -> Option<Vec<u8>> {
         let ws = self.0.ws_url.lock().map(|u| u.clone()).unwrap_or_default();
-        Some(web::respond(head, &ws, Path::new(&self.0.spec.outdir), Some(&self.0.server_name)))
+        Some(web::respond(
+            head,
+            &ws,
+            Path::new(&self.0.spec.outdir),
+            Some(&self.0.server_name),
+        ))
     }
 
     fn server_name(&self) -> Option<&str> {
@@ -193,7 +256,11 @@ impl Handler for FuzzHandler {
                 conn.close(Some(CloseCode::NORMAL), "", now);
             }
             FuzzHandler::Update { shared, stop_after } => {
-                let res = shared.store.lock().map_err(|_| "store lock poisoned".to_string()).and_then(|s| s.write_index().map_err(|e| e.to_string()));
+                let res = shared
+                    .store
+                    .lock()
+                    .map_err(|_| "store lock poisoned".to_string())
+                    .and_then(|s| s.write_index().map_err(|e| e.to_string()));
                 match res {
                     Ok(()) => eprintln!("fuzzingserver: reports written to {}", shared.spec.outdir),
                     Err(e) => eprintln!("fuzzingserver: error: {e}"),
@@ -236,8 +303,17 @@ impl Handler for FuzzHandler {
     fn on_deadline(&mut self, conn: &mut Connection, now: Instant) {
         match self {
             FuzzHandler::Case(Some(s), _) => s.on_deadline(conn, now),
-            FuzzHandler::Status { agent, id, shared, next } => {
-                let behavior = shared.store.lock().ok().and_then(|s| s.has(agent, id).map(|r| r.behavior));
+            FuzzHandler::Status {
+                agent,
+                id,
+                shared,
+                next,
+            } => {
+                let behavior = shared
+                    .store
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.has(agent, id).map(|r| r.behavior));
                 match behavior {
                     Some(b) if conn.is_open() => {
                         conn.send_text(&serde_json::json!({ "behavior": b.as_str() }).to_string());
@@ -257,7 +333,11 @@ impl Handler for FuzzHandler {
         }
     }
 
-    fn on_closed(&mut self, status: &wstest_engine::proto::CloseStatus, counters: &wstest_engine::proto::connection::Counters) {
+    fn on_closed(
+        &mut self,
+        status: &wstest_engine::proto::CloseStatus,
+        counters: &wstest_engine::proto::connection::Counters,
+    ) {
         if let FuzzHandler::Case(slot, shared) = self {
             if let Some(mut s) = slot.take() {
                 s.on_closed(status, counters);
@@ -265,9 +345,16 @@ impl Handler for FuzzHandler {
                 if shared.stop.is_triggered() {
                     return; // cut short by shutdown: says nothing about the client
                 }
-                let res = shared.store.lock().map_err(|_| "store lock poisoned".to_string()).and_then(|mut st| st.add(&r).map_err(|e| e.to_string()));
+                let res = shared
+                    .store
+                    .lock()
+                    .map_err(|_| "store lock poisoned".to_string())
+                    .and_then(|mut st| st.add(&r).map_err(|e| e.to_string()));
                 if let Err(e) = res {
-                    eprintln!("fuzzingserver: cannot store case {} of {}: {e}", r.id, r.agent);
+                    eprintln!(
+                        "fuzzingserver: cannot store case {} of {}: {e}",
+                        r.id, r.agent
+                    );
                 }
             }
         }
@@ -295,7 +382,11 @@ impl RunningFuzzingServer {
             w.stop();
             let _ = w.join();
         }
-        let store = self.shared.store.lock().map_err(|_| ModeError::Config("store lock poisoned".into()))?;
+        let store = self
+            .shared
+            .store
+            .lock()
+            .map_err(|_| ModeError::Config("store lock poisoned".into()))?;
         store.write_index()?;
         let ids: Vec<String> = self.shared.cases.iter().map(|c| c.id.clone()).collect();
         let agents = store
@@ -304,18 +395,46 @@ impl RunningFuzzingServer {
             .map(|a| {
                 let (b, c) = store.counts(a);
                 let m = store.agents.get(a);
-                let failing: Vec<String> = ids.iter().filter(|id| m.and_then(|m| m.get(*id)).is_some_and(|s| !passes(s.behavior, s.behavior_close))).cloned().collect();
-                let names = |m: std::collections::BTreeMap<super::case::Behavior, u64>| m.into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect();
-                AgentSummary { agent: a.clone(), url: self.url.clone(), cases: m.map_or(0, |m| m.len()), behavior: names(b), behavior_close: names(c), failing, not_ok: Vec::new(), seconds: 0.0, error: None }
+                let failing: Vec<String> = ids
+                    .iter()
+                    .filter(|id| {
+                        m.and_then(|m| m.get(*id))
+                            .is_some_and(|s| !passes(s.behavior, s.behavior_close))
+                    })
+                    .cloned()
+                    .collect();
+                let names = |m: std::collections::BTreeMap<super::case::Behavior, u64>| {
+                    m.into_iter()
+                        .map(|(k, v)| (k.as_str().to_string(), v))
+                        .collect()
+                };
+                AgentSummary {
+                    agent: a.clone(),
+                    url: self.url.clone(),
+                    cases: m.map_or(0, |m| m.len()),
+                    behavior: names(b),
+                    behavior_close: names(c),
+                    failing,
+                    not_ok: Vec::new(),
+                    seconds: 0.0,
+                    error: None,
+                }
             })
             .collect();
-        Ok(FuzzingServerReport { url: self.url, web: self.web_url, outdir: self.shared.spec.outdir.clone(), agents })
+        Ok(FuzzingServerReport {
+            url: self.url,
+            web: self.web_url,
+            outdir: self.shared.spec.outdir.clone(),
+            agents,
+        })
     }
 }
 
 /// Start the fuzzing server (and its web page).
 pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuzzingServer> {
-    let mut spec: ServerSpec = spec::load(&cfg.spec, SERVER_TEMPLATE, SERVER_KEYS, |w| eprintln!("wstest: {w}"))?;
+    let mut spec: ServerSpec = spec::load(&cfg.spec, SERVER_TEMPLATE, SERVER_KEYS, |w| {
+        eprintln!("wstest: {w}")
+    })?;
     if let Some(u) = &cfg.url {
         spec.url = u.clone();
     }
@@ -324,11 +443,16 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
     }
     let all = cases::all();
     let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
-    let (selected, warns) = select(&ids, &spec.cases, &spec.exclude_cases).map_err(|e| ModeError::Config(format!("spec {}: {e}", cfg.spec.display())))?;
+    let (selected, warns) = select(&ids, &spec.cases, &spec.exclude_cases)
+        .map_err(|e| ModeError::Config(format!("spec {}: {e}", cfg.spec.display())))?;
     for w in warns {
         eprintln!("wstest: {w}");
     }
-    let cases: Vec<Arc<Case>> = selected.iter().filter_map(|id| all.iter().find(|c| &c.id == id)).map(|c| Arc::new(c.clone())).collect();
+    let cases: Vec<Arc<Case>> = selected
+        .iter()
+        .filter_map(|id| all.iter().find(|c| &c.id == id))
+        .map(|c| Arc::new(c.clone()))
+        .collect();
     let store = Store::open(Path::new(&spec.outdir), case_infos(&all))?;
     let mut opts = ServerOptions::new(spec.url.clone());
     opts.key = cfg.key.clone().or(spec.key.clone().map(PathBuf::from));
@@ -348,24 +472,51 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
         ws_url: Mutex::new(String::new()),
     });
     let tls = ecfg.tls.clone();
-    let ws = serve(ecfg, Arc::new(FuzzService(shared.clone())), shutdown.clone())?;
+    let ws = serve(
+        ecfg,
+        Arc::new(FuzzService(shared.clone())),
+        shutdown.clone(),
+    )?;
     let scheme = if url.secure { "wss" } else { "ws" };
-    let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
+    let host = if url.host.contains(':') {
+        format!("[{}]", url.host)
+    } else {
+        url.host.clone()
+    };
     let ws_url = format!("{scheme}://{host}:{}", ws.local_addr.port());
     if let Ok(mut u) = shared.ws_url.lock() {
         *u = ws_url.clone();
     }
     let (web, web_url) = if cfg.webport != 0 {
-        let mut wcfg = wstest_engine::ws::ServerConfig::new(SocketAddr::new(ws.local_addr.ip(), cfg.webport));
-        wcfg.runtime = RuntimeConfig { threads: 1, driver: cfg.runtime.driver, no_pin: true };
+        let mut wcfg =
+            wstest_engine::ws::ServerConfig::new(SocketAddr::new(ws.local_addr.ip(), cfg.webport));
+        wcfg.runtime = RuntimeConfig {
+            threads: 1,
+            driver: cfg.runtime.driver,
+            no_pin: true,
+        };
         wcfg.tls = tls;
-        let h = serve(wcfg, Arc::new(FuzzService(shared.clone())), shutdown.clone())?;
-        let u = format!("{}://{host}:{}/", if url.secure { "https" } else { "http" }, h.local_addr.port());
+        let h = serve(
+            wcfg,
+            Arc::new(FuzzService(shared.clone())),
+            shutdown.clone(),
+        )?;
+        let u = format!(
+            "{}://{host}:{}/",
+            if url.secure { "https" } else { "http" },
+            h.local_addr.port()
+        );
         (Some(h), Some(u))
     } else {
         (None, None)
     };
-    Ok(RunningFuzzingServer { ws, web, url: ws_url, web_url, shared })
+    Ok(RunningFuzzingServer {
+        ws,
+        web,
+        url: ws_url,
+        web_url,
+        shared,
+    })
 }
 
 /// `fuzzingserver`: serve until stopped.
@@ -375,7 +526,10 @@ pub fn run(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<FuzzingServe
         "fuzzingserver: {} cases on {}{}; reports in {}",
         s.shared.cases.len(),
         s.url,
-        s.web_url.as_ref().map(|u| format!(", browser page at {u}")).unwrap_or_default(),
+        s.web_url
+            .as_ref()
+            .map(|u| format!(", browser page at {u}"))
+            .unwrap_or_default(),
         s.shared.spec.outdir
     );
     s.join()

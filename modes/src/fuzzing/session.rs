@@ -43,7 +43,11 @@ pub fn fuzzer_config(role: Role) -> Config {
 enum Timer {
     Kill,
     Close,
-    Later { tag: Option<String>, guard: bool, steps: Vec<Step> },
+    Later {
+        tag: Option<String>,
+        guard: bool,
+        steps: Vec<Step>,
+    },
 }
 
 /// A message being streamed frame by frame (BeginMessage / BeginFrame / FrameData).
@@ -75,6 +79,8 @@ pub struct CaseSession {
     streaming: Streaming,
     auto_fragment: usize,
     round_trips: usize,
+    /// The case's first frame (a round-trip series sends it again for each message).
+    first_frame: Option<FrameSpec>,
     opened: Option<Instant>,
     started_at: SystemTime,
     ended: Option<Instant>,
@@ -104,6 +110,7 @@ impl CaseSession {
             streaming: Streaming::default(),
             auto_fragment: 0,
             round_trips: 0,
+            first_frame: None,
             opened: None,
             started_at: SystemTime::now(),
             ended: None,
@@ -134,18 +141,33 @@ impl CaseSession {
 
     fn arm(&mut self, after: f64, t: Timer, now: Instant) {
         self.seq += 1;
-        self.timers.push((now + Duration::from_secs_f64(after.max(0.0)), self.seq, t));
+        self.timers
+            .push((now + Duration::from_secs_f64(after.max(0.0)), self.seq, t));
     }
 
     fn mask_for(&mut self, conn: &mut Connection, explicit: Option<[u8; 4]>) -> Option<[u8; 4]> {
-        explicit.or_else(|| if self.role == Role::Client { conn.next_mask() } else { None })
+        explicit.or_else(|| {
+            if self.role == Role::Client {
+                conn.next_mask()
+            } else {
+                None
+            }
+        })
     }
 
     /// Write one frame exactly as specified, logging it like the original does.
     fn send_frame(&mut self, conn: &mut Connection, f: &FrameSpec) {
         let mask = self.mask_for(conn, f.mask);
         let wire_payload = f.wire_payload();
-        let raw = RawFrame { fin: f.fin, rsv: f.rsv, opcode: f.opcode, mask, payload: wire_payload, length_form: LengthForm::Minimal, declared_len: None };
+        let raw = RawFrame {
+            fin: f.fin,
+            rsv: f.rsv,
+            opcode: f.opcode,
+            mask,
+            payload: wire_payload,
+            length_form: LengthForm::Minimal,
+            declared_len: None,
+        };
         let bytes = raw.to_bytes();
         *self.tx_frames.entry(f.opcode & 0x7F).or_default() += 1;
         self.wire.push(|| Wire::TxFrame {
@@ -162,7 +184,13 @@ impl CaseSession {
     }
 
     /// Queue octets; chopped or synced writes go out as separate writes.
-    fn send_octets(&mut self, conn: &mut Connection, bytes: &[u8], chop: Option<usize>, sync: bool) {
+    fn send_octets(
+        &mut self,
+        conn: &mut Connection,
+        bytes: &[u8],
+        chop: Option<usize>,
+        sync: bool,
+    ) {
         if conn.is_closed() {
             return;
         }
@@ -192,8 +220,21 @@ impl CaseSession {
 
     fn exec_one(&mut self, step: &Step, conn: &mut Connection, now: Instant) {
         match step {
-            Step::Frame(f) => self.send_frame(conn, f),
-            Step::Message { payload, binary, fragment } => self.send_message(conn, payload, *binary, *fragment),
+            Step::Frame(f) => {
+                if self.first_frame.is_none() {
+                    self.first_frame = Some(f.clone());
+                }
+                self.send_frame(conn, f)
+            }
+            Step::Message {
+                payload,
+                repeat_len,
+                binary,
+                fragment,
+            } => {
+                let p = super::case::repeated(payload, *repeat_len);
+                self.send_message(conn, &p, *binary, *fragment)
+            }
             Step::Close { code, reason } => {
                 // A valid close: a reason that does not fit is cut to 120 octets plus "...".
                 let reason = reason.as_ref().map(|r| {
@@ -206,7 +247,9 @@ impl CaseSession {
                 });
                 self.close_raw(conn, *code, reason.as_deref(), now);
             }
-            Step::CloseFrame { code, reason } => self.close_raw(conn, *code, reason.as_deref(), now),
+            Step::CloseFrame { code, reason } => {
+                self.close_raw(conn, *code, reason.as_deref(), now)
+            }
             Step::KillAfter(d) => {
                 self.wire.always(Wire::KillAfter(*d));
                 self.arm(*d, Timer::Kill, now);
@@ -215,14 +258,34 @@ impl CaseSession {
                 self.wire.always(Wire::CloseAfter(*d));
                 self.arm(*d, Timer::Close, now);
             }
-            Step::Later { delay, tag, guard, steps } => {
-                self.wire.always(Wire::Later { delay: *delay, tag: tag.clone() });
-                self.arm(*delay, Timer::Later { tag: tag.clone(), guard: *guard, steps: steps.clone() }, now);
+            Step::Later {
+                delay,
+                tag,
+                guard,
+                steps,
+            } => {
+                self.wire.always(Wire::Later {
+                    delay: *delay,
+                    tag: tag.clone(),
+                });
+                self.arm(
+                    *delay,
+                    Timer::Later {
+                        tag: tag.clone(),
+                        guard: *guard,
+                        steps: steps.clone(),
+                    },
+                    now,
+                );
             }
             Step::Wirelog { on, mark } => self.set_wirelog(conn, *on, *mark),
             Step::BeginMessage { binary } => {
                 if conn.is_open() {
-                    self.streaming = Streaming { opcode: if *binary { 2 } else { 1 }, first: true, frame: None };
+                    self.streaming = Streaming {
+                        opcode: if *binary { 2 } else { 1 },
+                        first: true,
+                        frame: None,
+                    };
                 }
             }
             Step::BeginFrame { len } => {
@@ -230,7 +293,11 @@ impl CaseSession {
                     return;
                 }
                 let mask = self.mask_for(conn, None);
-                let op = if self.streaming.first { self.streaming.opcode } else { 0 };
+                let op = if self.streaming.first {
+                    self.streaming.opcode
+                } else {
+                    0
+                };
                 self.streaming.first = false;
                 let mut header = Vec::with_capacity(14);
                 encode_header(&mut header, false, 0, op, mask, *len, LengthForm::Minimal);
@@ -241,7 +308,9 @@ impl CaseSession {
                 if !conn.is_open() {
                     return;
                 }
-                let Some((mask, masked, len, written)) = self.streaming.frame else { return };
+                let Some((mask, masked, len, written)) = self.streaming.frame else {
+                    return;
+                };
                 let room = len.saturating_sub(written) as usize;
                 let mut piece = data[..data.len().min(room)].to_vec();
                 if masked {
@@ -252,7 +321,19 @@ impl CaseSession {
             }
             Step::EndMessage => {
                 if conn.is_open() {
-                    self.send_frame(conn, &FrameSpec { opcode: 0, payload: Vec::new(), fin: true, rsv: 0, mask: None, repeat_len: None, chop: None, sync: false });
+                    self.send_frame(
+                        conn,
+                        &FrameSpec {
+                            opcode: 0,
+                            payload: Vec::new(),
+                            fin: true,
+                            rsv: 0,
+                            mask: None,
+                            repeat_len: None,
+                            chop: None,
+                            sync: false,
+                        },
+                    );
                     self.streaming = Streaming::default();
                 }
             }
@@ -263,13 +344,28 @@ impl CaseSession {
     /// Send a message as an endpoint does, fragmented by the original's rule: frames of
     /// `size` octets until one ends past the payload, so a payload that divides evenly ends
     /// with an empty final frame.
-    fn send_message(&mut self, conn: &mut Connection, payload: &[u8], binary: bool, fragment: Option<usize>) {
+    fn send_message(
+        &mut self,
+        conn: &mut Connection,
+        payload: &[u8],
+        binary: bool,
+        fragment: Option<usize>,
+    ) {
         if !conn.is_open() {
             return;
         }
         let opcode = if binary { 2 } else { 1 };
         let size = fragment.or((self.auto_fragment > 0).then_some(self.auto_fragment));
-        let plain = |op: u8, p: &[u8], fin: bool| FrameSpec { opcode: op, payload: p.to_vec(), fin, rsv: 0, mask: None, repeat_len: None, chop: None, sync: false };
+        let plain = |op: u8, p: &[u8], fin: bool| FrameSpec {
+            opcode: op,
+            payload: p.to_vec(),
+            fin,
+            rsv: 0,
+            mask: None,
+            repeat_len: None,
+            chop: None,
+            sync: false,
+        };
         match size {
             Some(size) if size > 0 && payload.len() > size => {
                 let mut i = 0;
@@ -294,7 +390,13 @@ impl CaseSession {
         }
     }
 
-    fn close_raw(&mut self, conn: &mut Connection, code: Option<u16>, reason: Option<&[u8]>, now: Instant) {
+    fn close_raw(
+        &mut self,
+        conn: &mut Connection,
+        code: Option<u16>,
+        reason: Option<&[u8]>,
+        now: Instant,
+    ) {
         if conn.is_open() {
             self.local_reason = reason.map(<[u8]>::to_vec);
         }
@@ -312,7 +414,14 @@ impl CaseSession {
     /// When every expected list matches what was received, we close as the case says (the
     /// original's rule: with two different expected lists this never fires early).
     fn finish_when_done(&mut self, conn: &mut Connection, now: Instant) {
-        if self.case.expected.iter().all(|(_, evs)| *evs == self.received) && self.case.close.closed_by_me && !self.case.suppress_close {
+        if self
+            .case
+            .expected
+            .iter()
+            .all(|(_, evs)| *evs == self.received)
+            && self.case.close.closed_by_me
+            && !self.case.suppress_close
+        {
             let code = self.case.close.codes.first().copied();
             self.close_raw(conn, code, None, now);
         }
@@ -325,19 +434,37 @@ impl CaseSession {
                 self.received.push(Ev::Message { payload, binary });
                 self.finish_when_done(conn, now);
             }
-            Check::Echo { binary: want_binary, len, .. } => {
+            Check::Echo {
+                binary: want_binary,
+                len,
+                ..
+            } => {
                 if binary != want_binary {
-                    self.check_result = format!("A {} message came back where a {} message was expected.", kind(binary), kind(want_binary));
+                    self.check_result = format!(
+                        "A {} message came back where a {} message was expected.",
+                        kind(binary),
+                        kind(want_binary)
+                    );
                 } else if payload.len() != len {
-                    self.check_result = format!("The {} message that came back has {} octets instead of {len}.", kind(binary), payload.len());
+                    self.check_result = format!(
+                        "The {} message that came back has {} octets instead of {len}.",
+                        kind(binary),
+                        payload.len()
+                    );
                 } else {
                     self.check_behavior = Behavior::Ok;
-                    self.check_result = format!("The {} message of {len} octets came back.", kind(binary));
+                    self.check_result =
+                        format!("The {} message of {len} octets came back.", kind(binary));
                 }
                 self.set_wirelog(conn, true, false);
                 self.close_raw(conn, Some(1000), None, now);
             }
-            Check::RoundTrips { binary: want_binary, len, count, .. } => {
+            Check::RoundTrips {
+                binary: want_binary,
+                len,
+                count,
+                ..
+            } => {
                 if binary != want_binary || payload.len() != len {
                     self.check_behavior = Behavior::Failed;
                     self.check_result = format!("An echo differs in type or length from what was sent (came back {}, {} octets).", kind(binary), payload.len());
@@ -345,9 +472,9 @@ impl CaseSession {
                     self.close_raw(conn, Some(1000), None, now);
                 } else if self.round_trips + 1 < count {
                     self.round_trips += 1;
-                    let (op, unit) = if want_binary { (2, vec![0xfe]) } else { (1, vec![b'*']) };
-                    let f = FrameSpec { opcode: op, payload: unit, fin: true, rsv: 0, mask: None, repeat_len: Some(len), chop: None, sync: false };
-                    self.send_frame(conn, &f);
+                    if let Some(f) = self.first_frame.clone() {
+                        self.send_frame(conn, &f);
+                    }
                 } else {
                     self.check_behavior = Behavior::Ok;
                     self.check_result = "Every message came back, in time.".into();
@@ -389,7 +516,13 @@ impl CaseSession {
         match sent {
             None => {
                 *self.rx_frames.entry(h.opcode.0).or_default() += 1;
-                self.wire.push(|| Wire::RxFrame { payload: Wire::head(h.payload_len as usize, &rec.payload), opcode: h.opcode.0, fin: h.fin, rsv: h.rsv, mask: h.mask });
+                self.wire.push(|| Wire::RxFrame {
+                    payload: Wire::head(h.payload_len as usize, &rec.payload),
+                    opcode: h.opcode.0,
+                    fin: h.fin,
+                    rsv: h.rsv,
+                    mask: h.mask,
+                });
             }
             Some(octets) => {
                 // A frame the endpoint sent by itself (pong, close): log it as the original
@@ -407,7 +540,16 @@ impl CaseSession {
                 });
                 *self.tx_octets.entry(octets).or_default() += 1;
                 self.wire.push(|| {
-                    let bytes = RawFrame { fin: h.fin, rsv: h.rsv, opcode: h.opcode.0, mask: h.mask, payload: rec.payload, length_form: LengthForm::Minimal, declared_len: None }.to_bytes();
+                    let bytes = RawFrame {
+                        fin: h.fin,
+                        rsv: h.rsv,
+                        opcode: h.opcode.0,
+                        mask: h.mask,
+                        payload: rec.payload,
+                        length_form: LengthForm::Minimal,
+                        declared_len: None,
+                    }
+                    .to_bytes();
                     Wire::tx_octets(octets, &bytes, false)
                 });
             }
@@ -504,7 +646,14 @@ impl Handler for CaseSession {
 
     fn on_deadline(&mut self, conn: &mut Connection, now: Instant) {
         loop {
-            let Some(pos) = self.timers.iter().enumerate().filter(|(_, t)| t.0 <= now).min_by_key(|(_, t)| (t.0, t.1)).map(|(i, _)| i) else {
+            let Some(pos) = self
+                .timers
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.0 <= now)
+                .min_by_key(|(_, t)| (t.0, t.1))
+                .map(|(i, _)| i)
+            else {
                 break;
             };
             let (_, _, t) = self.timers.swap_remove(pos);

@@ -32,8 +32,26 @@ pub const SERVER_TEMPLATE: &str = r#"{
 }
 "#;
 
-pub const CLIENT_KEYS: &[&str] = &["outdir", "servers", "cases", "exclude-cases", "exclude-agent-cases", "options"];
-pub const SERVER_KEYS: &[&str] = &["url", "outdir", "cases", "exclude-cases", "exclude-agent-cases", "options", "protocols", "key", "cert", "webport"];
+pub const CLIENT_KEYS: &[&str] = &[
+    "outdir",
+    "servers",
+    "cases",
+    "exclude-cases",
+    "exclude-agent-cases",
+    "options",
+];
+pub const SERVER_KEYS: &[&str] = &[
+    "url",
+    "outdir",
+    "cases",
+    "exclude-cases",
+    "exclude-agent-cases",
+    "options",
+    "protocols",
+    "key",
+    "cert",
+    "webport",
+];
 
 /// Options that change the fuzzer's own endpoint or how the run goes.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -65,8 +83,12 @@ impl Options {
         other.extend(over.other.clone());
         Options {
             fail_by_drop: over.fail_by_drop.or(self.fail_by_drop),
-            close_handshake_timeout: over.close_handshake_timeout.or(self.close_handshake_timeout),
-            server_connection_drop_timeout: over.server_connection_drop_timeout.or(self.server_connection_drop_timeout),
+            close_handshake_timeout: over
+                .close_handshake_timeout
+                .or(self.close_handshake_timeout),
+            server_connection_drop_timeout: over
+                .server_connection_drop_timeout
+                .or(self.server_connection_drop_timeout),
             open_handshake_timeout: over.open_handshake_timeout.or(self.open_handshake_timeout),
             parallel: over.parallel.clone().or(self.parallel.clone()),
             sync_pause_us: over.sync_pause_us.or(self.sync_pause_us),
@@ -153,13 +175,24 @@ fn default_server_url() -> String {
 /// Resolve case patterns as the original does: a pattern with `*` selects every id it
 /// matches from the start (so "1.*" is every case of group 1), a pattern without is taken as
 /// an id. Excluded ids are removed; the result is sorted by id.
-pub fn select(all: &[String], cases: &[String], exclude: &[String]) -> Result<(Vec<String>, Vec<String>), String> {
+pub fn select(
+    all: &[String],
+    cases: &[String],
+    exclude: &[String],
+) -> Result<(Vec<String>, Vec<String>), String> {
     let mut warnings = Vec::new();
-    let resolve = |patterns: &[String], what: &str, strict: bool, warnings: &mut Vec<String>| -> Result<Vec<String>, String> {
+    let resolve = |patterns: &[String],
+                   what: &str,
+                   strict: bool,
+                   warnings: &mut Vec<String>|
+     -> Result<Vec<String>, String> {
         let mut out = Vec::new();
         for p in patterns {
             let hits: Vec<String> = if p.contains('*') {
-                all.iter().filter(|id| wildcard(&format!("{p}*"), id)).cloned().collect()
+                all.iter()
+                    .filter(|id| wildcard(&format!("{p}*"), id))
+                    .cloned()
+                    .collect()
             } else {
                 all.iter().filter(|id| *id == p).cloned().collect()
             };
@@ -187,7 +220,8 @@ pub fn select(all: &[String], cases: &[String], exclude: &[String]) -> Result<(V
 
 /// `exclude-agent-cases`: agent pattern → case patterns, both matched in full.
 pub fn agent_excludes(map: &BTreeMap<String, Vec<String>>, agent: &str, case: &str) -> bool {
-    map.iter().any(|(a, cs)| wildcard(a, agent) && cs.iter().any(|c| wildcard(c, case)))
+    map.iter()
+        .any(|(a, cs)| wildcard(a, agent) && cs.iter().any(|c| wildcard(c, case)))
 }
 
 #[cfg(test)]
@@ -195,19 +229,39 @@ mod tests {
     use super::*;
 
     fn ids() -> Vec<String> {
-        ["1.1.1", "1.1.2", "2.1", "9.7.1", "9.7.10", "10.1.1"].iter().map(|s| s.to_string()).collect()
+        ["1.1.1", "1.1.2", "2.1", "9.7.1", "9.7.10", "10.1.1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     #[test]
     fn patterns_like_the_original() {
-        let s = |c: &[&str], e: &[&str]| select(&ids(), &c.iter().map(|x| x.to_string()).collect::<Vec<_>>(), &e.iter().map(|x| x.to_string()).collect::<Vec<_>>());
-        assert_eq!(s(&["*"], &["9.*"]).unwrap().0, vec!["1.1.1", "1.1.2", "2.1", "10.1.1"]);
+        let s = |c: &[&str], e: &[&str]| {
+            select(
+                &ids(),
+                &c.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+                &e.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            s(&["*"], &["9.*"]).unwrap().0,
+            vec!["1.1.1", "1.1.2", "2.1", "10.1.1"]
+        );
         assert_eq!(s(&["1.*"], &[]).unwrap().0, vec!["1.1.1", "1.1.2"]);
-        assert_eq!(s(&["9.7.1*"], &[]).unwrap().0, vec!["9.7.1", "9.7.10"], "prefix match, as the original's regex");
+        assert_eq!(
+            s(&["9.7.1*"], &[]).unwrap().0,
+            vec!["9.7.1", "9.7.10"],
+            "prefix match, as the original's regex"
+        );
         assert_eq!(s(&["2.1", "1.1.2"], &[]).unwrap().0, vec!["1.1.2", "2.1"]);
         assert!(s(&["3.*"], &[]).unwrap_err().contains("3.*"));
         assert!(s(&["1.1.1"], &["1.1.1"]).is_err());
-        assert_eq!(s(&["*"], &["7.*"]).unwrap().1.len(), 1, "excluding nothing warns");
+        assert_eq!(
+            s(&["*"], &["7.*"]).unwrap().1.len(),
+            1,
+            "excluding nothing warns"
+        );
     }
 
     #[test]

@@ -30,7 +30,12 @@ pub struct Store {
 impl Store {
     /// Open `outdir`, reloading the summaries of earlier runs from its index.json.
     pub fn open(outdir: &Path, cases: Vec<CaseInfo>) -> Result<Store> {
-        std::fs::create_dir_all(outdir).map_err(|e| ModeError::io(format!("cannot create report directory {}", outdir.display()), e))?;
+        std::fs::create_dir_all(outdir).map_err(|e| {
+            ModeError::io(
+                format!("cannot create report directory {}", outdir.display()),
+                e,
+            )
+        })?;
         let mut agents = BTreeMap::new();
         let index = outdir.join("index.json");
         if let Ok(text) = std::fs::read_to_string(&index) {
@@ -39,7 +44,11 @@ impl Store {
                 Err(e) => log::warn!("ignoring unreadable {}: {e}", index.display()),
             }
         }
-        Ok(Store { outdir: outdir.to_path_buf(), agents, cases })
+        Ok(Store {
+            outdir: outdir.to_path_buf(),
+            agents,
+            cases,
+        })
     }
 
     /// Record a finished case and write its two report files.
@@ -49,7 +58,10 @@ impl Store {
         write_atomic(&self.outdir.join(&s.reportfile), json.as_bytes())?;
         let html_name = super::result::report_filename(&r.agent, &r.id, "html");
         write_atomic(&self.outdir.join(html_name), html::case_page(r).as_bytes())?;
-        self.agents.entry(r.agent.clone()).or_default().insert(r.id.clone(), s);
+        self.agents
+            .entry(r.agent.clone())
+            .or_default()
+            .insert(r.id.clone(), s);
         Ok(())
     }
 
@@ -83,7 +95,10 @@ impl Store {
         }
         let json = pyjson::to_string(&pyjson::obj(root));
         write_atomic(&self.outdir.join("index.json"), json.as_bytes())?;
-        write_atomic(&self.outdir.join("index.html"), html::index_page(self).as_bytes())?;
+        write_atomic(
+            &self.outdir.join("index.html"),
+            html::index_page(self).as_bytes(),
+        )?;
         Ok(())
     }
 

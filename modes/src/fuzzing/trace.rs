@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::case::{Behavior, Case, Ev, Step};
+use super::case::{repeated, Behavior, Case, Ev, Step};
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -27,12 +27,26 @@ fn step(s: &Step) -> Value {
             "opcode": f.opcode, "payload": hex(&f.payload), "fin": f.fin, "rsv": f.rsv,
             "mask": f.mask.map(|m| hex(&m)), "repeat": f.repeat_len, "chop": f.chop, "sync": f.sync
         }]),
-        Step::Message { payload, binary, fragment } => json!(["message", {"payload": hex(payload), "binary": binary, "fragment": fragment}]),
+        Step::Message {
+            payload,
+            repeat_len,
+            binary,
+            fragment,
+        } => {
+            json!(["message", {"payload": hex(&repeated(payload, *repeat_len)), "binary": binary, "fragment": fragment}])
+        }
         Step::Close { code, reason } => json!(["close", {"code": code, "reason": reason}]),
-        Step::CloseFrame { code, reason } => json!(["close_frame", {"code": code, "reason": reason.as_ref().map(|r| hex(r))}]),
+        Step::CloseFrame { code, reason } => {
+            json!(["close_frame", {"code": code, "reason": reason.as_ref().map(|r| hex(r))}])
+        }
         Step::KillAfter(d) => json!(["kill_after", d]),
         Step::CloseAfter(d) => json!(["close_after", d]),
-        Step::Later { delay, tag, guard, steps: inner } => json!(["later", {"delay": delay, "tag": tag, "guard": guard, "steps": steps(inner)}]),
+        Step::Later {
+            delay,
+            tag,
+            guard,
+            steps: inner,
+        } => json!(["later", {"delay": delay, "tag": tag, "guard": guard, "steps": steps(inner)}]),
         Step::Wirelog { on, mark } => json!(["wirelog", {"on": on, "mark": mark}]),
         Step::BeginMessage { binary } => json!(["begin_message", {"binary": binary}]),
         Step::BeginFrame { len } => json!(["begin_frame", {"len": len}]),

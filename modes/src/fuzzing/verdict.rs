@@ -42,38 +42,81 @@ pub fn decide(p: &Parts<'_>, connect_error: Option<&str>) -> Verdict {
 
     // behavior
     let (mut behavior, mut result) = match &case.check {
-        Check::Events => match case.expected.iter().find(|(_, evs)| evs.as_slice() == p.received) {
-            Some((b, _)) => (*b, "The events received match one of the expected outcomes.".to_string()),
-            None => (Behavior::Failed, "The events received match none of the expected outcomes.".to_string()),
+        Check::Events => match case
+            .expected
+            .iter()
+            .find(|(_, evs)| evs.as_slice() == p.received)
+        {
+            Some((b, _)) => (
+                *b,
+                "The events received match one of the expected outcomes.".to_string(),
+            ),
+            None => (
+                Behavior::Failed,
+                "The events received match none of the expected outcomes.".to_string(),
+            ),
         },
-        Check::Echo { wait, .. } if p.check_result.is_empty() => (Behavior::Failed, format!("No echo came back within {wait} s.")),
-        Check::RoundTrips { wait, .. } if p.check_result.is_empty() => (Behavior::Failed, format!("The round trips did not finish within {wait} s.")),
+        Check::Echo { wait, .. } if p.check_result.is_empty() => (
+            Behavior::Failed,
+            format!("No echo came back within {wait} s."),
+        ),
+        Check::RoundTrips { wait, .. } if p.check_result.is_empty() => (
+            Behavior::Failed,
+            format!("The round trips did not finish within {wait} s."),
+        ),
         _ => (p.check_behavior, p.check_result.to_string()),
     };
 
     // behaviorClose
     let (behavior_close, result_close) = if !p.was_open {
         let why = connect_error.map(|e| format!(" ({e})")).unwrap_or_default();
-        (Behavior::Failed, format!("The opening handshake never completed{why}."))
+        (
+            Behavior::Failed,
+            format!("The opening handshake never completed{why}."),
+        )
     } else {
         let ec = &case.close;
         if ec.closed_by_me != st.closed_by_me {
-            (Behavior::Failed, "The wrong endpoint started the closing of the connection.".to_string())
+            (
+                Behavior::Failed,
+                "The wrong endpoint started the closing of the connection.".to_string(),
+            )
         } else if ec.require_clean && !st.was_clean {
-            (Behavior::Unclean, "The connection should have been closed cleanly here.".to_string())
+            (
+                Behavior::Unclean,
+                "The connection should have been closed cleanly here.".to_string(),
+            )
         } else if st.remote_code.is_some_and(|c| !ec.codes.contains(&c)) {
             let codes: Vec<String> = ec.codes.iter().map(u16::to_string).collect();
-            (Behavior::WrongCode, format!("The peer's close code should have been {} or none.", codes.join(",")))
+            (
+                Behavior::WrongCode,
+                format!(
+                    "The peer's close code should have been {} or none.",
+                    codes.join(",")
+                ),
+            )
         } else if !p.is_server && st.dropped_by_me {
-            (Behavior::FailedByClient, "The server should have closed the TCP connection (the fuzzer had to).".to_string())
+            (
+                Behavior::FailedByClient,
+                "The server should have closed the TCP connection (the fuzzer had to).".to_string(),
+            )
         } else {
-            (Behavior::Ok, "The connection was closed properly.".to_string())
+            (
+                Behavior::Ok,
+                "The connection was closed properly.".to_string(),
+            )
         }
     };
     if p.was_open && case.close.wrong_endpoint_fatal && case.close.closed_by_me != st.closed_by_me {
         behavior = Behavior::Failed;
     }
-    let mut v = Verdict { behavior, result: std::mem::take(&mut result), behavior_close, result_close, hex_local_reason: false };
+    let mut v = Verdict {
+        behavior,
+        result: std::mem::take(&mut result),
+        behavior_close,
+        result_close,
+        hex_local_reason: false,
+    };
 
     for a in &case.adjust {
         match a {
@@ -83,7 +126,11 @@ pub fn decide(p: &Parts<'_>, connect_error: Option<&str>) -> Verdict {
                     v.result = v.result_close.clone();
                 }
             }
-            Adjust::Informational { ok_text, non_strict_text, text } => {
+            Adjust::Informational {
+                ok_text,
+                non_strict_text,
+                text,
+            } => {
                 if let (Behavior::Ok, Some(t)) = (v.behavior, ok_text) {
                     v.result = t.clone();
                 } else if let (Behavior::NonStrict, Some(t)) = (v.behavior, non_strict_text) {
@@ -100,10 +147,14 @@ pub fn decide(p: &Parts<'_>, connect_error: Option<&str>) -> Verdict {
                     v.behavior = Behavior::Failed;
                     v.result = "The WebSocket connection never opened.".into();
                 } else {
-                    let got: Vec<(u8, u64)> = want.iter().map(|(op, _)| (*op, p.tx_frames.get(op).copied().unwrap_or(0))).collect();
+                    let got: Vec<(u8, u64)> = want
+                        .iter()
+                        .map(|(op, _)| (*op, p.tx_frames.get(op).copied().unwrap_or(0)))
+                        .collect();
                     if &got != want {
                         v.behavior = Behavior::Failed;
-                        v.result = format!("Frames sent per opcode were {got:?}, expected {want:?}.");
+                        v.result =
+                            format!("Frames sent per opcode were {got:?}, expected {want:?}.");
                     }
                 }
             }
@@ -114,7 +165,11 @@ pub fn decide(p: &Parts<'_>, connect_error: Option<&str>) -> Verdict {
 }
 
 /// Judge a finished session and build its result.
-pub fn judge(session: CaseSession, duration: Duration, connect_error: Option<String>) -> CaseResult {
+pub fn judge(
+    session: CaseSession,
+    duration: Duration,
+    connect_error: Option<String>,
+) -> CaseResult {
     let v = decide(&session.parts(), connect_error.as_deref());
     let case = session.case.clone();
     CaseResult::new(&case, v, session.into_record(), duration)
@@ -126,28 +181,70 @@ mod tests {
     use crate::fuzzing::case::{case, text};
 
     fn status(by_me: bool, clean: bool, code: Option<u16>, dropped: bool) -> CloseStatus {
-        CloseStatus { closed_by_me: by_me, was_clean: clean, remote_code: code, dropped_by_me: dropped, ..Default::default() }
+        CloseStatus {
+            closed_by_me: by_me,
+            was_clean: clean,
+            remote_code: code,
+            dropped_by_me: dropped,
+            ..Default::default()
+        }
     }
 
-    fn parts<'a>(c: &'a Case, rx: &'a [Ev], st: &'a CloseStatus, tx: &'a BTreeMap<u8, u64>) -> Parts<'a> {
-        Parts { case: c, received: rx, check_behavior: Behavior::Failed, check_result: "", status: Some(st), was_open: true, is_server: false, tx_frames: tx, local_reason: None }
+    fn parts<'a>(
+        c: &'a Case,
+        rx: &'a [Ev],
+        st: &'a CloseStatus,
+        tx: &'a BTreeMap<u8, u64>,
+    ) -> Parts<'a> {
+        Parts {
+            case: c,
+            received: rx,
+            check_behavior: Behavior::Failed,
+            check_result: "",
+            status: Some(st),
+            was_open: true,
+            is_server: false,
+            tx_frames: tx,
+            local_reason: None,
+        }
     }
 
     #[test]
     fn close_rules_in_order() {
-        let c = case("1.1.1", "", "").ok(vec![text("x")]).closed_by_me(&[1000]);
+        let c = case("1.1.1", "", "")
+            .ok(vec![text("x")])
+            .closed_by_me(&[1000]);
         let rx = vec![text("x")];
         let tx = BTreeMap::new();
         let d = |st: CloseStatus| {
             let v = decide(&parts(&c, &rx, &st, &tx), None);
             (v.behavior, v.behavior_close)
         };
-        assert_eq!(d(status(true, true, Some(1000), false)), (Behavior::Ok, Behavior::Ok));
-        assert_eq!(d(status(false, true, Some(1000), false)).1, Behavior::Failed);
-        assert_eq!(d(status(true, false, Some(1000), false)).1, Behavior::Unclean);
-        assert_eq!(d(status(true, true, Some(1002), false)).1, Behavior::WrongCode);
-        assert_eq!(d(status(true, true, None, false)).1, Behavior::Ok, "no code is fine");
-        assert_eq!(d(status(true, true, Some(1000), true)).1, Behavior::FailedByClient);
+        assert_eq!(
+            d(status(true, true, Some(1000), false)),
+            (Behavior::Ok, Behavior::Ok)
+        );
+        assert_eq!(
+            d(status(false, true, Some(1000), false)).1,
+            Behavior::Failed
+        );
+        assert_eq!(
+            d(status(true, false, Some(1000), false)).1,
+            Behavior::Unclean
+        );
+        assert_eq!(
+            d(status(true, true, Some(1002), false)).1,
+            Behavior::WrongCode
+        );
+        assert_eq!(
+            d(status(true, true, None, false)).1,
+            Behavior::Ok,
+            "no code is fine"
+        );
+        assert_eq!(
+            d(status(true, true, Some(1000), true)).1,
+            Behavior::FailedByClient
+        );
     }
 
     #[test]
@@ -155,22 +252,45 @@ mod tests {
         let c = case("7.1.6", "", "")
             .ok(vec![text("a")])
             .non_strict(vec![])
-            .adjust(Adjust::Informational { ok_text: Some("ok".into()), non_strict_text: Some("ns".into()), text: None });
+            .adjust(Adjust::Informational {
+                ok_text: Some("ok".into()),
+                non_strict_text: Some("ns".into()),
+                text: None,
+            });
         let tx = BTreeMap::new();
         let st = status(true, true, Some(1000), false);
         let v = decide(&parts(&c, &[], &st, &tx), None);
-        assert_eq!((v.behavior, v.behavior_close, v.result.as_str()), (Behavior::Informational, Behavior::Informational, "ns"));
-        let c = case("7.7.1", "", "").ok(vec![]).closed_by_me(&[1000]).adjust(Adjust::WrongCodeFails);
+        assert_eq!(
+            (v.behavior, v.behavior_close, v.result.as_str()),
+            (Behavior::Informational, Behavior::Informational, "ns")
+        );
+        let c = case("7.7.1", "", "")
+            .ok(vec![])
+            .closed_by_me(&[1000])
+            .adjust(Adjust::WrongCodeFails);
         let st = status(true, true, Some(1002), false);
         let v = decide(&parts(&c, &[], &st, &tx), None);
-        assert_eq!((v.behavior, v.behavior_close), (Behavior::Failed, Behavior::WrongCode));
+        assert_eq!(
+            (v.behavior, v.behavior_close),
+            (Behavior::Failed, Behavior::WrongCode)
+        );
     }
 
     #[test]
     fn never_opened() {
         let c = case("1.1.1", "", "").ok(vec![]);
         let tx = BTreeMap::new();
-        let p = Parts { case: &c, received: &[], check_behavior: Behavior::Failed, check_result: "", status: None, was_open: false, is_server: false, tx_frames: &tx, local_reason: None };
+        let p = Parts {
+            case: &c,
+            received: &[],
+            check_behavior: Behavior::Failed,
+            check_result: "",
+            status: None,
+            was_open: false,
+            is_server: false,
+            tx_frames: &tx,
+            local_reason: None,
+        };
         let v = decide(&p, Some("connection refused"));
         assert_eq!(v.behavior_close, Behavior::Failed);
         assert!(v.result_close.contains("connection refused"));

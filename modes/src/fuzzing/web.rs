@@ -93,21 +93,54 @@ fn content_type(name: &str) -> &'static str {
 /// Answer a plain HTTP request.
 pub fn respond(head: &HttpHead, ws_url: &str, outdir: &Path, server: Option<&str>) -> Vec<u8> {
     if head.method != "GET" && head.method != "HEAD" {
-        return http_response(405, "Method Not Allowed", "text/plain", b"only GET\n", &[("Allow", "GET")], server);
+        return http_response(
+            405,
+            "Method Not Allowed",
+            "text/plain",
+            b"only GET\n",
+            &[("Allow", "GET")],
+            server,
+        );
     }
-    let port = ws_url.rsplit(':').next().unwrap_or("9001").trim_end_matches('/');
+    let port = ws_url
+        .rsplit(':')
+        .next()
+        .unwrap_or("9001")
+        .trim_end_matches('/');
     match head.path() {
-        "/" | "/index.html" => http_response(200, "OK", "text/html; charset=utf-8", PAGE.replace("__WS_PORT__", port).as_bytes(), &[], server),
-        "/reports" | "/reports/" => http_response(302, "Found", "text/plain", b"", &[("Location", "/reports/index.html")], server),
+        "/" | "/index.html" => http_response(
+            200,
+            "OK",
+            "text/html; charset=utf-8",
+            PAGE.replace("__WS_PORT__", port).as_bytes(),
+            &[],
+            server,
+        ),
+        "/reports" | "/reports/" => http_response(
+            302,
+            "Found",
+            "text/plain",
+            b"",
+            &[("Location", "/reports/index.html")],
+            server,
+        ),
         p if p.starts_with("/reports/") => {
             let name = &p["/reports/".len()..];
             // Only plain file names from the report directory.
-            if name.is_empty() || name.contains('/') || name.contains('\\') || name.starts_with('.') {
+            if name.is_empty() || name.contains('/') || name.contains('\\') || name.starts_with('.')
+            {
                 return http_response(404, "Not Found", "text/plain", b"not found\n", &[], server);
             }
             match std::fs::read(outdir.join(name)) {
                 Ok(body) => http_response(200, "OK", content_type(name), &body, &[], server),
-                Err(_) => http_response(404, "Not Found", "text/plain", format!("no report {name} (run a client first)\n").as_bytes(), &[], server),
+                Err(_) => http_response(
+                    404,
+                    "Not Found",
+                    "text/plain",
+                    format!("no report {name} (run a client first)\n").as_bytes(),
+                    &[],
+                    server,
+                ),
             }
         }
         _ => http_response(404, "Not Found", "text/plain", b"not found\n", &[], server),
@@ -119,15 +152,25 @@ mod tests {
     use super::*;
 
     fn head(method: &str, path: &str) -> HttpHead {
-        HttpHead { method: method.into(), resource: path.into(), minor: 1, headers: vec![], raw: vec![] }
+        HttpHead {
+            method: method.into(),
+            resource: path.into(),
+            minor: 1,
+            headers: vec![],
+            raw: vec![],
+        }
     }
 
     #[test]
     fn routes() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("index.html"), "<p>r</p>").unwrap();
-        let s = |m, p| String::from_utf8(respond(&head(m, p), "ws://127.0.0.1:9001", d.path(), None)).unwrap();
-        assert!(s("GET", "/").starts_with("HTTP/1.1 200") && s("GET", "/").contains("WS_PORT = 9001"));
+        let s = |m, p| {
+            String::from_utf8(respond(&head(m, p), "ws://127.0.0.1:9001", d.path(), None)).unwrap()
+        };
+        assert!(
+            s("GET", "/").starts_with("HTTP/1.1 200") && s("GET", "/").contains("WS_PORT = 9001")
+        );
         assert!(s("GET", "/reports/index.html").ends_with("<p>r</p>"));
         assert!(s("GET", "/reports/../etc/passwd").starts_with("HTTP/1.1 404"));
         assert!(s("GET", "/reports/.hidden").starts_with("HTTP/1.1 404"));

@@ -14,10 +14,28 @@ pub struct Head {
 pub enum Wire {
     RxOctets(Head),
     TxOctets(Head, bool),
-    RxFrame { payload: Head, opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]> },
-    TxFrame { payload: Head, opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>, repeat_len: Option<usize>, chop: Option<usize>, sync: bool },
+    RxFrame {
+        payload: Head,
+        opcode: u8,
+        fin: bool,
+        rsv: u8,
+        mask: Option<[u8; 4]>,
+    },
+    TxFrame {
+        payload: Head,
+        opcode: u8,
+        fin: bool,
+        rsv: u8,
+        mask: Option<[u8; 4]>,
+        repeat_len: Option<usize>,
+        chop: Option<usize>,
+        sync: bool,
+    },
     /// A delayed step was armed / fired.
-    Later { delay: f64, tag: Option<String> },
+    Later {
+        delay: f64,
+        tag: Option<String>,
+    },
     LaterFired(Option<String>),
     KillAfter(f64),
     Killing,
@@ -29,7 +47,10 @@ pub enum Wire {
 
 impl Wire {
     pub fn head(len: usize, data: &[u8]) -> Head {
-        Head { len, head: data[..data.len().min(64)].to_vec() }
+        Head {
+            len,
+            head: data[..data.len().min(64)].to_vec(),
+        }
     }
     pub fn rx_octets(data: &[u8]) -> Wire {
         Wire::RxOctets(Wire::head(data.len(), data))
@@ -39,23 +60,53 @@ impl Wire {
     }
 
     pub fn to_json(&self) -> J {
-        let hex = |m: &Option<[u8; 4]>| J::from(m.map(|m| m.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+        let hex = |m: &Option<[u8; 4]>| {
+            J::from(m.map(|m| m.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+        };
         let tag = |t: &Option<String>| J::from(t.clone());
         match self {
-            Wire::RxOctets(h) => J::Arr(vec!["RO".into(), J::Arr(vec![h.len.into(), bin_log_head(h.len, &h.head).into()])]),
-            Wire::TxOctets(h, sync) => J::Arr(vec!["TO".into(), J::Arr(vec![h.len.into(), bin_log_head(h.len, &h.head).into()]), (*sync).into()]),
-            Wire::RxFrame { payload, opcode, fin, rsv, mask } => J::Arr(vec![
+            Wire::RxOctets(h) => J::Arr(vec![
+                "RO".into(),
+                J::Arr(vec![h.len.into(), bin_log_head(h.len, &h.head).into()]),
+            ]),
+            Wire::TxOctets(h, sync) => J::Arr(vec![
+                "TO".into(),
+                J::Arr(vec![h.len.into(), bin_log_head(h.len, &h.head).into()]),
+                (*sync).into(),
+            ]),
+            Wire::RxFrame {
+                payload,
+                opcode,
+                fin,
+                rsv,
+                mask,
+            } => J::Arr(vec![
                 "RF".into(),
-                J::Arr(vec![payload.len.into(), ascii_log_head(payload.len, &payload.head)]),
+                J::Arr(vec![
+                    payload.len.into(),
+                    ascii_log_head(payload.len, &payload.head),
+                ]),
                 (*opcode).into(),
                 (*fin).into(),
                 (*rsv).into(),
                 mask.is_some().into(),
                 hex(mask),
             ]),
-            Wire::TxFrame { payload, opcode, fin, rsv, mask, repeat_len, chop, sync } => J::Arr(vec![
+            Wire::TxFrame {
+                payload,
+                opcode,
+                fin,
+                rsv,
+                mask,
+                repeat_len,
+                chop,
+                sync,
+            } => J::Arr(vec![
                 "TF".into(),
-                J::Arr(vec![payload.len.into(), ascii_log_head(payload.len, &payload.head)]),
+                J::Arr(vec![
+                    payload.len.into(),
+                    ascii_log_head(payload.len, &payload.head),
+                ]),
                 (*opcode).into(),
                 (*fin).into(),
                 (*rsv).into(),

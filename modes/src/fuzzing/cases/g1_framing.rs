@@ -3,8 +3,16 @@
 use super::super::case::*;
 
 /// (sub-id, payload length, kill after, chop)
-const SIZES: [(u32, usize, f64, Option<usize>); 8] =
-    [(1, 0, 1.0, None), (2, 125, 1.0, None), (3, 126, 1.0, None), (4, 127, 1.0, None), (5, 128, 1.0, None), (6, 65535, 10.0, None), (7, 65536, 10.0, None), (8, 65536, 10.0, Some(997))];
+const SIZES: [(u32, usize, f64, Option<usize>); 8] = [
+    (1, 0, 1.0, None),
+    (2, 125, 1.0, None),
+    (3, 126, 1.0, None),
+    (4, 127, 1.0, None),
+    (5, 128, 1.0, None),
+    (6, 65535, 10.0, None),
+    (7, 65536, 10.0, None),
+    (8, 65536, 10.0, Some(997)),
+];
 
 pub fn cases() -> Vec<Case> {
     let mut v = Vec::new();

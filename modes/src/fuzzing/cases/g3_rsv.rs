@@ -26,12 +26,22 @@ pub fn cases() -> Vec<Case> {
         .kill_after(1.0)
     };
     vec![
-        fail("3.1", "Send a small text message with RSV = 1.").send(frame(1, HELLO).rsv(1)).kill_after(1.0),
+        fail("3.1", "Send a small text message with RSV = 1.")
+            .send(frame(1, HELLO).rsv(1))
+            .kill_after(1.0),
         after_echo("3.2", 2, "", |f| f),
-        after_echo("3.3", 3, ", each frame flushed on its own", |f| f.sync(true)),
+        after_echo("3.3", 3, ", each frame flushed on its own", |f| {
+            f.sync(true)
+        }),
         after_echo("3.4", 4, ", every octet written on its own", |f| f.chop(1)),
-        fail("3.5", "Send a small binary message with RSV = 5.").send(frame(2, b"\x00\xff\xfe\xfd\xfc\xfb\x00\xff".to_vec()).rsv(5)).kill_after(1.0),
-        fail("3.6", "Send a small binary message with RSV = 6.").send(frame(2, HELLO).rsv(6)).kill_after(1.0),
-        fail("3.7", "Send a close frame with RSV = 7.").send(frame(8, Vec::new()).rsv(7)).kill_after(1.0),
+        fail("3.5", "Send a small binary message with RSV = 5.")
+            .send(frame(2, b"\x00\xff\xfe\xfd\xfc\xfb\x00\xff".to_vec()).rsv(5))
+            .kill_after(1.0),
+        fail("3.6", "Send a small binary message with RSV = 6.")
+            .send(frame(2, HELLO).rsv(6))
+            .kill_after(1.0),
+        fail("3.7", "Send a close frame with RSV = 7.")
+            .send(frame(8, Vec::new()).rsv(7))
+            .kill_after(1.0),
     ]
 }

@@ -49,12 +49,16 @@ pub fn cases() -> Vec<Case> {
     }
     for (n, w) in (3..).zip(WAYS) {
         v.push(
-            case(&format!("5.{n}"), &format!("Send a text message in two fragments.{}", w.how()), "The whole message is echoed; then a clean close with code 1000.")
-                .ok(vec![text([F1, F2].concat())])
-                .closed_by_me(&[1000])
-                .send(w.apply(frame(1, F1).fin(false)))
-                .send(w.apply(frame(0, F2)))
-                .close_after(1.0),
+            case(
+                &format!("5.{n}"),
+                &format!("Send a text message in two fragments.{}", w.how()),
+                "The whole message is echoed; then a clean close with code 1000.",
+            )
+            .ok(vec![text([F1, F2].concat())])
+            .closed_by_me(&[1000])
+            .send(w.apply(frame(1, F1).fin(false)))
+            .send(w.apply(frame(0, F2)))
+            .close_after(1.0),
         );
     }
     for (n, w) in (6..).zip(WAYS) {
@@ -68,15 +72,25 @@ pub fn cases() -> Vec<Case> {
                 .close_after(1.0),
         );
     }
-    for (start, fin, what) in [(9, true, "a continuation frame with FIN set"), (12, false, "a continuation frame without FIN")] {
+    for (start, fin, what) in [
+        (9, true, "a continuation frame with FIN set"),
+        (12, false, "a continuation frame without FIN"),
+    ] {
         for (n, w) in (start..).zip(WAYS) {
             v.push(
-                case(&format!("5.{n}"), &format!("Send {what} when no message is in progress, then a text message.{}", w.how()), &format!("There is nothing to continue: {fails}"))
-                    .ok(vec![])
-                    .failed_by_peer(&[1002])
-                    .send(w.apply(frame(0, b"non-continuation payload".to_vec()).fin(fin)))
-                    .send(w.apply(frame(1, HELLO)))
-                    .kill_after(1.0),
+                case(
+                    &format!("5.{n}"),
+                    &format!(
+                        "Send {what} when no message is in progress, then a text message.{}",
+                        w.how()
+                    ),
+                    &format!("There is nothing to continue: {fails}"),
+                )
+                .ok(vec![])
+                .failed_by_peer(&[1002])
+                .send(w.apply(frame(0, b"non-continuation payload".to_vec()).fin(fin)))
+                .send(w.apply(frame(1, HELLO)))
+                .kill_after(1.0),
             );
         }
     }
@@ -100,7 +114,10 @@ pub fn cases() -> Vec<Case> {
         .ok(vec![])
         .failed_by_peer(&[1002]);
         for _ in 0..2 {
-            c = c.send(frame(0, F1).fin(first_fin)).send(frame(1, F2).fin(false)).send(frame(0, b"fragment3".to_vec()));
+            c = c
+                .send(frame(0, F1).fin(first_fin))
+                .send(frame(1, F2).fin(false))
+                .send(frame(0, b"fragment3".to_vec()));
         }
         v.push(c.kill_after(1.0));
     }
@@ -113,7 +130,11 @@ pub fn cases() -> Vec<Case> {
             .kill_after(1.0),
     );
     for (id, sync) in [("5.19", false), ("5.20", true)] {
-        let fr = |n: u32, op: u8, fin: bool| frame(op, format!("fragment{n}").into_bytes()).fin(fin).sync(sync);
+        let fr = |n: u32, op: u8, fin: bool| {
+            frame(op, format!("fragment{n}").into_bytes())
+                .fin(fin)
+                .sync(sync)
+        };
         let ping = |n: u32| frame(9, format!("pongme {n}!").into_bytes()).sync(sync);
         v.push(
             case(

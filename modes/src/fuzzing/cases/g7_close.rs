@@ -11,23 +11,50 @@ pub fn cases() -> Vec<Case> {
     let clean = "A clean close with code 1000.";
     // 7.1: basic close behaviour. A close reply with another code fails the case itself.
     v.push(
-        case("7.1.1", "Send a text message, then wait for its echo and close.", "The message is echoed, then a clean close with code 1000.")
-            .ok(vec![text(HELLO)])
-            .closed_by_me(&[1000])
-            .adjust(Adjust::WrongCodeFails)
-            .send(frame(1, HELLO))
-            .kill_after(1.0),
+        case(
+            "7.1.1",
+            "Send a text message, then wait for its echo and close.",
+            "The message is echoed, then a clean close with code 1000.",
+        )
+        .ok(vec![text(HELLO)])
+        .closed_by_me(&[1000])
+        .adjust(Adjust::WrongCodeFails)
+        .send(frame(1, HELLO))
+        .kill_after(1.0),
     );
-    let after_close = |id: &str, what: &str, expect: &str, before: Option<FrameSpec>, after: FrameSpec| {
-        let mut c = case(id, what, expect).ok(vec![]).closed_by_me(&[1000]).suppress_close().adjust(Adjust::WrongCodeFails);
-        if let Some(b) = before {
-            c = c.send(b);
-        }
-        c.send_close(Some(1000), None).send(after).kill_after(1.0)
-    };
-    v.push(after_close("7.1.2", "Send two close frames, one after the other.", "A clean close with code 1000; the second close frame is ignored.", None, frame(8, Vec::new())));
-    v.push(after_close("7.1.3", "Send a close frame, then a ping.", "A clean close with code 1000 and no pong (pings after a close are not answered).", None, frame(9, Vec::new())));
-    v.push(after_close("7.1.4", "Send a close frame, then a text message.", "A clean close with code 1000; the text message is ignored.", None, frame(1, HELLO)));
+    let after_close =
+        |id: &str, what: &str, expect: &str, before: Option<FrameSpec>, after: FrameSpec| {
+            let mut c = case(id, what, expect)
+                .ok(vec![])
+                .closed_by_me(&[1000])
+                .suppress_close()
+                .adjust(Adjust::WrongCodeFails);
+            if let Some(b) = before {
+                c = c.send(b);
+            }
+            c.send_close(Some(1000), None).send(after).kill_after(1.0)
+        };
+    v.push(after_close(
+        "7.1.2",
+        "Send two close frames, one after the other.",
+        "A clean close with code 1000; the second close frame is ignored.",
+        None,
+        frame(8, Vec::new()),
+    ));
+    v.push(after_close(
+        "7.1.3",
+        "Send a close frame, then a ping.",
+        "A clean close with code 1000 and no pong (pings after a close are not answered).",
+        None,
+        frame(9, Vec::new()),
+    ));
+    v.push(after_close(
+        "7.1.4",
+        "Send a close frame, then a text message.",
+        "A clean close with code 1000; the text message is ignored.",
+        None,
+        frame(1, HELLO),
+    ));
     v.push(after_close(
         "7.1.5",
         "Send the first fragment of a text message, a close frame, then the last fragment.",
@@ -67,8 +94,20 @@ pub fn cases() -> Vec<Case> {
         ("7.3.6", "Send a close frame with a code and a reason of 124 octets: a payload of 126 octets, more than a control frame may carry.", "A close with a protocol error (1002), or the TCP connection dropped.", false, Step::CloseFrame { code: Some(1000), reason: Some(star(124)) }),
     ];
     for (id, what, expect, ok, step) in closes {
-        let c = if ok { case(id, what, expect).ok(vec![]).closed_by_me(&[1000]) } else { case(id, what, expect).ok(vec![]).closed_by_me(&[1002]).unclean_ok() };
-        v.push(c.suppress_close().adjust(Adjust::WrongCodeFails).step(step).kill_after(1.0));
+        let c = if ok {
+            case(id, what, expect).ok(vec![]).closed_by_me(&[1000])
+        } else {
+            case(id, what, expect)
+                .ok(vec![])
+                .closed_by_me(&[1002])
+                .unclean_ok()
+        };
+        v.push(
+            c.suppress_close()
+                .adjust(Adjust::WrongCodeFails)
+                .step(step)
+                .kill_after(1.0),
+        );
     }
     // 7.5: close reason that is not UTF-8.
     v.push(
@@ -83,18 +122,30 @@ pub fn cases() -> Vec<Case> {
             .kill_after(1.0),
     );
     // 7.7: valid close codes are echoed (or answered with 1000).
-    for (i, code) in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999].into_iter().enumerate() {
+    for (i, code) in [
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         v.push(
-            case(&format!("7.7.{}", i + 1), &format!("Send a close frame with the valid close code {code}."), "A clean close, with code 1000 or the same code back.")
-                .ok(vec![])
-                .closed_by_me(&[1000, code])
-                .adjust(Adjust::WrongCodeFails)
-                .send_close_frame(Some(code), None)
-                .kill_after(1.0),
+            case(
+                &format!("7.7.{}", i + 1),
+                &format!("Send a close frame with the valid close code {code}."),
+                "A clean close, with code 1000 or the same code back.",
+            )
+            .ok(vec![])
+            .closed_by_me(&[1000, code])
+            .adjust(Adjust::WrongCodeFails)
+            .send_close_frame(Some(code), None)
+            .kill_after(1.0),
         );
     }
     // 7.9: codes that may not be used in a close frame.
-    for (i, code) in [0u16, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999].into_iter().enumerate() {
+    for (i, code) in [0u16, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999]
+        .into_iter()
+        .enumerate()
+    {
         v.push(
             case(&format!("7.9.{}", i + 1), &format!("Send a close frame with the close code {code}, which may not appear on the wire."), "A close with a protocol error (1002), or the TCP connection dropped.")
                 .ok(vec![])
@@ -108,14 +159,22 @@ pub fn cases() -> Vec<Case> {
     // 7.13: codes above the registered ranges; the RFC does not say what a peer must do.
     for (i, code) in [5000u16, 65535].into_iter().enumerate() {
         v.push(
-            case(&format!("7.13.{}", i + 1), &format!("Send a close frame with the close code {code}."), "The RFC does not define what happens. Informational.")
-                .ok(vec![])
-                .closed_by_me(&[1000, code, 1002])
-                .unclean_ok()
-                .suppress_close()
-                .adjust(Adjust::Informational { ok_text: None, non_strict_text: None, text: Some("What a peer does here is not defined by the RFC.".into()) })
-                .send_close_frame(Some(code), None)
-                .kill_after(1.0),
+            case(
+                &format!("7.13.{}", i + 1),
+                &format!("Send a close frame with the close code {code}."),
+                "The RFC does not define what happens. Informational.",
+            )
+            .ok(vec![])
+            .closed_by_me(&[1000, code, 1002])
+            .unclean_ok()
+            .suppress_close()
+            .adjust(Adjust::Informational {
+                ok_text: None,
+                non_strict_text: None,
+                text: Some("What a peer does here is not defined by the RFC.".into()),
+            })
+            .send_close_frame(Some(code), None)
+            .kill_after(1.0),
         );
     }
     v
@@ -129,7 +188,13 @@ mod tests {
     fn ids_and_adjustments() {
         let v = cases();
         assert_eq!(v.len(), 37);
-        assert!(v.iter().filter(|c| c.id.starts_with("7.9.")).all(|c| c.close.codes == [1002] && c.adjust == [Adjust::WrongCodeFails]));
-        assert!(v.iter().filter(|c| c.id.starts_with("7.13.")).all(|c| matches!(c.adjust[0], Adjust::Informational { .. })));
+        assert!(v
+            .iter()
+            .filter(|c| c.id.starts_with("7.9."))
+            .all(|c| c.close.codes == [1002] && c.adjust == [Adjust::WrongCodeFails]));
+        assert!(v
+            .iter()
+            .filter(|c| c.id.starts_with("7.13."))
+            .all(|c| matches!(c.adjust[0], Adjust::Informational { .. })));
     }
 }
