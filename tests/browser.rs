@@ -1,0 +1,78 @@
+//! The fuzzing server's web page drives a real browser (headless Chromium) through the whole
+//! suite, and the report lists the browser as an agent. Skipped, with a message, where
+//! Chromium is not installed (Debian package `chromium`).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|c| Command::new(c).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn browser_runs_the_suite_from_the_web_page() {
+    let Some(browser) = chromium() else {
+        eprintln!("SKIP: no chromium (apt-get install chromium)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let outdir = tmp.path().join("reports");
+    let (ws_port, web_port) = (free_port(), free_port());
+    let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{ws_port}"), "outdir": outdir, "cases": ["1.*", "2.*", "5.*", "6.2.*", "6.3.*", "7.1.*", "9.1.1", "10.*"]});
+    let spec_path = tmp.path().join("fs.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wstest"))
+        .args(["-m", "fuzzingserver", "-s", spec_path.to_str().unwrap(), "-u", &web_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", web_port)).is_err() {
+        assert!(Instant::now() < until, "web page never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let mut chrome = Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("http://127.0.0.1:{web_port}/?agent=headless-chromium&autorun=1"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let index = outdir.join("index.json");
+    let until = Instant::now() + Duration::from_secs(240);
+    let report = loop {
+        if let Ok(text) = std::fs::read_to_string(&index) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                if v.get("headless-chromium").is_some() {
+                    break v;
+                }
+            }
+        }
+        assert!(Instant::now() < until, "the browser did not finish the suite");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = chrome.kill();
+    let _ = chrome.wait();
+    let _ = server.kill();
+    let _ = server.wait();
+    let cases = report["headless-chromium"].as_object().unwrap();
+    assert!(cases.len() > 50, "the browser ran {} cases", cases.len());
+    // A browser is a good WebSocket client: framing, pings and fragmentation all pass.
+    for (id, r) in cases {
+        if id.starts_with("1.") || id.starts_with("2.") || id.starts_with("5.") || id == "10.1.1" {
+            assert!(matches!(r["behavior"].as_str(), Some("OK") | Some("NON-STRICT")), "{id}: {r}");
+        }
+    }
+    // The per-case reports and the index page exist and link to each other.
+    assert!(Path::new(&outdir.join("headless_chromium_case_1_1_1.html")).exists());
+    let html = std::fs::read_to_string(outdir.join("index.html")).unwrap();
+    assert!(html.contains("headless-chromium") && html.contains("headless_chromium_case_1_1_1.html"));
+}
