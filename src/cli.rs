@@ -6,24 +6,57 @@ use clap::Parser;
 
 /// Every mode, in the order `--help` lists them, with what it needs.
 pub const MODES: &[(&str, &str)] = &[
-    ("fuzzingclient", "run the conformance suite against WebSocket servers (-s spec)"),
-    ("fuzzingserver", "serve the conformance suite to WebSocket clients (-s spec)"),
-    ("testeeserver", "our strict WebSocket server, as a conformance target (-w)"),
-    ("testeeclient", "our strict WebSocket client, driving a fuzzing server (-w)"),
+    (
+        "fuzzingclient",
+        "run the conformance suite against WebSocket servers (-s spec)",
+    ),
+    (
+        "fuzzingserver",
+        "serve the conformance suite to WebSocket clients (-s spec)",
+    ),
+    (
+        "testeeserver",
+        "our strict WebSocket server, as a conformance target (-w)",
+    ),
+    (
+        "testeeclient",
+        "our strict WebSocket client, driving a fuzzing server (-w)",
+    ),
     ("echoserver", "echo every message back (-w)"),
-    ("echoclient", "send messages and print their echoes with round-trip times (-w)"),
+    (
+        "echoclient",
+        "send messages and print their echoes with round-trip times (-w)",
+    ),
     ("broadcastserver", "send every message to every client (-w)"),
-    ("broadcastclient", "print what a broadcast server sends, publish periodically (-w)"),
-    ("wsperfcontrol", "echo round-trip measurements written as TSV (-w, -s spec)"),
-    ("wsperfmaster", "run wsperf measurements on connected probes (-w)"),
+    (
+        "broadcastclient",
+        "print what a broadcast server sends, publish periodically (-w)",
+    ),
+    (
+        "wsperfcontrol",
+        "echo round-trip measurements written as TSV (-w, -s spec)",
+    ),
+    (
+        "wsperfmaster",
+        "run wsperf measurements on connected probes (-w)",
+    ),
     ("wsperfslave", "a probe for wsperfmaster (-w master)"),
     ("wampserver", "WAMP v2 router (-w)"),
     ("wampclient", "WAMP v2 router checks and load (-w)"),
-    ("massconnect", "open many connections, count handshakes per second (-s spec)"),
+    (
+        "massconnect",
+        "open many connections, count handshakes per second (-s spec)",
+    ),
 ];
 
 /// Modes that need `-w`.
-pub const NEEDS_URL: &[&str] = &["testeeclient", "broadcastclient", "wsperfcontrol", "wsperfslave", "wampclient"];
+pub const NEEDS_URL: &[&str] = &[
+    "testeeclient",
+    "broadcastclient",
+    "wsperfcontrol",
+    "wsperfslave",
+    "wampclient",
+];
 
 #[derive(Parser, Debug)]
 #[command(

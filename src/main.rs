@@ -23,7 +23,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let cli = Cli::parse();
     env_logger::Builder::new()
-        .filter_level(if cli.debug { log::LevelFilter::Debug } else { log::LevelFilter::Warn })
+        .filter_level(if cli.debug {
+            log::LevelFilter::Debug
+        } else {
+            log::LevelFilter::Warn
+        })
         .format_timestamp_millis()
         .target(env_logger::Target::Stderr)
         .init();
@@ -47,19 +51,38 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         return Ok(());
     }
     let Some(mode) = cli.mode.clone() else {
-        return Err(usage(format!("a mode is required (-m MODE); modes: {}", mode_names())));
+        return Err(usage(format!(
+            "a mode is required (-m MODE); modes: {}",
+            mode_names()
+        )));
     };
     if !MODES.iter().any(|(m, _)| *m == mode) {
-        let list: Vec<String> = MODES.iter().map(|(m, what)| format!("  {m:<16} {what}")).collect();
-        return Err(usage(format!("unknown mode {mode:?}; available modes:\n{}", list.join("\n"))));
+        let list: Vec<String> = MODES
+            .iter()
+            .map(|(m, what)| format!("  {m:<16} {what}"))
+            .collect();
+        return Err(usage(format!(
+            "unknown mode {mode:?}; available modes:\n{}",
+            list.join("\n")
+        )));
     }
     if NEEDS_URL.contains(&mode.as_str()) && cli.wsuri.is_none() {
-        return Err(usage(format!("mode {mode} needs a WebSocket URL: -w ws://HOST:PORT")));
+        return Err(usage(format!(
+            "mode {mode} needs a WebSocket URL: -w ws://HOST:PORT"
+        )));
     }
-    let driver: DriverKind = cli.driver.parse().map_err(|e: String| usage(format!("--driver: {e}")))?;
-    let runtime = RuntimeConfig { threads: cli.threads, driver, no_pin: cli.no_pin };
+    let driver: DriverKind = cli
+        .driver
+        .parse()
+        .map_err(|e: String| usage(format!("--driver: {e}")))?;
+    let runtime = RuntimeConfig {
+        threads: cli.threads,
+        driver,
+        no_pin: cli.no_pin,
+    };
     let shutdown = Shutdown::new();
-    install_signal_handler(shutdown.clone()).map_err(|e| ModeError::io("cannot install signal handlers", e))?;
+    install_signal_handler(shutdown.clone())
+        .map_err(|e| ModeError::io("cannot install signal handlers", e))?;
 
     let server_opts = |default_url: &str| ServerOptions {
         url: cli.wsuri.clone().unwrap_or_else(|| default_url.to_string()),
@@ -70,23 +93,52 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         max_message_size: cli.max_message_size,
         ident: cli.ident.clone(),
     };
-    let client_opts = ClientOptions { cacert: cli.cacert.clone(), insecure: cli.insecure, runtime: runtime.clone(), connect_timeout: cli.connect_timeout };
+    let client_opts = ClientOptions {
+        cacert: cli.cacert.clone(),
+        insecure: cli.insecure,
+        runtime: runtime.clone(),
+        connect_timeout: cli.connect_timeout,
+    };
 
     match mode.as_str() {
         "echoserver" => {
             let r = wstest_modes::echo::run_server(&server_opts("ws://127.0.0.1:9000"), shutdown)?;
-            emit(&cli, &r, &format!("echoserver stopped: {} connections, {} messages in, {} out", r.stats.connections, r.stats.rx_messages, r.stats.tx_messages))
+            emit(
+                &cli,
+                &r,
+                &format!(
+                    "echoserver stopped: {} connections, {} messages in, {} out",
+                    r.stats.connections, r.stats.rx_messages, r.stats.tx_messages
+                ),
+            )
         }
         "testeeserver" => {
-            let r = wstest_modes::testee::run_server(&server_opts("ws://127.0.0.1:9001"), shutdown)?;
-            emit(&cli, &r, &format!("testeeserver stopped: {} connections, {} protocol errors caught", r.stats.connections, r.stats.protocol_errors))
+            let r =
+                wstest_modes::testee::run_server(&server_opts("ws://127.0.0.1:9001"), shutdown)?;
+            emit(
+                &cli,
+                &r,
+                &format!(
+                    "testeeserver stopped: {} connections, {} protocol errors caught",
+                    r.stats.connections, r.stats.protocol_errors
+                ),
+            )
         }
         "echoclient" => {
             let source = match &cli.message {
-                Some(t) => MessageSource::Fixed { text: t.clone(), count: cli.count },
+                Some(t) => MessageSource::Fixed {
+                    text: t.clone(),
+                    count: cli.count,
+                },
                 None => MessageSource::Stdin,
             };
-            let cfg = EchoClientConfig { url: cli.wsuri.clone(), source, binary: cli.binary, client: client_opts, print: !cli.json };
+            let cfg = EchoClientConfig {
+                url: cli.wsuri.clone(),
+                source,
+                binary: cli.binary,
+                client: client_opts,
+                print: !cli.json,
+            };
             let r = wstest_modes::echo::run_client(&cfg, shutdown)?;
             let line = format!(
                 "echoclient: {} sent, {} echoed, {} mismatched; rtt min {:.1} median {:.1} p99 {:.1} max {:.1} us",
@@ -94,7 +146,11 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             );
             emit(&cli, &r, &line)?;
             if r.received < r.sent || r.mismatched > 0 {
-                return Err(ModeError::Failed(format!("{} of {} messages were not echoed correctly", r.sent - r.received + r.mismatched, r.sent)));
+                return Err(ModeError::Failed(format!(
+                    "{} of {} messages were not echoed correctly",
+                    r.sent - r.received + r.mismatched,
+                    r.sent
+                )));
             }
             Ok(())
         }
@@ -107,7 +163,14 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 no_update_reports: false,
             };
             let r = wstest_modes::testee::run_client(&cfg, shutdown)?;
-            emit(&cli, &r, &format!("testeeclient: ran {} of {} cases as {:?} in {:.1}s", r.cases_run, r.case_count, r.agent, r.seconds))
+            emit(
+                &cli,
+                &r,
+                &format!(
+                    "testeeclient: ran {} of {} cases as {:?} in {:.1}s",
+                    r.cases_run, r.case_count, r.agent, r.seconds
+                ),
+            )
         }
         "fuzzingclient" => {
             let cfg = FuzzingClientConfig {
@@ -120,15 +183,30 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             let r = wstest_modes::fuzzing::client::run(&cfg, shutdown)?;
             let mut lines = Vec::new();
             for a in &r.agents {
-                let counts = |m: &std::collections::BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+                let counts = |m: &std::collections::BTreeMap<String, u64>| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
                 let status = match &a.error {
                     Some(e) => format!(" — could not be tested: {e}"),
                     None if a.failing.is_empty() => String::new(),
                     None => format!(" — failing: {}", a.failing.join(" ")),
                 };
-                lines.push(format!("{}: {} cases in {:.1}s | behavior: {} | behaviorClose: {}{status}", a.agent, a.cases, a.seconds, counts(&a.behavior), counts(&a.behavior_close)));
+                lines.push(format!(
+                    "{}: {} cases in {:.1}s | behavior: {} | behaviorClose: {}{status}",
+                    a.agent,
+                    a.cases,
+                    a.seconds,
+                    counts(&a.behavior),
+                    counts(&a.behavior_close)
+                ));
             }
-            lines.push(format!("reports in {}/index.html", r.outdir.trim_end_matches('/')));
+            lines.push(format!(
+                "reports in {}/index.html",
+                r.outdir.trim_end_matches('/')
+            ));
             emit(&cli, &r, &lines.join("\n"))?;
             if r.interrupted {
                 return Err(ModeError::Interrupted);
@@ -152,14 +230,30 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 .agents
                 .iter()
                 .map(|a| {
-                    let counts = |m: &std::collections::BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-                    format!("{}: {} cases | behavior: {} | behaviorClose: {}", a.agent, a.cases, counts(&a.behavior), counts(&a.behavior_close))
+                    let counts = |m: &std::collections::BTreeMap<String, u64>| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
+                    format!(
+                        "{}: {} cases | behavior: {} | behaviorClose: {}",
+                        a.agent,
+                        a.cases,
+                        counts(&a.behavior),
+                        counts(&a.behavior_close)
+                    )
                 })
                 .collect();
-            lines.push(format!("reports in {}/index.html", r.outdir.trim_end_matches('/')));
+            lines.push(format!(
+                "reports in {}/index.html",
+                r.outdir.trim_end_matches('/')
+            ));
             emit(&cli, &r, &lines.join("\n"))
         }
-        other => Err(usage(format!("mode {other} is not available in this build yet"))),
+        other => Err(usage(format!(
+            "mode {other} is not available in this build yet"
+        ))),
     }
 }
 
@@ -170,7 +264,10 @@ fn mode_names() -> String {
 /// Print a one-line summary (or JSON with --json) and write the report to -o.
 fn emit<T: serde::Serialize>(cli: &Cli, report: &T, line: &str) -> Result<(), ModeError> {
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
     } else {
         println!("{line}");
     }

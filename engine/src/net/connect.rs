@@ -22,7 +22,11 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { timeout: Duration::from_secs(10), tls: None, addr: None }
+        ConnectOptions {
+            timeout: Duration::from_secs(10),
+            tls: None,
+            addr: None,
+        }
     }
 }
 
@@ -33,7 +37,10 @@ pub enum ConnectError {
     #[error("connecting to {addr} timed out after {secs:.1}s")]
     Timeout { addr: SocketAddr, secs: f64 },
     #[error("cannot connect to {addr}: {source}")]
-    Tcp { addr: SocketAddr, source: std::io::Error },
+    Tcp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("TLS handshake with {host} failed: {why}")]
     Tls { host: String, why: String },
     #[error("{0} is a wss:// URL but no TLS client configuration was given")]
@@ -43,8 +50,14 @@ pub enum ConnectError {
 /// Resolve the URL's host to its first address.
 pub fn resolve(url: &WsUrl) -> Result<SocketAddr, ConnectError> {
     let host = url.authority();
-    let mut it = host.to_socket_addrs().map_err(|e| ConnectError::Resolve { host: host.clone(), why: e.to_string() })?;
-    it.next().ok_or_else(|| ConnectError::Resolve { host, why: "no addresses".into() })
+    let mut it = host.to_socket_addrs().map_err(|e| ConnectError::Resolve {
+        host: host.clone(),
+        why: e.to_string(),
+    })?;
+    it.next().ok_or_else(|| ConnectError::Resolve {
+        host,
+        why: "no addresses".into(),
+    })
 }
 
 pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, ConnectError> {
@@ -53,7 +66,12 @@ pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, Conne
         None => resolve(url)?,
     };
     let tcp = match monoio::time::timeout(opts.timeout, TcpStream::connect_addr(addr)).await {
-        Err(_) => return Err(ConnectError::Timeout { addr, secs: opts.timeout.as_secs_f64() }),
+        Err(_) => {
+            return Err(ConnectError::Timeout {
+                addr,
+                secs: opts.timeout.as_secs_f64(),
+            })
+        }
         Ok(Err(source)) => return Err(ConnectError::Tcp { addr, source }),
         Ok(Ok(s)) => s,
     };
@@ -61,12 +79,24 @@ pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, Conne
     if !url.secure {
         return Ok(Stream::Plain(tcp));
     }
-    let cfg = opts.tls.clone().ok_or_else(|| ConnectError::NoTlsConfig(url.to_string()))?;
-    let name = ServerName::try_from(url.host.clone()).map_err(|e| ConnectError::Tls { host: url.host.clone(), why: e.to_string() })?;
+    let cfg = opts
+        .tls
+        .clone()
+        .ok_or_else(|| ConnectError::NoTlsConfig(url.to_string()))?;
+    let name = ServerName::try_from(url.host.clone()).map_err(|e| ConnectError::Tls {
+        host: url.host.clone(),
+        why: e.to_string(),
+    })?;
     let connector = monoio_rustls::TlsConnector::from(cfg);
     match monoio::time::timeout(opts.timeout, connector.connect(name, tcp)).await {
-        Err(_) => Err(ConnectError::Tls { host: url.host.clone(), why: "timed out".into() }),
-        Ok(Err(e)) => Err(ConnectError::Tls { host: url.host.clone(), why: tls_error_text(&e) }),
+        Err(_) => Err(ConnectError::Tls {
+            host: url.host.clone(),
+            why: "timed out".into(),
+        }),
+        Ok(Err(e)) => Err(ConnectError::Tls {
+            host: url.host.clone(),
+            why: tls_error_text(&e),
+        }),
         Ok(Ok(s)) => Ok(Stream::TlsClient(Box::new(s))),
     }
 }

@@ -23,7 +23,10 @@ pub struct UrlError {
 
 impl WsUrl {
     pub fn parse(s: &str) -> Result<WsUrl, UrlError> {
-        let err = |why: &str| UrlError { url: s.to_string(), why: why.to_string() };
+        let err = |why: &str| UrlError {
+            url: s.to_string(),
+            why: why.to_string(),
+        };
         let u = ::url::Url::parse(s).map_err(|e| err(&e.to_string()))?;
         let secure = match u.scheme() {
             "ws" => false,
@@ -49,12 +52,22 @@ impl WsUrl {
             resource.push('?');
             resource.push_str(q);
         }
-        Ok(WsUrl { secure, host, port, resource, original: s.to_string() })
+        Ok(WsUrl {
+            secure,
+            host,
+            port,
+            resource,
+            original: s.to_string(),
+        })
     }
 
     /// Value for the `Host` header: the port only when it is not the scheme's default.
     pub fn host_header(&self) -> String {
-        let h = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let h = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         let default = if self.secure { 443 } else { 80 };
         if self.port == default {
             h
@@ -76,7 +89,11 @@ impl WsUrl {
     pub fn with_resource(&self, resource: &str) -> WsUrl {
         let scheme = if self.secure { "wss" } else { "ws" };
         let original = format!("{scheme}://{}{resource}", self.authority());
-        WsUrl { resource: resource.to_string(), original, ..self.clone() }
+        WsUrl {
+            resource: resource.to_string(),
+            original,
+            ..self.clone()
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -97,13 +114,22 @@ mod tests {
     #[test]
     fn parses() {
         let u = WsUrl::parse("ws://127.0.0.1:9001").unwrap();
-        assert_eq!((u.secure, u.host.as_str(), u.port, u.resource.as_str()), (false, "127.0.0.1", 9001, "/"));
+        assert_eq!(
+            (u.secure, u.host.as_str(), u.port, u.resource.as_str()),
+            (false, "127.0.0.1", 9001, "/")
+        );
         assert_eq!(u.host_header(), "127.0.0.1:9001");
         let u = WsUrl::parse("wss://example.com/chat?x=1").unwrap();
-        assert_eq!((u.secure, u.port, u.resource.as_str(), u.host_header()), (true, 443, "/chat?x=1", "example.com".to_string()));
+        assert_eq!(
+            (u.secure, u.port, u.resource.as_str(), u.host_header()),
+            (true, 443, "/chat?x=1", "example.com".to_string())
+        );
         let u = WsUrl::parse("ws://[::1]:9000/").unwrap();
         assert_eq!(u.authority(), "[::1]:9000");
-        assert_eq!(u.with_resource("/getCaseCount").to_string(), "ws://[::1]:9000/getCaseCount");
+        assert_eq!(
+            u.with_resource("/getCaseCount").to_string(),
+            "ws://[::1]:9000/getCaseCount"
+        );
     }
 
     #[test]

@@ -55,7 +55,9 @@ impl fmt::Display for OpCode {
 }
 
 /// A close status code (RFC 6455 §7.4). Any 16-bit value is representable.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct CloseCode(pub u16);
 
@@ -124,14 +126,23 @@ mod tests {
         for v in 0u8..16 {
             let op = OpCode(v);
             assert_eq!(op.is_control(), v >= 8, "{v}");
-            assert_eq!(op.is_reserved(), !matches!(v, 0 | 1 | 2 | 8 | 9 | 10), "{v}");
+            assert_eq!(
+                op.is_reserved(),
+                !matches!(v, 0 | 1 | 2 | 8 | 9 | 10),
+                "{v}"
+            );
         }
     }
 
     #[test]
     fn sendable_close_codes() {
-        let ok = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999];
-        let bad = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
+        let ok = [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
+        ];
+        let bad = [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ];
         for c in ok {
             assert!(CloseCode(c).is_sendable(), "{c}");
         }

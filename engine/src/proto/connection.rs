@@ -152,12 +152,18 @@ pub enum Event {
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     /// The peer's Close frame (valid); `code` is `None` for an empty payload.
-    Close { code: Option<CloseCode>, reason: String },
+    Close {
+        code: Option<CloseCode>,
+        reason: String,
+    },
     /// A received frame (only with [`Config::record_frames`]).
     Frame(FrameRecord),
     /// A frame this connection encoded and queued itself (pongs, closes, messages; only with
     /// [`Config::record_frames`]). `octets` is its length on the wire.
-    FrameSent { record: FrameRecord, octets: usize },
+    FrameSent {
+        record: FrameRecord,
+        octets: usize,
+    },
     /// We failed the connection because of this violation.
     Failed(ProtocolError),
 }
@@ -300,8 +306,28 @@ impl Connection {
         }
         let (deflater, inflater) = match (cfg.deflate, cfg.role) {
             (None, _) => (None, None),
-            (Some(p), Role::Server) => (Some(Deflater::new(p.server_max_window_bits, p.server_no_context_takeover, cfg.deflate_level)), Some(Inflater::new(p.client_max_window_bits, p.client_no_context_takeover))),
-            (Some(p), Role::Client) => (Some(Deflater::new(p.client_max_window_bits, p.client_no_context_takeover, cfg.deflate_level)), Some(Inflater::new(p.server_max_window_bits, p.server_no_context_takeover))),
+            (Some(p), Role::Server) => (
+                Some(Deflater::new(
+                    p.server_max_window_bits,
+                    p.server_no_context_takeover,
+                    cfg.deflate_level,
+                )),
+                Some(Inflater::new(
+                    p.client_max_window_bits,
+                    p.client_no_context_takeover,
+                )),
+            ),
+            (Some(p), Role::Client) => (
+                Some(Deflater::new(
+                    p.client_max_window_bits,
+                    p.client_no_context_takeover,
+                    cfg.deflate_level,
+                )),
+                Some(Inflater::new(
+                    p.server_max_window_bits,
+                    p.server_no_context_takeover,
+                )),
+            ),
         };
         Connection {
             state: State::Open,
@@ -382,7 +408,12 @@ impl Connection {
     }
 
     /// Feed all of `buf`, handling events with `on_event` between frames.
-    pub fn handle_input_all(&mut self, buf: &mut [u8], now: Instant, mut on_event: impl FnMut(&mut Connection, Event)) {
+    pub fn handle_input_all(
+        &mut self,
+        buf: &mut [u8],
+        now: Instant,
+        mut on_event: impl FnMut(&mut Connection, Event),
+    ) {
         let mut off = 0;
         while off < buf.len() {
             off += self.handle_input(&mut buf[off..], now);
@@ -441,7 +472,8 @@ impl Connection {
         if !handshake_done {
             self.status.was_clean = false;
             if self.status.not_clean_reason.is_none() && !self.status.dropped_by_me {
-                self.status.not_clean_reason = Some("peer dropped the TCP connection without a closing handshake".into());
+                self.status.not_clean_reason =
+                    Some("peer dropped the TCP connection without a closing handshake".into());
             }
         }
         self.state = State::Closed;
@@ -487,7 +519,10 @@ impl Connection {
         let start = self.msg.buf.len();
         if self.msg.compressed {
             // Inflated as the frames arrive, never past the message size limit.
-            let inflater = self.inflater.as_mut().expect("compressed messages need an inflater");
+            let inflater = self
+                .inflater
+                .as_mut()
+                .expect("compressed messages need an inflater");
             inflater.push(data, &mut self.msg.buf, self.cfg.max_message_size)?;
         } else {
             self.msg.buf.extend_from_slice(data);
@@ -501,7 +536,10 @@ impl Connection {
             // §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that
             // the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail
             // the WebSocket Connection_." (checked as the octets arrive: fail fast)
-            self.msg.utf8.feed(&self.msg.buf[start..]).map_err(|e| ProtocolError::InvalidUtf8 { offset: e.offset })?;
+            self.msg
+                .utf8
+                .feed(&self.msg.buf[start..])
+                .map_err(|e| ProtocolError::InvalidUtf8 { offset: e.offset })?;
         }
         Ok(())
     }
@@ -510,7 +548,8 @@ impl Connection {
         let cur = self.current.take().expect("end follows a header");
         let h = cur.header;
         if let Some(payload) = cur.record {
-            self.events.push_back(Event::Frame(FrameRecord { header: h, payload }));
+            self.events
+                .push_back(Event::Frame(FrameRecord { header: h, payload }));
         }
         if h.opcode.is_control() {
             return self.on_control(h.opcode, now);
@@ -518,18 +557,27 @@ impl Connection {
         if h.fin {
             if self.msg.compressed {
                 let start = self.msg.buf.len();
-                let inflater = self.inflater.as_mut().expect("compressed messages need an inflater");
+                let inflater = self
+                    .inflater
+                    .as_mut()
+                    .expect("compressed messages need an inflater");
                 inflater.finish(&mut self.msg.buf, self.cfg.max_message_size)?;
                 self.check_text(start)?;
             }
             if !self.msg.binary && self.cfg.validate_utf8 {
-                self.msg.utf8.finish().map_err(|e| ProtocolError::TruncatedUtf8 { offset: e.offset })?;
+                self.msg
+                    .utf8
+                    .finish()
+                    .map_err(|e| ProtocolError::TruncatedUtf8 { offset: e.offset })?;
             }
             self.msg.active = false;
             self.counters.rx_messages += 1;
             self.counters.rx_app_octets += self.msg.buf.len() as u64;
             let data = std::mem::take(&mut self.msg.buf);
-            self.events.push_back(Event::Message(Message { binary: self.msg.binary, data }));
+            self.events.push_back(Event::Message(Message {
+                binary: self.msg.binary,
+                data,
+            }));
         }
         Ok(())
     }
@@ -569,7 +617,10 @@ impl Connection {
             if self.cfg.validate_utf8 && !validate(reason) {
                 return Err(ProtocolError::InvalidCloseReason);
             }
-            (Some(CloseCode(c)), String::from_utf8_lossy(reason).into_owned())
+            (
+                Some(CloseCode(c)),
+                String::from_utf8_lossy(reason).into_owned(),
+            )
         } else {
             (None, String::new())
         };
@@ -610,7 +661,9 @@ impl Connection {
                 self.status.dropped_by_me = !self.eof;
                 self.action = self.action.max(TransportAction::ShutdownWrite);
             }
-            Role::Client if !self.status.closed_by_me && !self.cfg.linger_after_peer_close => return,
+            Role::Client if !self.status.closed_by_me && !self.cfg.linger_after_peer_close => {
+                return
+            }
             Role::Client => {}
         }
         self.linger_deadline = Some(now + self.cfg.linger_timeout);
@@ -685,7 +738,11 @@ impl Connection {
         }
         let op = if binary { OpCode::BINARY } else { OpCode::TEXT };
         let compressed = self.compress_message(payload);
-        let wire = if compressed { std::mem::take(&mut self.scratch) } else { Vec::new() };
+        let wire = if compressed {
+            std::mem::take(&mut self.scratch)
+        } else {
+            Vec::new()
+        };
         let data: &[u8] = if compressed { &wire } else { payload };
         self.counters.tx_app_octets += payload.len() as u64;
         self.counters.tx_payload_octets += data.len() as u64;
@@ -696,7 +753,11 @@ impl Connection {
             let mut first = true;
             let mut chunks = data.chunks(fragment).peekable();
             while let Some(c) = chunks.next() {
-                let (o, r) = if first { (op, rsv) } else { (OpCode::CONTINUATION, 0) };
+                let (o, r) = if first {
+                    (op, rsv)
+                } else {
+                    (OpCode::CONTINUATION, 0)
+                };
                 self.write_frame(chunks.peek().is_none(), r, o, c);
                 first = false;
             }
@@ -745,7 +806,14 @@ impl Connection {
             return;
         }
         let reason = truncate_utf8(reason, 123);
-        self.write_close(code.map(|c| c.0), if code.is_some() { reason.as_bytes() } else { b"" });
+        self.write_close(
+            code.map(|c| c.0),
+            if code.is_some() {
+                reason.as_bytes()
+            } else {
+                b""
+            },
+        );
         self.start_closing(now);
     }
 
@@ -871,7 +939,8 @@ impl Connection {
         self.write_frame(true, 0, OpCode::CLOSE, &payload);
         self.close_sent = true;
         self.status.local_code = code;
-        self.status.local_reason = (!reason.is_empty()).then(|| String::from_utf8_lossy(reason).into_owned());
+        self.status.local_reason =
+            (!reason.is_empty()).then(|| String::from_utf8_lossy(reason).into_owned());
     }
 
     #[inline]
@@ -883,9 +952,22 @@ impl Connection {
         self.counters.tx_frames += 1;
         self.counters.tx_octets += octets as u64;
         if self.cfg.record_frames {
-            let header = FrameHeader { fin, rsv, opcode: op, mask, payload_len: payload.len() as u64 };
-            let payload = if self.cfg.record_payloads { payload.to_vec() } else { Vec::new() };
-            self.events.push_back(Event::FrameSent { record: FrameRecord { header, payload }, octets });
+            let header = FrameHeader {
+                fin,
+                rsv,
+                opcode: op,
+                mask,
+                payload_len: payload.len() as u64,
+            };
+            let payload = if self.cfg.record_payloads {
+                payload.to_vec()
+            } else {
+                Vec::new()
+            };
+            self.events.push_back(Event::FrameSent {
+                record: FrameRecord { header, payload },
+                octets,
+            });
         }
     }
 

@@ -81,18 +81,38 @@ fn parse_header(b: &[u8]) -> Result<FrameHeader, ProtocolError> {
         None
     };
     debug_assert_eq!(i, b.len());
-    Ok(FrameHeader { fin, rsv, opcode, mask, payload_len: len })
+    Ok(FrameHeader {
+        fin,
+        rsv,
+        opcode,
+        mask,
+        payload_len: len,
+    })
 }
 
 impl FrameDecoder {
     /// A decoder that enforces the frame rules for `rules`.
     pub fn new(rules: RuleState) -> Self {
-        FrameDecoder { rules: Some(rules), hdr: [0; 14], hdr_len: 0, current: None, remaining: 0, offset: 0 }
+        FrameDecoder {
+            rules: Some(rules),
+            hdr: [0; 14],
+            hdr_len: 0,
+            current: None,
+            remaining: 0,
+            offset: 0,
+        }
     }
 
     /// A decoder that only enforces the length encoding (for logging what a peer sends).
     pub fn lenient() -> Self {
-        FrameDecoder { rules: None, hdr: [0; 14], hdr_len: 0, current: None, remaining: 0, offset: 0 }
+        FrameDecoder {
+            rules: None,
+            hdr: [0; 14],
+            hdr_len: 0,
+            current: None,
+            remaining: 0,
+            offset: 0,
+        }
     }
 
     pub fn rules_mut(&mut self) -> Option<&mut RuleState> {
@@ -134,7 +154,8 @@ impl FrameDecoder {
     }
 
     fn decode_header(&mut self, input: &[u8]) -> Result<(usize, Option<Item>), ProtocolError> {
-        let header = if self.hdr_len == 0 && input.len() >= 2 && input.len() >= header_len(input[1]) {
+        let header = if self.hdr_len == 0 && input.len() >= 2 && input.len() >= header_len(input[1])
+        {
             // Fast path: the whole header is in this chunk.
             let n = header_len(input[1]);
             (parse_header(&input[..n])?, n)
@@ -180,7 +201,10 @@ mod tests {
     use proptest::prelude::*;
 
     /// Decode everything in `chunks`, collecting (header, payload) per frame.
-    fn decode_all(dec: &mut FrameDecoder, chunks: &[&[u8]]) -> Result<Vec<(FrameHeader, Vec<u8>)>, ProtocolError> {
+    fn decode_all(
+        dec: &mut FrameDecoder,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<(FrameHeader, Vec<u8>)>, ProtocolError> {
         let mut frames = Vec::new();
         let mut cur: Option<(FrameHeader, Vec<u8>)> = None;
         for c in chunks {
@@ -190,7 +214,11 @@ mod tests {
                 let (used, item) = dec.decode(&mut buf[off..])?;
                 match item {
                     Some(Item::Header(h)) => cur = Some((h, Vec::new())),
-                    Some(Item::Payload(r)) => cur.as_mut().unwrap().1.extend_from_slice(&buf[off + r.start..off + r.end]),
+                    Some(Item::Payload(r)) => cur
+                        .as_mut()
+                        .unwrap()
+                        .1
+                        .extend_from_slice(&buf[off + r.start..off + r.end]),
                     Some(Item::End) => frames.push(cur.take().unwrap()),
                     None => break,
                 }
@@ -208,7 +236,13 @@ mod tests {
     #[test]
     fn masked_hello() {
         let mut d = FrameDecoder::new(RuleState::new(Role::Server));
-        let f = decode_all(&mut d, &[&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]]).unwrap();
+        let f = decode_all(
+            &mut d,
+            &[&[
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ]],
+        )
+        .unwrap();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].1, b"Hello");
         assert!(f[0].0.fin);
@@ -216,23 +250,42 @@ mod tests {
 
     #[test]
     fn non_minimal_lengths_rejected() {
-        let b = RawFrame::new(2, vec![0; 5]).length_form(LengthForm::U16).to_bytes();
+        let b = RawFrame::new(2, vec![0; 5])
+            .length_form(LengthForm::U16)
+            .to_bytes();
         let mut d = FrameDecoder::lenient();
-        assert_eq!(decode_all(&mut d, &[&b]), Err(ProtocolError::NonMinimalLength { len: 5, width: 2 }));
-        let b = RawFrame::new(2, vec![0; 200]).length_form(LengthForm::U64).to_bytes();
+        assert_eq!(
+            decode_all(&mut d, &[&b]),
+            Err(ProtocolError::NonMinimalLength { len: 5, width: 2 })
+        );
+        let b = RawFrame::new(2, vec![0; 200])
+            .length_form(LengthForm::U64)
+            .to_bytes();
         let mut d = FrameDecoder::lenient();
-        assert_eq!(decode_all(&mut d, &[&b]), Err(ProtocolError::NonMinimalLength { len: 200, width: 8 }));
+        assert_eq!(
+            decode_all(&mut d, &[&b]),
+            Err(ProtocolError::NonMinimalLength { len: 200, width: 8 })
+        );
         let mut b = vec![0x82, 0x7F];
         b.extend_from_slice(&(1u64 << 63).to_be_bytes());
         let mut d = FrameDecoder::lenient();
-        assert_eq!(decode_all(&mut d, &[&b]), Err(ProtocolError::LengthOverflow));
+        assert_eq!(
+            decode_all(&mut d, &[&b]),
+            Err(ProtocolError::LengthOverflow)
+        );
     }
 
     #[test]
     fn rules_applied() {
-        let b = RawFrame::new(1, b"x".to_vec()).rsv(2).mask(Some([1, 2, 3, 4])).to_bytes();
+        let b = RawFrame::new(1, b"x".to_vec())
+            .rsv(2)
+            .mask(Some([1, 2, 3, 4]))
+            .to_bytes();
         let mut d = FrameDecoder::new(RuleState::new(Role::Server));
-        assert_eq!(decode_all(&mut d, &[&b]), Err(ProtocolError::ReservedBits { rsv: 2 }));
+        assert_eq!(
+            decode_all(&mut d, &[&b]),
+            Err(ProtocolError::ReservedBits { rsv: 2 })
+        );
     }
 
     #[test]
@@ -249,7 +302,12 @@ mod tests {
 
     fn arb_frames() -> impl Strategy<Value = Vec<(u8, bool, Vec<u8>, Option<[u8; 4]>)>> {
         proptest::collection::vec(
-            (prop_oneof![Just(1u8), Just(2u8), Just(9u8)], any::<bool>(), proptest::collection::vec(any::<u8>(), 0..70_000usize), proptest::option::of(any::<[u8; 4]>())),
+            (
+                prop_oneof![Just(1u8), Just(2u8), Just(9u8)],
+                any::<bool>(),
+                proptest::collection::vec(any::<u8>(), 0..70_000usize),
+                proptest::option::of(any::<[u8; 4]>()),
+            ),
             1..4,
         )
     }

@@ -36,7 +36,14 @@ pub struct DeflateConfig {
 
 impl Default for DeflateConfig {
     fn default() -> Self {
-        DeflateConfig { server_no_context_takeover: false, client_no_context_takeover: false, server_max_window_bits: None, client_max_window_bits: Some(15), threshold: 0, level: 6 }
+        DeflateConfig {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: None,
+            client_max_window_bits: Some(15),
+            threshold: 0,
+            level: 6,
+        }
     }
 }
 
@@ -51,7 +58,12 @@ pub struct DeflateParams {
 
 impl Default for DeflateParams {
     fn default() -> Self {
-        DeflateParams { server_no_context_takeover: false, client_no_context_takeover: false, server_max_window_bits: 15, client_max_window_bits: 15 }
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
     }
 }
 
@@ -90,10 +102,20 @@ pub fn parse_params(e: &ExtensionOffer, response: bool) -> Result<Params, String
             ("server_no_context_takeover", None) => p.server_no_context_takeover = true,
             ("client_no_context_takeover", None) => p.client_no_context_takeover = true,
             ("server_max_window_bits", Some(v)) => p.server_max_window_bits = Some(bits(v, k)?),
-            ("client_max_window_bits", Some(v)) => p.client_max_window_bits = Some(Some(bits(v, k)?)),
+            ("client_max_window_bits", Some(v)) => {
+                p.client_max_window_bits = Some(Some(bits(v, k)?))
+            }
             // §7.1.2.2: in an offer it may come without a value; a response must give one.
             ("client_max_window_bits", None) if !response => p.client_max_window_bits = Some(None),
-            (name, _) if matches!(name, "server_no_context_takeover" | "client_no_context_takeover" | "server_max_window_bits" | "client_max_window_bits") => {
+            (name, _)
+                if matches!(
+                    name,
+                    "server_no_context_takeover"
+                        | "client_no_context_takeover"
+                        | "server_max_window_bits"
+                        | "client_max_window_bits"
+                ) =>
+            {
                 return Err(format!("parameter {k} has a bad value"))
             }
             _ => return Err(format!("unknown parameter {k}")),
@@ -125,9 +147,14 @@ pub fn client_offer(cfg: &DeflateConfig) -> String {
 /// Server side: pick the first acceptable permessage-deflate offer. Invalid offers are
 /// declined (§7: "decline"), so the connection goes on without compression. Returns the
 /// negotiated parameters and the response header value.
-pub fn server_accept(offers: &[ExtensionOffer], cfg: &DeflateConfig) -> Option<(DeflateParams, String)> {
+pub fn server_accept(
+    offers: &[ExtensionOffer],
+    cfg: &DeflateConfig,
+) -> Option<(DeflateParams, String)> {
     for o in offers.iter().filter(|o| o.name.eq_ignore_ascii_case(NAME)) {
-        let Ok(p) = parse_params(o, false) else { continue };
+        let Ok(p) = parse_params(o, false) else {
+            continue;
+        };
         let mut r = DeflateParams::default();
         let mut hdr = NAME.to_string();
         // The client asked us not to keep context, or we choose not to.
@@ -168,16 +195,23 @@ pub fn server_accept(offers: &[ExtensionOffer], cfg: &DeflateConfig) -> Option<(
 
 /// Client side: check the server's answer against what we offered (§7.1: a response with
 /// parameters we cannot honour fails the handshake).
-pub fn client_accept(resp: &ExtensionOffer, cfg: &DeflateConfig) -> Result<DeflateParams, HandshakeError> {
+pub fn client_accept(
+    resp: &ExtensionOffer,
+    cfg: &DeflateConfig,
+) -> Result<DeflateParams, HandshakeError> {
     let bad = |why: String| HandshakeError::BadExtensions(format!("{NAME} response: {why}"));
     let p = parse_params(resp, true).map_err(bad)?;
     if let (Some(got), Some(asked)) = (p.server_max_window_bits, cfg.server_max_window_bits) {
         if got > asked {
-            return Err(bad(format!("server_max_window_bits={got} exceeds the {asked} we asked for")));
+            return Err(bad(format!(
+                "server_max_window_bits={got} exceeds the {asked} we asked for"
+            )));
         }
     }
     if cfg.server_no_context_takeover && !p.server_no_context_takeover {
-        return Err(bad("server_no_context_takeover was asked for but not granted".into()));
+        return Err(bad(
+            "server_no_context_takeover was asked for but not granted".into(),
+        ));
     }
     let client_bits = match p.client_max_window_bits {
         Some(Some(b)) => {
@@ -207,8 +241,14 @@ pub struct Deflater {
 impl Deflater {
     /// `bits`: our negotiated window; `no_context`: reset after each message.
     pub fn new(bits: u8, no_context: bool, level: u32) -> Self {
-        let c = (bits >= 9).then(|| Compress::new_with_window_bits(Compression::new(level.min(9)), false, bits));
-        Deflater { c, reset: no_context, level, bits }
+        let c = (bits >= 9)
+            .then(|| Compress::new_with_window_bits(Compression::new(level.min(9)), false, bits));
+        Deflater {
+            c,
+            reset: no_context,
+            level,
+            bits,
+        }
     }
 
     /// False when messages must go uncompressed (window 8, see the module docs).
@@ -246,7 +286,11 @@ impl Deflater {
             out.push(0x00);
         }
         if self.reset {
-            *c = Compress::new_with_window_bits(Compression::new(self.level.min(9)), false, self.bits);
+            *c = Compress::new_with_window_bits(
+                Compression::new(self.level.min(9)),
+                false,
+                self.bits,
+            );
         }
     }
 }
@@ -261,27 +305,46 @@ pub struct Inflater {
 impl Inflater {
     pub fn new(bits: u8, no_context: bool) -> Self {
         let bits = bits.max(9);
-        Inflater { d: Decompress::new_with_window_bits(false, bits), reset: no_context, bits }
+        Inflater {
+            d: Decompress::new_with_window_bits(false, bits),
+            reset: no_context,
+            bits,
+        }
     }
 
     /// Inflate `data` into `out`; fail (1009) before `out` would grow past `limit` octets
     /// (0 = no limit), so a deflate bomb is stopped, not decompressed.
-    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
+    pub fn push(
+        &mut self,
+        data: &[u8],
+        out: &mut Vec<u8>,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
         let mut input = data;
         loop {
             if out.capacity() - out.len() < 4096 {
                 out.reserve((data.len() * 4).clamp(4096, 1 << 20));
             }
             let before = (self.d.total_in(), out.len());
-            let status = self.d.decompress_vec(input, out, FlushDecompress::Sync).map_err(|e| ProtocolError::BadCompressedData { detail: e.to_string() })?;
+            let status = self
+                .d
+                .decompress_vec(input, out, FlushDecompress::Sync)
+                .map_err(|e| ProtocolError::BadCompressedData {
+                    detail: e.to_string(),
+                })?;
             input = &input[(self.d.total_in() - before.0) as usize..];
             if limit != 0 && out.len() as u64 > limit {
-                return Err(ProtocolError::MessageTooBig { size: out.len() as u64, limit });
+                return Err(ProtocolError::MessageTooBig {
+                    size: out.len() as u64,
+                    limit,
+                });
             }
             if status == Status::StreamEnd {
                 // A final block inside a message: what follows cannot be inflated.
                 if !input.is_empty() {
-                    return Err(ProtocolError::BadCompressedData { detail: "data after the final deflate block".into() });
+                    return Err(ProtocolError::BadCompressedData {
+                        detail: "data after the final deflate block".into(),
+                    });
                 }
                 return Ok(());
             }
@@ -318,12 +381,14 @@ mod tests {
         // §7.2.3.1: "Hello" compressed in one frame.
         let mut d = Inflater::new(15, false);
         let mut out = Vec::new();
-        d.push(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 0).unwrap();
+        d.push(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 0)
+            .unwrap();
         d.finish(&mut out, 0).unwrap();
         assert_eq!(out, b"Hello");
         // §7.2.3.2: the second "Hello" uses the context of the first.
         let mut out = Vec::new();
-        d.push(&[0xf2, 0x00, 0x11, 0x00, 0x00], &mut out, 0).unwrap();
+        d.push(&[0xf2, 0x00, 0x11, 0x00, 0x00], &mut out, 0)
+            .unwrap();
         d.finish(&mut out, 0).unwrap();
         assert_eq!(out, b"Hello");
     }
@@ -333,7 +398,12 @@ mod tests {
         for (bits, reset) in [(15, false), (15, true), (9, false), (12, true)] {
             let mut c = Deflater::new(bits, reset, 6);
             let mut d = Inflater::new(bits, reset);
-            for msg in [&b"Hello, Hello, Hello!"[..], &vec![b'x'; 100_000], b"", "κόσμε".as_bytes()] {
+            for msg in [
+                &b"Hello, Hello, Hello!"[..],
+                &vec![b'x'; 100_000],
+                b"",
+                "κόσμε".as_bytes(),
+            ] {
                 let mut z = Vec::new();
                 c.compress(msg, &mut z);
                 let mut out = Vec::new();
@@ -367,14 +437,19 @@ mod tests {
         let mut d = Inflater::new(15, false);
         let mut out = Vec::new();
         let e = d.push(&z, &mut out, 1 << 20).unwrap_err();
-        assert!(matches!(e, ProtocolError::MessageTooBig { limit: 1048576, .. }));
+        assert!(matches!(
+            e,
+            ProtocolError::MessageTooBig { limit: 1048576, .. }
+        ));
         assert!(out.len() < 4 << 20, "did not inflate everything first");
     }
 
     #[test]
     fn corrupt_data_is_1007() {
         let mut d = Inflater::new(15, false);
-        let e = d.push(&[0xff, 0xff, 0xff, 0xff, 0xff], &mut Vec::new(), 0).unwrap_err();
+        let e = d
+            .push(&[0xff, 0xff, 0xff, 0xff, 0xff], &mut Vec::new(), 0)
+            .unwrap_err();
         assert_eq!(e.close_code().0, 1007);
     }
 
@@ -394,17 +469,31 @@ mod tests {
     #[test]
     fn negotiation_server_side() {
         let cfg = DeflateConfig::default();
-        let (p, h) = server_accept(&offer("permessage-deflate; client_max_window_bits"), &cfg).unwrap();
+        let (p, h) =
+            server_accept(&offer("permessage-deflate; client_max_window_bits"), &cfg).unwrap();
         assert_eq!(h, "permessage-deflate");
         assert_eq!(p, DeflateParams::default());
-        let (p, h) = server_accept(&offer("permessage-deflate; server_no_context_takeover; server_max_window_bits=10"), &cfg).unwrap();
-        assert_eq!(h, "permessage-deflate; server_no_context_takeover; server_max_window_bits=10");
+        let (p, h) = server_accept(
+            &offer("permessage-deflate; server_no_context_takeover; server_max_window_bits=10"),
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+        );
         assert!(p.server_no_context_takeover);
         assert_eq!(p.server_max_window_bits, 10);
         // An invalid first offer is declined; the second is taken.
         let (p, _) = server_accept(&offer("permessage-deflate; server_max_window_bits=7, permessage-deflate; client_max_window_bits=9"), &cfg).unwrap();
         assert_eq!(p.client_max_window_bits, 9);
-        for bad in ["permessage-deflate; foo", "permessage-deflate; server_max_window_bits", "permessage-deflate; server_no_context_takeover; server_no_context_takeover", "permessage-deflate; client_max_window_bits=08", "permessage-deflate; server_no_context_takeover=1"] {
+        for bad in [
+            "permessage-deflate; foo",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; client_max_window_bits=08",
+            "permessage-deflate; server_no_context_takeover=1",
+        ] {
             assert!(server_accept(&offer(bad), &cfg).is_none(), "{bad}");
         }
         assert!(server_accept(&offer("x-webkit-deflate-frame"), &cfg).is_none());
@@ -412,14 +501,39 @@ mod tests {
 
     #[test]
     fn negotiation_client_side() {
-        let cfg = DeflateConfig { server_max_window_bits: Some(10), ..DeflateConfig::default() };
-        assert_eq!(client_offer(&cfg), "permessage-deflate; server_max_window_bits=10; client_max_window_bits");
-        let r = &offer("permessage-deflate; server_max_window_bits=9; client_max_window_bits=11")[0];
+        let cfg = DeflateConfig {
+            server_max_window_bits: Some(10),
+            ..DeflateConfig::default()
+        };
+        assert_eq!(
+            client_offer(&cfg),
+            "permessage-deflate; server_max_window_bits=10; client_max_window_bits"
+        );
+        let r =
+            &offer("permessage-deflate; server_max_window_bits=9; client_max_window_bits=11")[0];
         let p = client_accept(r, &cfg).unwrap();
-        assert_eq!((p.server_max_window_bits, p.client_max_window_bits), (9, 11));
-        assert!(client_accept(&offer("permessage-deflate; server_max_window_bits=12")[0], &cfg).is_err());
-        assert!(client_accept(&offer("permessage-deflate; client_max_window_bits")[0], &cfg).is_err());
-        let nocbits = DeflateConfig { client_max_window_bits: None, ..DeflateConfig::default() };
-        assert!(client_accept(&offer("permessage-deflate; client_max_window_bits=10")[0], &nocbits).is_err());
+        assert_eq!(
+            (p.server_max_window_bits, p.client_max_window_bits),
+            (9, 11)
+        );
+        assert!(client_accept(
+            &offer("permessage-deflate; server_max_window_bits=12")[0],
+            &cfg
+        )
+        .is_err());
+        assert!(client_accept(
+            &offer("permessage-deflate; client_max_window_bits")[0],
+            &cfg
+        )
+        .is_err());
+        let nocbits = DeflateConfig {
+            client_max_window_bits: None,
+            ..DeflateConfig::default()
+        };
+        assert!(client_accept(
+            &offer("permessage-deflate; client_max_window_bits=10")[0],
+            &nocbits
+        )
+        .is_err());
     }
 }

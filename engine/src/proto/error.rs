@@ -54,7 +54,9 @@ impl ProtocolError {
             | ProtocolError::TruncatedUtf8 { .. }
             | ProtocolError::InvalidCloseReason
             | ProtocolError::BadCompressedData { .. } => CloseCode::INVALID_PAYLOAD,
-            ProtocolError::MessageTooBig { .. } | ProtocolError::FrameTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
+            ProtocolError::MessageTooBig { .. } | ProtocolError::FrameTooBig { .. } => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -66,11 +68,26 @@ mod tests {
 
     #[test]
     fn close_code_mapping() {
-        assert_eq!(ProtocolError::ReservedBits { rsv: 4 }.close_code(), CloseCode::PROTOCOL_ERROR);
-        assert_eq!(ProtocolError::InvalidUtf8 { offset: 3 }.close_code(), CloseCode::INVALID_PAYLOAD);
-        assert_eq!(ProtocolError::InvalidCloseReason.close_code(), CloseCode::INVALID_PAYLOAD);
-        assert_eq!(ProtocolError::MessageTooBig { size: 2, limit: 1 }.close_code(), CloseCode::MESSAGE_TOO_BIG);
-        assert_eq!(ProtocolError::InvalidCloseCode { code: 1005 }.close_code(), CloseCode::PROTOCOL_ERROR);
+        assert_eq!(
+            ProtocolError::ReservedBits { rsv: 4 }.close_code(),
+            CloseCode::PROTOCOL_ERROR
+        );
+        assert_eq!(
+            ProtocolError::InvalidUtf8 { offset: 3 }.close_code(),
+            CloseCode::INVALID_PAYLOAD
+        );
+        assert_eq!(
+            ProtocolError::InvalidCloseReason.close_code(),
+            CloseCode::INVALID_PAYLOAD
+        );
+        assert_eq!(
+            ProtocolError::MessageTooBig { size: 2, limit: 1 }.close_code(),
+            CloseCode::MESSAGE_TOO_BIG
+        );
+        assert_eq!(
+            ProtocolError::InvalidCloseCode { code: 1005 }.close_code(),
+            CloseCode::PROTOCOL_ERROR
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// Number of octets this header takes on the wire with minimal length encoding.
     pub fn encoded_len(&self) -> usize {
-        2 + LengthForm::minimal(self.payload_len).extra_bytes() + if self.mask.is_some() { 4 } else { 0 }
+        2 + LengthForm::minimal(self.payload_len).extra_bytes()
+            + if self.mask.is_some() { 4 } else { 0 }
     }
 }
 
@@ -61,7 +62,15 @@ impl LengthForm {
 
 /// Write a frame header. `len` is written in `form` (widened if it does not fit); the header
 /// is exactly what the arguments say, valid or not.
-pub fn encode_header(out: &mut Vec<u8>, fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, len: u64, form: LengthForm) {
+pub fn encode_header(
+    out: &mut Vec<u8>,
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    len: u64,
+    form: LengthForm,
+) {
     let b0 = (u8::from(fin) << 7) | ((rsv & 0x7) << 4) | (opcode & 0xF);
     let mbit = if mask.is_some() { 0x80 } else { 0 };
     let form = match form {
@@ -87,9 +96,24 @@ pub fn encode_header(out: &mut Vec<u8>, fin: bool, rsv: u8, opcode: u8, mask: Op
 
 /// Append one complete, valid frame (minimal length, masked when `mask` is given).
 #[inline]
-pub fn encode_frame(out: &mut Vec<u8>, fin: bool, rsv: u8, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) {
+pub fn encode_frame(
+    out: &mut Vec<u8>,
+    fin: bool,
+    rsv: u8,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+) {
     out.reserve(14 + payload.len());
-    encode_header(out, fin, rsv, opcode.0, mask, payload.len() as u64, LengthForm::Minimal);
+    encode_header(
+        out,
+        fin,
+        rsv,
+        opcode.0,
+        mask,
+        payload.len() as u64,
+        LengthForm::Minimal,
+    );
     let start = out.len();
     out.extend_from_slice(payload);
     if let Some(m) = mask {
@@ -113,7 +137,15 @@ pub struct RawFrame {
 
 impl RawFrame {
     pub fn new(opcode: u8, payload: impl Into<Vec<u8>>) -> Self {
-        RawFrame { fin: true, rsv: 0, opcode, mask: None, payload: payload.into(), length_form: LengthForm::Minimal, declared_len: None }
+        RawFrame {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload: payload.into(),
+            length_form: LengthForm::Minimal,
+            declared_len: None,
+        }
     }
 
     pub fn fin(mut self, fin: bool) -> Self {
@@ -154,7 +186,15 @@ impl RawFrame {
 
     pub fn encode(&self, out: &mut Vec<u8>) {
         let len = self.declared_len.unwrap_or(self.payload.len() as u64);
-        encode_header(out, self.fin, self.rsv, self.opcode, self.mask, len, self.length_form);
+        encode_header(
+            out,
+            self.fin,
+            self.rsv,
+            self.opcode,
+            self.mask,
+            len,
+            self.length_form,
+        );
         let start = out.len();
         out.extend_from_slice(&self.payload);
         if let Some(m) = self.mask {
@@ -190,8 +230,18 @@ mod tests {
         encode_frame(&mut out, true, 0, OpCode::TEXT, None, b"Hello");
         assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
         out.clear();
-        encode_frame(&mut out, true, 0, OpCode::TEXT, Some([0x37, 0xfa, 0x21, 0x3d]), b"Hello");
-        assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        encode_frame(
+            &mut out,
+            true,
+            0,
+            OpCode::TEXT,
+            Some([0x37, 0xfa, 0x21, 0x3d]),
+            b"Hello",
+        );
+        assert_eq!(
+            out,
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
         out.clear();
         encode_frame(&mut out, false, 0, OpCode::TEXT, None, b"Hel");
         encode_frame(&mut out, true, 0, OpCode::CONTINUATION, None, b"lo");
@@ -206,18 +256,26 @@ mod tests {
 
     #[test]
     fn raw_frames_express_invalid_patterns() {
-        let f = RawFrame::new(0xB, b"x".to_vec()).fin(false).rsv(7).length_form(LengthForm::U64);
+        let f = RawFrame::new(0xB, b"x".to_vec())
+            .fin(false)
+            .rsv(7)
+            .length_form(LengthForm::U64);
         let b = f.to_bytes();
         assert_eq!(b[0], 0x7B);
         assert_eq!(b[1], 127);
         assert_eq!(&b[2..10], &1u64.to_be_bytes());
-        let lie = RawFrame::new(1, b"abc".to_vec()).declared_len(10).to_bytes();
+        let lie = RawFrame::new(1, b"abc".to_vec())
+            .declared_len(10)
+            .to_bytes();
         assert_eq!(lie, [0x81, 10, b'a', b'b', b'c']);
     }
 
     #[test]
     fn close_payloads() {
         assert_eq!(close_payload(None, b""), Vec::<u8>::new());
-        assert_eq!(close_payload(Some(1000), b"ok"), vec![0x03, 0xE8, b'o', b'k']);
+        assert_eq!(
+            close_payload(Some(1000), b"ok"),
+            vec![0x03, 0xE8, b'o', b'k']
+        );
     }
 }

@@ -7,7 +7,12 @@
 pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let rot = offset & 3;
     // Mask as seen from the start of `buf`.
-    let m = [mask[rot], mask[(rot + 1) & 3], mask[(rot + 2) & 3], mask[(rot + 3) & 3]];
+    let m = [
+        mask[rot],
+        mask[(rot + 1) & 3],
+        mask[(rot + 2) & 3],
+        mask[(rot + 3) & 3],
+    ];
     let m32 = u32::from_ne_bytes(m);
     let m64 = (u64::from(m32) << 32) | u64::from(m32);
 

@@ -18,7 +18,10 @@ pub mod rules;
 pub mod utf8;
 
 pub use codes::{CloseCode, OpCode};
-pub use connection::{CloseCodePolicy, CloseStatus, Config, Connection, Event, FailPolicy, FrameRecord, Message, State, TransportAction};
+pub use connection::{
+    CloseCodePolicy, CloseStatus, Config, Connection, Event, FailPolicy, FrameRecord, Message,
+    State, TransportAction,
+};
 pub use decode::{FrameDecoder, Item};
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, LengthForm, RawFrame};

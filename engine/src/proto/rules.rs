@@ -20,7 +20,11 @@ pub struct RuleState {
 
 impl RuleState {
     pub fn new(role: Role) -> Self {
-        RuleState { role: Some(role), rsv_allowed: 0, in_message: false }
+        RuleState {
+            role: Some(role),
+            rsv_allowed: 0,
+            in_message: false,
+        }
     }
 
     /// Check one frame header and advance the fragmentation state.
@@ -34,7 +38,11 @@ impl RuleState {
         // RFC 7692 §6.1: RSV1 is set on the first frame of a compressed message only, and
         // never on control frames.
         if h.rsv != 0 {
-            let allowed = if op.is_control() || op == OpCode::CONTINUATION || op.is_reserved() { 0 } else { self.rsv_allowed };
+            let allowed = if op.is_control() || op == OpCode::CONTINUATION || op.is_reserved() {
+                0
+            } else {
+                self.rsv_allowed
+            };
             if h.rsv & !allowed != 0 {
                 return Err(ProtocolError::ReservedBits { rsv: h.rsv });
             }
@@ -91,25 +99,65 @@ mod tests {
     use super::*;
 
     fn hdr(fin: bool, rsv: u8, op: u8, masked: bool, len: u64) -> FrameHeader {
-        FrameHeader { fin, rsv, opcode: OpCode(op), mask: masked.then_some([1, 2, 3, 4]), payload_len: len }
+        FrameHeader {
+            fin,
+            rsv,
+            opcode: OpCode(op),
+            mask: masked.then_some([1, 2, 3, 4]),
+            payload_len: len,
+        }
     }
 
     #[test]
     fn each_rule() {
         let mut s = RuleState::new(Role::Server);
-        assert_eq!(s.check(&hdr(true, 1, 1, true, 0)), Err(ProtocolError::ReservedBits { rsv: 1 }));
-        assert_eq!(s.check(&hdr(true, 0, 1, false, 0)), Err(ProtocolError::UnmaskedFrame));
-        assert_eq!(s.check(&hdr(false, 0, 9, true, 0)), Err(ProtocolError::FragmentedControl { opcode: 9 }));
-        assert_eq!(s.check(&hdr(true, 0, 9, true, 126)), Err(ProtocolError::ControlTooLong { len: 126 }));
-        assert_eq!(s.check(&hdr(true, 0, 0xB, true, 0)), Err(ProtocolError::ReservedOpcode { opcode: 0xB }));
-        assert_eq!(s.check(&hdr(true, 0, 3, true, 0)), Err(ProtocolError::ReservedOpcode { opcode: 3 }));
-        assert_eq!(s.check(&hdr(true, 0, 8, true, 1)), Err(ProtocolError::CloseLengthOne));
-        assert_eq!(s.check(&hdr(true, 0, 0, true, 1)), Err(ProtocolError::UnexpectedContinuation));
+        assert_eq!(
+            s.check(&hdr(true, 1, 1, true, 0)),
+            Err(ProtocolError::ReservedBits { rsv: 1 })
+        );
+        assert_eq!(
+            s.check(&hdr(true, 0, 1, false, 0)),
+            Err(ProtocolError::UnmaskedFrame)
+        );
+        assert_eq!(
+            s.check(&hdr(false, 0, 9, true, 0)),
+            Err(ProtocolError::FragmentedControl { opcode: 9 })
+        );
+        assert_eq!(
+            s.check(&hdr(true, 0, 9, true, 126)),
+            Err(ProtocolError::ControlTooLong { len: 126 })
+        );
+        assert_eq!(
+            s.check(&hdr(true, 0, 0xB, true, 0)),
+            Err(ProtocolError::ReservedOpcode { opcode: 0xB })
+        );
+        assert_eq!(
+            s.check(&hdr(true, 0, 3, true, 0)),
+            Err(ProtocolError::ReservedOpcode { opcode: 3 })
+        );
+        assert_eq!(
+            s.check(&hdr(true, 0, 8, true, 1)),
+            Err(ProtocolError::CloseLengthOne)
+        );
+        assert_eq!(
+            s.check(&hdr(true, 0, 0, true, 1)),
+            Err(ProtocolError::UnexpectedContinuation)
+        );
         assert_eq!(s.check(&hdr(false, 0, 1, true, 1)), Ok(()));
-        assert_eq!(s.check(&hdr(true, 0, 9, true, 1)), Ok(()), "control frames may interleave");
-        assert_eq!(s.check(&hdr(true, 0, 2, true, 1)), Err(ProtocolError::ExpectedContinuation { opcode: 2 }));
+        assert_eq!(
+            s.check(&hdr(true, 0, 9, true, 1)),
+            Ok(()),
+            "control frames may interleave"
+        );
+        assert_eq!(
+            s.check(&hdr(true, 0, 2, true, 1)),
+            Err(ProtocolError::ExpectedContinuation { opcode: 2 })
+        );
         let mut c = RuleState::new(Role::Client);
-        assert_eq!(c.check(&hdr(true, 0, 1, true, 0)), Err(ProtocolError::MaskedFrame));
+        assert_eq!(
+            c.check(&hdr(true, 0, 1, true, 0)),
+            Err(ProtocolError::MaskedFrame)
+        );
     }
 
     #[test]
@@ -117,10 +165,19 @@ mod tests {
         let mut s = RuleState::new(Role::Server);
         s.rsv_allowed = 4;
         assert_eq!(s.check(&hdr(false, 4, 1, true, 1)), Ok(()));
-        assert_eq!(s.check(&hdr(true, 4, 0, true, 1)), Err(ProtocolError::ReservedBits { rsv: 4 }));
+        assert_eq!(
+            s.check(&hdr(true, 4, 0, true, 1)),
+            Err(ProtocolError::ReservedBits { rsv: 4 })
+        );
         let mut s = RuleState::new(Role::Server);
         s.rsv_allowed = 4;
-        assert_eq!(s.check(&hdr(true, 4, 9, true, 1)), Err(ProtocolError::ReservedBits { rsv: 4 }));
-        assert_eq!(s.check(&hdr(true, 2, 1, true, 1)), Err(ProtocolError::ReservedBits { rsv: 2 }));
+        assert_eq!(
+            s.check(&hdr(true, 4, 9, true, 1)),
+            Err(ProtocolError::ReservedBits { rsv: 4 })
+        );
+        assert_eq!(
+            s.check(&hdr(true, 2, 1, true, 1)),
+            Err(ProtocolError::ReservedBits { rsv: 2 })
+        );
     }
 }

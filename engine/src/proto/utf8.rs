@@ -77,7 +77,9 @@ impl Utf8Validator {
             Err(e) => {
                 let at = e.valid_up_to();
                 if e.error_len().is_some() {
-                    return Err(Utf8Error { offset: base + pos + at as u64 });
+                    return Err(Utf8Error {
+                        offset: base + pos + at as u64,
+                    });
                 }
                 let tail = &data[at..];
                 self.carry[..tail.len()].copy_from_slice(tail);
@@ -92,7 +94,9 @@ impl Utf8Validator {
         if self.carry_len == 0 {
             Ok(())
         } else {
-            Err(Utf8Error { offset: self.seen - self.carry_len as u64 })
+            Err(Utf8Error {
+                offset: self.seen - self.carry_len as u64,
+            })
         }
     }
 }
@@ -131,9 +135,15 @@ mod tests {
     fn vectors() {
         // (input, expect: Ok(complete) or Err(offset))
         let cases: &[(&[u8], Result<bool, u64>)] = &[
-            (b"Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!", Ok(true)),
+            (
+                b"Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!",
+                Ok(true),
+            ),
             (b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", Ok(true)),
-            (b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited", Err(11)),
+            (
+                b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited",
+                Err(11),
+            ),
             (b"\xf4\x90\x80\x80", Err(0)),
             (b"\xf0\x90\x80", Ok(false)),
             (b"\xc0\xaf", Err(0)),

@@ -25,7 +25,9 @@ impl FromStr for DriverKind {
             "auto" => Ok(DriverKind::Auto),
             "uring" | "io_uring" | "io-uring" => Ok(DriverKind::Uring),
             "epoll" | "legacy" => Ok(DriverKind::Epoll),
-            other => Err(format!("unknown driver {other:?} (expected auto, uring or epoll)")),
+            other => Err(format!(
+                "unknown driver {other:?} (expected auto, uring or epoll)"
+            )),
         }
     }
 }
@@ -50,7 +52,8 @@ impl std::fmt::Display for Driver {
 static FALLBACK_NOTICE: Once = Once::new();
 
 fn notice_fallback(why: &str) {
-    FALLBACK_NOTICE.call_once(|| eprintln!("wstest: io_uring unavailable ({why}); using the epoll driver"));
+    FALLBACK_NOTICE
+        .call_once(|| eprintln!("wstest: io_uring unavailable ({why}); using the epoll driver"));
 }
 
 /// Decide the driver. `Auto` probes io_uring once (ring creation and the opcodes monoio needs;
@@ -74,14 +77,27 @@ pub fn resolve_driver(kind: DriverKind) -> Driver {
 /// `fallback`, a failure to set up io_uring falls back to epoll (and says so once).
 pub fn block_on<F: Future>(driver: Driver, fallback: bool, fut: F) -> io::Result<F::Output> {
     match driver {
-        Driver::Uring => match RuntimeBuilder::<IoUringDriver>::new().with_entries(1024).enable_timer().build() {
+        Driver::Uring => match RuntimeBuilder::<IoUringDriver>::new()
+            .with_entries(1024)
+            .enable_timer()
+            .build()
+        {
             Ok(mut rt) => Ok(rt.block_on(fut)),
             Err(e) if fallback => {
                 notice_fallback(&e.to_string());
-                Ok(RuntimeBuilder::<LegacyDriver>::new().enable_timer().build()?.block_on(fut))
+                Ok(RuntimeBuilder::<LegacyDriver>::new()
+                    .enable_timer()
+                    .build()?
+                    .block_on(fut))
             }
-            Err(e) => Err(io::Error::new(e.kind(), format!("cannot set up io_uring: {e} (try --driver epoll)"))),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot set up io_uring: {e} (try --driver epoll)"),
+            )),
         },
-        Driver::Epoll => Ok(RuntimeBuilder::<LegacyDriver>::new().enable_timer().build()?.block_on(fut)),
+        Driver::Epoll => Ok(RuntimeBuilder::<LegacyDriver>::new()
+            .enable_timer()
+            .build()?
+            .block_on(fut)),
     }
 }

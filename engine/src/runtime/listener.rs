@@ -29,13 +29,20 @@ fn one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 
 /// Bind `count` listeners to `addr` with SO_REUSEPORT; the kernel spreads incoming
 /// connections over them. Port 0 is resolved by the first bind, the others use that port.
-pub fn bind_reuseport(addr: SocketAddr, count: usize, backlog: i32) -> Result<Vec<TcpListener>, BindError> {
+pub fn bind_reuseport(
+    addr: SocketAddr,
+    count: usize,
+    backlog: i32,
+) -> Result<Vec<TcpListener>, BindError> {
     let err = |source| BindError { addr, source };
     let first = one(addr, backlog).map_err(err)?;
     let bound = first.local_addr().map_err(err)?;
     let mut v = vec![first];
     for _ in 1..count.max(1) {
-        v.push(one(bound, backlog).map_err(|source| BindError { addr: bound, source })?);
+        v.push(one(bound, backlog).map_err(|source| BindError {
+            addr: bound,
+            source,
+        })?);
     }
     Ok(v)
 }

@@ -28,7 +28,9 @@ impl RuntimeConfig {
 }
 
 pub fn available_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// What each worker gets.
@@ -43,7 +45,10 @@ pub struct WorkerCtx {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("worker {index}: {source}")]
-    Runtime { index: usize, source: std::io::Error },
+    Runtime {
+        index: usize,
+        source: std::io::Error,
+    },
     #[error("worker {index} panicked: {message}")]
     Panicked { index: usize, message: String },
 }
@@ -94,7 +99,12 @@ impl<T> Workers<T> {
 /// Start one worker per input, each on its own thread with its own runtime, pinned to a core
 /// (round-robin over the cores this process may use). `f` builds the worker's future on its
 /// thread, so the future need not be `Send`.
-pub fn spawn_workers<I, T, F, Fut>(cfg: &RuntimeConfig, shutdown: Shutdown, inputs: Vec<I>, f: F) -> std::io::Result<Workers<T>>
+pub fn spawn_workers<I, T, F, Fut>(
+    cfg: &RuntimeConfig,
+    shutdown: Shutdown,
+    inputs: Vec<I>,
+    f: F,
+) -> std::io::Result<Workers<T>>
 where
     I: Send + 'static,
     T: Send + 'static,
@@ -103,23 +113,39 @@ where
 {
     let driver = resolve_driver(cfg.driver);
     let fallback = cfg.driver == DriverKind::Auto;
-    let cores = if cfg.no_pin { Vec::new() } else { core_affinity::get_core_ids().unwrap_or_default() };
+    let cores = if cfg.no_pin {
+        Vec::new()
+    } else {
+        core_affinity::get_core_ids().unwrap_or_default()
+    };
     let threads = inputs.len();
     let f = Arc::new(f);
     let mut handles = Vec::with_capacity(threads);
     for (index, input) in inputs.into_iter().enumerate() {
         let f = f.clone();
         let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
-        let ctx = WorkerCtx { index, threads, driver, shutdown: shutdown.clone() };
-        let h = std::thread::Builder::new().name(format!("wstest-w{index}")).spawn(move || {
-            if let Some(c) = core {
-                core_affinity::set_for_current(c);
-            }
-            block_on(driver, fallback, f(ctx, input)).map_err(|source| WorkerError::Runtime { index, source })
-        })?;
+        let ctx = WorkerCtx {
+            index,
+            threads,
+            driver,
+            shutdown: shutdown.clone(),
+        };
+        let h = std::thread::Builder::new()
+            .name(format!("wstest-w{index}"))
+            .spawn(move || {
+                if let Some(c) = core {
+                    core_affinity::set_for_current(c);
+                }
+                block_on(driver, fallback, f(ctx, input))
+                    .map_err(|source| WorkerError::Runtime { index, source })
+            })?;
         handles.push(h);
     }
-    Ok(Workers { handles, driver, shutdown })
+    Ok(Workers {
+        handles,
+        driver,
+        shutdown,
+    })
 }
 
 #[cfg(test)]
@@ -129,11 +155,20 @@ mod tests {
     #[test]
     fn workers_run_on_both_drivers() {
         for kind in [DriverKind::Auto, DriverKind::Epoll] {
-            let cfg = RuntimeConfig { threads: 2, driver: kind, no_pin: false };
-            let w = spawn_workers(&cfg, Shutdown::new(), vec![10u32, 20], |ctx, x| async move {
-                monoio::time::sleep(std::time::Duration::from_millis(5)).await;
-                x + ctx.index as u32
-            })
+            let cfg = RuntimeConfig {
+                threads: 2,
+                driver: kind,
+                no_pin: false,
+            };
+            let w = spawn_workers(
+                &cfg,
+                Shutdown::new(),
+                vec![10u32, 20],
+                |ctx, x| async move {
+                    monoio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    x + ctx.index as u32
+                },
+            )
             .unwrap();
             assert_eq!(w.join().unwrap(), vec![10, 21]);
         }
@@ -141,7 +176,11 @@ mod tests {
 
     #[test]
     fn shutdown_wakes_workers_from_another_thread() {
-        let cfg = RuntimeConfig { threads: 2, driver: DriverKind::Auto, no_pin: true };
+        let cfg = RuntimeConfig {
+            threads: 2,
+            driver: DriverKind::Auto,
+            no_pin: true,
+        };
         let sd = Shutdown::new();
         let w = spawn_workers(&cfg, sd.clone(), vec![(), ()], |ctx, ()| async move {
             ctx.shutdown.wait().await;

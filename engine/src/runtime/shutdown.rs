@@ -48,7 +48,11 @@ impl Shutdown {
     /// Resolves once [`Shutdown::trigger`] was called (at once if it already was). Keep the
     /// future across polls where possible: re-polling it with the same waker takes no lock.
     pub fn wait(&self) -> Wait<'_> {
-        Wait { sd: self, slot: None, waker: None }
+        Wait {
+            sd: self,
+            slot: None,
+            waker: None,
+        }
     }
 }
 
@@ -105,17 +109,19 @@ impl Drop for Wait<'_> {
 pub fn install_signal_handler(shutdown: Shutdown) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    std::thread::Builder::new().name("wstest-signals".into()).spawn(move || {
-        for sig in signals.forever() {
-            if shutdown.is_triggered() {
-                eprintln!("wstest: second signal, exiting now");
-                std::process::exit(130);
+    std::thread::Builder::new()
+        .name("wstest-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if shutdown.is_triggered() {
+                    eprintln!("wstest: second signal, exiting now");
+                    std::process::exit(130);
+                }
+                let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+                eprintln!("wstest: {name} received, shutting down (send it again to exit at once)");
+                shutdown.trigger();
             }
-            let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
-            eprintln!("wstest: {name} received, shutting down (send it again to exit at once)");
-            shutdown.trigger();
-        }
-    })?;
+        })?;
     Ok(())
 }
 
@@ -142,7 +148,11 @@ mod tests {
             assert!(f.as_mut().poll(&mut cx).is_pending());
             assert!(f.as_mut().poll(&mut cx).is_pending());
         }
-        assert_eq!(sd.0.waiters.lock().unwrap().slots.len(), 1, "slots are reused, not piled up");
+        assert_eq!(
+            sd.0.waiters.lock().unwrap().slots.len(),
+            1,
+            "slots are reused, not piled up"
+        );
         let mut f = Box::pin(sd.wait());
         assert!(f.as_mut().poll(&mut cx).is_pending());
         sd.trigger();

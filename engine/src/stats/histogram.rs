@@ -38,7 +38,9 @@ pub struct Summary {
 
 impl Latency {
     pub fn new() -> Self {
-        Latency { h: Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds") }
+        Latency {
+            h: Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds"),
+        }
     }
 
     #[inline]
@@ -94,16 +96,23 @@ impl Latency {
     pub fn to_base64(&self) -> String {
         use base64::Engine;
         let mut buf = Vec::new();
-        V2Serializer::new().serialize(&self.h, &mut buf).expect("serialize to memory");
+        V2Serializer::new()
+            .serialize(&self.h, &mut buf)
+            .expect("serialize to memory");
         base64::engine::general_purpose::STANDARD.encode(buf)
     }
 
     pub fn from_base64(s: &str) -> Result<Latency, String> {
         use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|e| format!("histogram is not base64: {e}"))?;
-        let h: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| format!("histogram does not decode: {e:?}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .map_err(|e| format!("histogram is not base64: {e}"))?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| format!("histogram does not decode: {e:?}"))?;
         let mut l = Latency::new();
-        l.h.add(&h).map_err(|e| format!("histogram out of range: {e:?}"))?;
+        l.h.add(&h)
+            .map_err(|e| format!("histogram out of range: {e:?}"))?;
         Ok(l)
     }
 }

@@ -70,8 +70,14 @@ impl ClientError {
             ClientError::Connect(ConnectError::Timeout { .. }) => "connect-timeout",
             ClientError::Connect(ConnectError::Resolve { .. }) => "resolve",
             ClientError::Connect(_) => "tls",
-            ClientError::Handshake { source: HandshakeError::Timeout, .. } => "handshake-timeout",
-            ClientError::Handshake { source: HandshakeError::Status { .. }, .. } => "http-status",
+            ClientError::Handshake {
+                source: HandshakeError::Timeout,
+                ..
+            } => "handshake-timeout",
+            ClientError::Handshake {
+                source: HandshakeError::Status { .. },
+                ..
+            } => "http-status",
             ClientError::Handshake { .. } => "handshake",
         }
     }
@@ -88,12 +94,24 @@ pub async fn connect_ws(url: &WsUrl, opts: &WsClientOptions) -> Result<WsClient,
     ho.extra_headers = opts.extra_headers.clone();
     let hs = ClientHandshake::new(ho, rand::rng().random());
     let request = hs.request();
-    let hs_err = |source| ClientError::Handshake { url: url.to_string(), source };
-    let (response, leftover) = match monoio::time::timeout(opts.handshake_timeout, client_handshake(&mut stream, &hs)).await {
-        Err(_) => return Err(hs_err(HandshakeError::Timeout)),
-        Ok(r) => r.map_err(hs_err)?,
+    let hs_err = |source| ClientError::Handshake {
+        url: url.to_string(),
+        source,
     };
+    let (response, leftover) =
+        match monoio::time::timeout(opts.handshake_timeout, client_handshake(&mut stream, &hs))
+            .await
+        {
+            Err(_) => return Err(hs_err(HandshakeError::Timeout)),
+            Ok(r) => r.map_err(hs_err)?,
+        };
     let mut cfg = opts.config.clone();
     cfg.role = Role::Client;
-    Ok(WsClient { stream, conn: Connection::new(cfg), response, leftover, request })
+    Ok(WsClient {
+        stream,
+        conn: Connection::new(cfg),
+        response,
+        leftover,
+        request,
+    })
 }

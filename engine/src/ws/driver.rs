@@ -11,7 +11,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{Fuse, FusedFuture, FutureExt};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
+};
 
 use crate::net::Stream;
 use crate::proto::connection::{CloseStatus, Counters};
@@ -64,7 +66,12 @@ pub struct DriveOptions {
 
 impl Default for DriveOptions {
     fn default() -> Self {
-        DriveOptions { read_buf: 64 * 1024, shutdown: None, notify: None, sync_pause: Duration::ZERO }
+        DriveOptions {
+            read_buf: 64 * 1024,
+            shutdown: None,
+            notify: None,
+            sync_pause: Duration::ZERO,
+        }
     }
 }
 
@@ -91,12 +98,20 @@ fn precise_sleep(d: Duration) {
     std::thread::sleep(d);
 }
 
-async fn read_op(mut rd: OwnedReadHalf<Stream>, buf: Vec<u8>) -> (OwnedReadHalf<Stream>, Vec<u8>, io::Result<usize>) {
+async fn read_op(
+    mut rd: OwnedReadHalf<Stream>,
+    buf: Vec<u8>,
+) -> (OwnedReadHalf<Stream>, Vec<u8>, io::Result<usize>) {
     let (res, buf) = rd.read(buf).await;
     (rd, buf, res)
 }
 
-async fn write_op(mut wr: OwnedWriteHalf<Stream>, buf: Vec<u8>, shutdown: bool, pause: Duration) -> (OwnedWriteHalf<Stream>, Vec<u8>, io::Result<()>) {
+async fn write_op(
+    mut wr: OwnedWriteHalf<Stream>,
+    buf: Vec<u8>,
+    shutdown: bool,
+    pause: Duration,
+) -> (OwnedWriteHalf<Stream>, Vec<u8>, io::Result<()>) {
     let mut buf = buf;
     let mut res = Ok(());
     let started = Instant::now();
@@ -122,7 +137,13 @@ async fn write_op(mut wr: OwnedWriteHalf<Stream>, buf: Vec<u8>, shutdown: bool, 
 
 /// Run `conn` over `stream` until the connection is closed. `initial` holds octets that came
 /// with the handshake and belong to the WebSocket stream.
-pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initial: Vec<u8>, handler: &mut H, opts: &DriveOptions) -> DriveOutcome {
+pub async fn drive<H: Handler>(
+    stream: Stream,
+    conn: &mut Connection,
+    mut initial: Vec<u8>,
+    handler: &mut H,
+    opts: &DriveOptions,
+) -> DriveOutcome {
     let (rd, wr) = stream.into_split();
     let mut wr = Some(wr);
     let mut wbuf: Vec<u8> = Vec::new();
@@ -161,9 +182,15 @@ pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initia
                     wbuf.clear();
                     let sync = conn.take_transmit(&mut wbuf);
                     handler.on_tx_octets(&wbuf, sync);
-                    let shut = !conn.has_transmit() && conn.transport_action() == TransportAction::ShutdownWrite && !write_shut;
+                    let shut = !conn.has_transmit()
+                        && conn.transport_action() == TransportAction::ShutdownWrite
+                        && !write_shut;
                     write_shut |= shut;
-                    let pause = if sync { opts.sync_pause } else { Duration::ZERO };
+                    let pause = if sync {
+                        opts.sync_pause
+                    } else {
+                        Duration::ZERO
+                    };
                     writing.set(write_op(w, std::mem::take(&mut wbuf), shut, pause).fuse());
                 } else if conn.transport_action() == TransportAction::ShutdownWrite && !write_shut {
                     write_shut = true;
@@ -181,7 +208,9 @@ pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initia
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let sleep_for = deadline.map(|d| d.saturating_duration_since(now)).unwrap_or(Duration::from_secs(3600));
+        let sleep_for = deadline
+            .map(|d| d.saturating_duration_since(now))
+            .unwrap_or(Duration::from_secs(3600));
         monoio::select! {
             r = &mut reading, if !reading.is_terminated() => {
                 let (rd, mut buf, res) = r;
@@ -237,5 +266,9 @@ pub async fn drive<H: Handler>(stream: Stream, conn: &mut Connection, mut initia
         handler.on_event(conn, ev, now);
     }
     handler.on_closed(conn.close_status(), conn.counters());
-    DriveOutcome { status: conn.close_status().clone(), counters: *conn.counters(), io_error }
+    DriveOutcome {
+        status: conn.close_status().clone(),
+        counters: *conn.counters(),
+        io_error,
+    }
 }

@@ -3,11 +3,16 @@
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use crate::net::Stream;
-use crate::proto::handshake::{parse_head, parse_request, ClientHandshake, HandshakeError, HttpHead, Request, Response};
+use crate::proto::handshake::{
+    parse_head, parse_request, ClientHandshake, HandshakeError, HttpHead, Request, Response,
+};
 
 /// Read into `head` until `parse` says the head is complete. Returns the parse result and the
 /// octets after the head.
-async fn read_head<T>(stream: &mut Stream, mut parse: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, HandshakeError>) -> Result<(T, Vec<u8>), HandshakeError> {
+async fn read_head<T>(
+    stream: &mut Stream,
+    mut parse: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, HandshakeError>,
+) -> Result<(T, Vec<u8>), HandshakeError> {
     let mut head: Vec<u8> = Vec::with_capacity(1024);
     let mut chunk = Vec::with_capacity(4096);
     loop {
@@ -26,17 +31,26 @@ async fn read_head<T>(stream: &mut Stream, mut parse: impl FnMut(&[u8]) -> Resul
 }
 
 /// Read and validate a client's upgrade request.
-pub async fn read_request(stream: &mut Stream, max_head: usize) -> Result<(Request, Vec<u8>), HandshakeError> {
+pub async fn read_request(
+    stream: &mut Stream,
+    max_head: usize,
+) -> Result<(Request, Vec<u8>), HandshakeError> {
     read_head(stream, |b| parse_request(b, max_head)).await
 }
 
 /// Read an HTTP request head (not validated as an upgrade yet).
-pub async fn read_head_only(stream: &mut Stream, max_head: usize) -> Result<(HttpHead, Vec<u8>), HandshakeError> {
+pub async fn read_head_only(
+    stream: &mut Stream,
+    max_head: usize,
+) -> Result<(HttpHead, Vec<u8>), HandshakeError> {
     read_head(stream, |b| parse_head(b, max_head)).await
 }
 
 /// Send the request and check the server's answer.
-pub async fn client_handshake(stream: &mut Stream, hs: &ClientHandshake) -> Result<(Response, Vec<u8>), HandshakeError> {
+pub async fn client_handshake(
+    stream: &mut Stream,
+    hs: &ClientHandshake,
+) -> Result<(Response, Vec<u8>), HandshakeError> {
     let req = hs.request();
     let (res, _) = stream.write_all(req).await;
     res.map_err(|e| HandshakeError::Malformed(format!("write error: {e}")))?;

@@ -11,9 +11,13 @@ use monoio::net::{TcpListener, TcpStream};
 
 use crate::net::Stream;
 use crate::proto::handshake::server::{accept_response, error_response, http_response};
-use crate::proto::handshake::{validate_upgrade, HandshakeError, HttpHead, Request, DEFAULT_MAX_HEAD};
+use crate::proto::handshake::{
+    validate_upgrade, HandshakeError, HttpHead, Request, DEFAULT_MAX_HEAD,
+};
 use crate::proto::{Config, Connection};
-use crate::runtime::{bind_reuseport, spawn_workers, BindError, RuntimeConfig, Shutdown, WorkerError, Workers};
+use crate::runtime::{
+    bind_reuseport, spawn_workers, BindError, RuntimeConfig, Shutdown, WorkerError, Workers,
+};
 
 use super::driver::{drive, DriveOptions, Handler};
 use super::handshake::{read_head_only, send};
@@ -148,22 +152,43 @@ pub enum ServeError {
 }
 
 /// Bind and start serving on every worker thread. Returns once listening.
-pub fn serve<S: Service>(cfg: ServerConfig, service: Arc<S>, shutdown: Shutdown) -> Result<ServerHandle, ServeError> {
+pub fn serve<S: Service>(
+    cfg: ServerConfig,
+    service: Arc<S>,
+    shutdown: Shutdown,
+) -> Result<ServerHandle, ServeError> {
     let threads = cfg.runtime.thread_count();
     let listeners = bind_reuseport(cfg.addr, threads, cfg.backlog)?;
-    let local_addr = listeners[0].local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
+    let local_addr = listeners[0].local_addr().map_err(|source| BindError {
+        addr: cfg.addr,
+        source,
+    })?;
     let cfg = Arc::new(cfg);
     let runtime = cfg.runtime.clone();
-    let workers = spawn_workers(&runtime, shutdown.clone(), listeners, move |ctx, std_listener| {
-        let cfg = cfg.clone();
-        let service = service.clone();
-        async move { accept_loop(cfg, service, std_listener, ctx.shutdown).await }
-    })
+    let workers = spawn_workers(
+        &runtime,
+        shutdown.clone(),
+        listeners,
+        move |ctx, std_listener| {
+            let cfg = cfg.clone();
+            let service = service.clone();
+            async move { accept_loop(cfg, service, std_listener, ctx.shutdown).await }
+        },
+    )
     .map_err(ServeError::Spawn)?;
-    Ok(ServerHandle { local_addr, shutdown, workers })
+    Ok(ServerHandle {
+        local_addr,
+        shutdown,
+        workers,
+    })
 }
 
-async fn accept_loop<S: Service>(cfg: Arc<ServerConfig>, service: Arc<S>, std_listener: std::net::TcpListener, shutdown: Shutdown) -> ServerStats {
+async fn accept_loop<S: Service>(
+    cfg: Arc<ServerConfig>,
+    service: Arc<S>,
+    std_listener: std::net::TcpListener,
+    shutdown: Shutdown,
+) -> ServerStats {
     let stats = Rc::new(RefCell::new(ServerStats::default()));
     let live = Rc::new(std::cell::Cell::new(0usize));
     let listener = match TcpListener::from_std(std_listener) {
@@ -219,7 +244,10 @@ async fn serve_conn<S: Service>(
         Some(a) => match monoio::time::timeout(cfg.handshake_timeout, a.accept(tcp)).await {
             Ok(Ok(s)) => Stream::TlsServer(Box::new(s)),
             Ok(Err(e)) => {
-                log::debug!("{peer}: TLS handshake failed: {}", crate::net::connect::tls_error_text(&e));
+                log::debug!(
+                    "{peer}: TLS handshake failed: {}",
+                    crate::net::connect::tls_error_text(&e)
+                );
                 stats.borrow_mut().tls_failed += 1;
                 return;
             }
@@ -231,7 +259,12 @@ async fn serve_conn<S: Service>(
         },
     };
     let name = service.server_name();
-    let (head, leftover) = match monoio::time::timeout(cfg.handshake_timeout, read_head_only(&mut stream, cfg.max_head)).await {
+    let (head, leftover) = match monoio::time::timeout(
+        cfg.handshake_timeout,
+        read_head_only(&mut stream, cfg.max_head),
+    )
+    .await
+    {
         Ok(Ok(r)) => r,
         Ok(Err(HandshakeError::Eof)) => {
             log::debug!("{peer}: closed during the opening handshake");
@@ -269,19 +302,46 @@ async fn serve_conn<S: Service>(
         Upgrade::Reject { status, reason } => {
             stats.borrow_mut().handshakes_failed += 1;
             let body = format!("{reason}\n");
-            let _ = send(&mut stream, http_response(status, &reason, "text/plain; charset=utf-8", body.as_bytes(), &[], name)).await;
+            let _ = send(
+                &mut stream,
+                http_response(
+                    status,
+                    &reason,
+                    "text/plain; charset=utf-8",
+                    body.as_bytes(),
+                    &[],
+                    name,
+                ),
+            )
+            .await;
         }
         Upgrade::Respond(bytes) => {
             let _ = send(&mut stream, bytes).await;
         }
-        Upgrade::Accept { mut handler, config, protocol, extensions } => {
-            if send(&mut stream, accept_response(&req, protocol.as_deref(), extensions.as_deref(), name)).await.is_err() {
+        Upgrade::Accept {
+            mut handler,
+            config,
+            protocol,
+            extensions,
+        } => {
+            if send(
+                &mut stream,
+                accept_response(&req, protocol.as_deref(), extensions.as_deref(), name),
+            )
+            .await
+            .is_err()
+            {
                 stats.borrow_mut().handshakes_failed += 1;
                 return;
             }
             stats.borrow_mut().connections += 1;
             let mut conn = Connection::new(config);
-            let opts = DriveOptions { read_buf: cfg.read_buf, shutdown: Some(shutdown), notify: None, sync_pause: cfg.sync_pause };
+            let opts = DriveOptions {
+                read_buf: cfg.read_buf,
+                shutdown: Some(shutdown),
+                notify: None,
+                sync_pause: cfg.sync_pause,
+            };
             let out = drive(stream, &mut conn, leftover, &mut handler, &opts).await;
             if let Some(e) = &out.status.error {
                 log::debug!("{peer}: {e}");

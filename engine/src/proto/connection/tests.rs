@@ -61,7 +61,11 @@ fn sent_close(c: &mut Connection) -> Option<(Option<u16>, Vec<u8>)> {
         let (used, item) = d.decode(&mut buf[off..]).unwrap();
         match item {
             Some(Item::Header(h)) => cur = Some((h, Vec::new())),
-            Some(Item::Payload(r)) => cur.as_mut().unwrap().1.extend_from_slice(&buf[off + r.start..off + r.end]),
+            Some(Item::Payload(r)) => cur
+                .as_mut()
+                .unwrap()
+                .1
+                .extend_from_slice(&buf[off + r.start..off + r.end]),
             Some(Item::End) => {
                 let (h, p) = cur.take().unwrap();
                 if h.opcode == OpCode::CLOSE {
@@ -85,13 +89,25 @@ fn message_round_trip_both_directions() {
     assert_eq!(
         events(&mut s),
         vec![
-            Event::Message(Message { binary: false, data: b"hello".to_vec() }),
-            Event::Message(Message { binary: true, data: vec![1, 2, 3] })
+            Event::Message(Message {
+                binary: false,
+                data: b"hello".to_vec()
+            }),
+            Event::Message(Message {
+                binary: true,
+                data: vec![1, 2, 3]
+            })
         ]
     );
     s.send_fragmented(false, "fragmented ☃ message".as_bytes(), 3);
     pump(&mut s, &mut c, now());
-    assert_eq!(events(&mut c), vec![Event::Message(Message { binary: false, data: "fragmented ☃ message".as_bytes().to_vec() })]);
+    assert_eq!(
+        events(&mut c),
+        vec![Event::Message(Message {
+            binary: false,
+            data: "fragmented ☃ message".as_bytes().to_vec()
+        })]
+    );
 }
 
 #[test]
@@ -111,7 +127,16 @@ fn control_frames_inside_fragmented_message() {
     w.extend(masked(RawFrame::new(9, b"p".to_vec())));
     w.extend(masked(RawFrame::new(0, b"frag2".to_vec())));
     feed(&mut s, &w);
-    assert_eq!(events(&mut s), vec![Event::Ping(b"p".to_vec()), Event::Message(Message { binary: false, data: b"frag1frag2".to_vec() })]);
+    assert_eq!(
+        events(&mut s),
+        vec![
+            Event::Ping(b"p".to_vec()),
+            Event::Message(Message {
+                binary: false,
+                data: b"frag1frag2".to_vec()
+            })
+        ]
+    );
 }
 
 #[test]
@@ -121,11 +146,21 @@ fn close_handshake_client_initiated() {
     c.close(Some(CloseCode::NORMAL), "bye", t);
     assert_eq!(c.state(), State::Closing);
     pump(&mut c, &mut s, t);
-    assert_eq!(events(&mut s), vec![Event::Close { code: Some(CloseCode::NORMAL), reason: "bye".into() }]);
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Close {
+            code: Some(CloseCode::NORMAL),
+            reason: "bye".into()
+        }]
+    );
     // Server replied and shuts down its write side first.
     assert_eq!(s.transport_action(), TransportAction::ShutdownWrite);
     pump(&mut s, &mut c, t);
-    assert_eq!(c.state(), State::Closing, "client waits for the server to close TCP");
+    assert_eq!(
+        c.state(),
+        State::Closing,
+        "client waits for the server to close TCP"
+    );
     c.handle_eof();
     assert!(c.is_closed());
     assert!(c.close_status().was_clean);
@@ -140,7 +175,10 @@ fn close_handshake_client_initiated() {
 #[test]
 fn close_reply_echoes_code_and_empty_close_gets_empty_reply() {
     let mut s = server();
-    feed(&mut s, &masked(RawFrame::new(8, close_payload(Some(3000), b"x"))));
+    feed(
+        &mut s,
+        &masked(RawFrame::new(8, close_payload(Some(3000), b"x"))),
+    );
     assert_eq!(sent_close(&mut s), Some((Some(3000), vec![])));
     let mut s = server();
     feed(&mut s, &masked(RawFrame::new(8, vec![])));
@@ -186,21 +224,44 @@ fn violations_fail_with_codes() {
         (masked(RawFrame::new(9, vec![b'x'; 126])), 1002),
         (masked(RawFrame::new(0, b"x".to_vec())), 1002),
         (masked(RawFrame::new(8, vec![3])), 1002),
-        (masked(RawFrame::new(8, close_payload(Some(1005), b""))), 1002),
-        (masked(RawFrame::new(8, close_payload(Some(999), b""))), 1002),
-        (masked(RawFrame::new(8, close_payload(Some(1000), b"\xff"))), 1007),
+        (
+            masked(RawFrame::new(8, close_payload(Some(1005), b""))),
+            1002,
+        ),
+        (
+            masked(RawFrame::new(8, close_payload(Some(999), b""))),
+            1002,
+        ),
+        (
+            masked(RawFrame::new(8, close_payload(Some(1000), b"\xff"))),
+            1007,
+        ),
         (masked(RawFrame::new(1, vec![0xce, 0xba, 0xff])), 1007),
         (masked(RawFrame::new(1, vec![0xce])), 1007),
-        (masked(RawFrame::new(2, vec![0; 10]).length_form(LengthForm::U16)), 1002),
+        (
+            masked(RawFrame::new(2, vec![0; 10]).length_form(LengthForm::U16)),
+            1002,
+        ),
         (RawFrame::new(1, b"unmasked".to_vec()).to_bytes(), 1002),
     ];
     for (i, (wire, code)) in cases.into_iter().enumerate() {
         let mut s = server();
         feed(&mut s, &wire);
         let ev = events(&mut s);
-        assert!(matches!(ev.last(), Some(Event::Failed(_))), "case {i}: {ev:?}");
-        assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(code)), "case {i}");
-        assert_eq!(s.transport_action(), TransportAction::ShutdownWrite, "case {i}");
+        assert!(
+            matches!(ev.last(), Some(Event::Failed(_))),
+            "case {i}: {ev:?}"
+        );
+        assert_eq!(
+            sent_close(&mut s).map(|c| c.0),
+            Some(Some(code)),
+            "case {i}"
+        );
+        assert_eq!(
+            s.transport_action(),
+            TransportAction::ShutdownWrite,
+            "case {i}"
+        );
         assert!(s.close_status().failed_by_me);
     }
     // A second data frame inside a fragmented message.
@@ -212,14 +273,22 @@ fn violations_fail_with_codes() {
     // Masked frame to a client.
     let mut c = client();
     feed(&mut c, &masked(RawFrame::new(1, b"x".to_vec())));
-    assert!(matches!(events(&mut c).last(), Some(Event::Failed(ProtocolError::MaskedFrame))));
+    assert!(matches!(
+        events(&mut c).last(),
+        Some(Event::Failed(ProtocolError::MaskedFrame))
+    ));
 }
 
 #[test]
 fn registry_close_codes_accepted() {
-    for code in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999] {
+    for code in [
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
+    ] {
         let mut s = server();
-        feed(&mut s, &masked(RawFrame::new(8, close_payload(Some(code), b""))));
+        feed(
+            &mut s,
+            &masked(RawFrame::new(8, close_payload(Some(code), b""))),
+        );
         assert_eq!(sent_close(&mut s), Some((Some(code), vec![])), "{code}");
         assert!(!s.close_status().failed_by_me);
     }
@@ -238,7 +307,10 @@ fn utf8_fails_fast_inside_a_frame() {
     feed(&mut s, &wire[..cut]);
     assert!(events(&mut s).is_empty());
     feed(&mut s, &wire[cut..cut + 1]);
-    assert_eq!(events(&mut s), vec![Event::Failed(ProtocolError::InvalidUtf8 { offset: 11 })]);
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Failed(ProtocolError::InvalidUtf8 { offset: 11 })]
+    );
 }
 
 #[test]
@@ -247,7 +319,13 @@ fn utf8_across_fragments() {
     let mut w = masked(RawFrame::new(1, vec![0xe2, 0x82]).fin(false));
     w.extend(masked(RawFrame::new(0, vec![0xac]))); // € split over two frames
     feed(&mut s, &w);
-    assert_eq!(events(&mut s), vec![Event::Message(Message { binary: false, data: "€".as_bytes().to_vec() })]);
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Message(Message {
+            binary: false,
+            data: "€".as_bytes().to_vec()
+        })]
+    );
 }
 
 #[test]
@@ -257,7 +335,13 @@ fn message_too_big_is_1009_before_payload() {
     let mut s = Connection::with_seed(cfg, 3);
     let wire = masked(RawFrame::new(2, vec![0; 101]));
     feed(&mut s, &wire[..8]); // header only
-    assert!(matches!(events(&mut s).as_slice(), [Event::Failed(ProtocolError::MessageTooBig { size: 101, limit: 100 })]));
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Failed(ProtocolError::MessageTooBig {
+            size: 101,
+            limit: 100
+        })]
+    ));
     assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1009)));
 }
 
@@ -309,7 +393,13 @@ fn segmented_transmit_preserves_order() {
     }
     assert_eq!(
         runs,
-        vec![(b"ab".to_vec(), false), (b"cd".to_vec(), true), (b"ef".to_vec(), true), (b"g".to_vec(), true), (b"hi".to_vec(), false)]
+        vec![
+            (b"ab".to_vec(), false),
+            (b"cd".to_vec(), true),
+            (b"ef".to_vec(), true),
+            (b"g".to_vec(), true),
+            (b"hi".to_vec(), false)
+        ]
     );
 }
 
@@ -366,7 +456,10 @@ fn message_answered_before_later_violation() {
     });
     let out = drain(&mut s);
     // Echo first, then the close frame.
-    assert_eq!(&out[..15], &[0x81, 13, b'H', b'e', b'l', b'l', b'o', b',', b' ', b'w', b'o', b'r', b'l', b'd', b'!']);
+    assert_eq!(
+        &out[..15],
+        &[0x81, 13, b'H', b'e', b'l', b'l', b'o', b',', b' ', b'w', b'o', b'r', b'l', b'd', b'!']
+    );
     assert_eq!(out[15], 0x88);
 }
 
@@ -381,7 +474,15 @@ fn deflate_pair(params: crate::proto::deflate::DeflateParams) -> (Connection, Co
 #[test]
 fn deflate_messages_both_ways() {
     use crate::proto::deflate::DeflateParams;
-    for p in [DeflateParams::default(), DeflateParams { server_no_context_takeover: true, client_no_context_takeover: true, server_max_window_bits: 9, client_max_window_bits: 10 }] {
+    for p in [
+        DeflateParams::default(),
+        DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: 9,
+            client_max_window_bits: 10,
+        },
+    ] {
         let (mut c, mut s) = deflate_pair(p);
         let big = "compress me ".repeat(1000);
         for _ in 0..3 {
@@ -392,10 +493,28 @@ fn deflate_messages_both_ways() {
             assert_eq!(wire[0] & 0x40, 0x40, "RSV1 on the first frame");
             let mut w = wire;
             feed_at(&mut s, &mut w, now());
-            assert_eq!(events(&mut s), vec![Event::Message(Message { binary: false, data: big.clone().into_bytes() }), Event::Message(Message { binary: true, data: vec![7u8; 3000] })]);
+            assert_eq!(
+                events(&mut s),
+                vec![
+                    Event::Message(Message {
+                        binary: false,
+                        data: big.clone().into_bytes()
+                    }),
+                    Event::Message(Message {
+                        binary: true,
+                        data: vec![7u8; 3000]
+                    })
+                ]
+            );
             s.send_text("back");
             pump(&mut s, &mut c, now());
-            assert_eq!(events(&mut c), vec![Event::Message(Message { binary: false, data: b"back".to_vec() })]);
+            assert_eq!(
+                events(&mut c),
+                vec![Event::Message(Message {
+                    binary: false,
+                    data: b"back".to_vec()
+                })]
+            );
         }
         assert!(c.counters().tx_app_octets > c.counters().tx_payload_octets);
     }
@@ -406,7 +525,11 @@ fn deflate_violations() {
     use crate::proto::deflate::DeflateParams;
     // RSV1 on a continuation frame, and on a control frame: 1002.
     for wire in [
-        { let mut w = masked(RawFrame::new(1, vec![0x00]).fin(false).rsv(4)); w.extend(masked(RawFrame::new(0, vec![0x00]).rsv(4))); w },
+        {
+            let mut w = masked(RawFrame::new(1, vec![0x00]).fin(false).rsv(4));
+            w.extend(masked(RawFrame::new(0, vec![0x00]).rsv(4)));
+            w
+        },
         masked(RawFrame::new(9, vec![]).rsv(4)),
     ] {
         let (_, mut s) = deflate_pair(DeflateParams::default());
@@ -415,7 +538,10 @@ fn deflate_violations() {
     }
     // Corrupt compressed data: 1007.
     let (_, mut s) = deflate_pair(DeflateParams::default());
-    feed(&mut s, &masked(RawFrame::new(1, vec![0xff, 0xff, 0xff]).rsv(4)));
+    feed(
+        &mut s,
+        &masked(RawFrame::new(1, vec![0xff, 0xff, 0xff]).rsv(4)),
+    );
     assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1007)));
     // A message that inflates past the limit: 1009, without inflating it all.
     let mut z = Vec::new();

@@ -49,7 +49,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -63,7 +66,10 @@ pub struct ClientHandshake {
 impl ClientHandshake {
     /// `nonce`: 16 random octets for the key.
     pub fn new(opts: ClientOptions, nonce: [u8; 16]) -> Self {
-        ClientHandshake { key: generate_key(nonce), opts }
+        ClientHandshake {
+            key: generate_key(nonce),
+            opts,
+        }
     }
 
     pub fn key(&self) -> &str {
@@ -84,7 +90,10 @@ impl ClientHandshake {
             r.push_str(&format!("Origin: {origin}\r\n"));
         }
         if !o.protocols.is_empty() {
-            r.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", o.protocols.join(", ")));
+            r.push_str(&format!(
+                "Sec-WebSocket-Protocol: {}\r\n",
+                o.protocols.join(", ")
+            ));
         }
         if let Some(e) = &o.extensions {
             r.push_str(&format!("Sec-WebSocket-Extensions: {e}\r\n"));
@@ -110,17 +119,30 @@ impl ClientHandshake {
                 }
                 return Ok(None);
             }
-            Err(httparse::Error::TooManyHeaders) => return Err(HandshakeError::HeadTooLarge { limit: max }),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(HandshakeError::HeadTooLarge { limit: max })
+            }
             Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
         };
         let status = resp.code.unwrap_or(0);
-        let headers: Vec<(String, String)> =
-            resp.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string())).collect();
+        let headers: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_string(),
+                    String::from_utf8_lossy(h.value).trim().to_string(),
+                )
+            })
+            .collect();
         let get = |name: &'static str| header_values(&headers, name);
         // §4.1: "If the status code received from the server is not 101, the client handles
         // the response per HTTP procedures."
         if status != 101 {
-            return Err(HandshakeError::Status { code: status, reason: resp.reason.unwrap_or("").to_string() });
+            return Err(HandshakeError::Status {
+                code: status,
+                reason: resp.reason.unwrap_or("").to_string(),
+            });
         }
         // "If the response lacks an |Upgrade| header field or the |Upgrade| header field
         // contains a value that is not an ASCII case-insensitive match for the value
@@ -147,20 +169,38 @@ impl ClientHandshake {
         let protocol = get("sec-websocket-protocol").next().map(str::to_string);
         if let Some(p) = &protocol {
             if !self.opts.protocols.iter().any(|o| o == p) {
-                return Err(HandshakeError::UnrequestedProtocol { protocol: p.clone() });
+                return Err(HandshakeError::UnrequestedProtocol {
+                    protocol: p.clone(),
+                });
             }
         }
         // Likewise for an extension that was not offered.
         let extensions = parse_extensions(get("sec-websocket-extensions"))?;
         if let Some(e) = extensions.first() {
-            let offered = self.opts.extensions.as_deref().map(|o| parse_extensions([o]).unwrap_or_default()).unwrap_or_default();
+            let offered = self
+                .opts
+                .extensions
+                .as_deref()
+                .map(|o| parse_extensions([o]).unwrap_or_default())
+                .unwrap_or_default();
             for e in std::iter::once(e).chain(extensions.iter().skip(1)) {
                 if !offered.iter().any(|o| o.name == e.name) {
-                    return Err(HandshakeError::UnrequestedExtension { name: e.name.clone() });
+                    return Err(HandshakeError::UnrequestedExtension {
+                        name: e.name.clone(),
+                    });
                 }
             }
         }
-        Ok(Some((Response { status, headers, protocol, extensions, raw: buf[..n].to_vec() }, n)))
+        Ok(Some((
+            Response {
+                status,
+                headers,
+                protocol,
+                extensions,
+                raw: buf[..n].to_vec(),
+            },
+            n,
+        )))
     }
 }
 
@@ -189,7 +229,10 @@ mod tests {
         let hs = ClientHandshake::new(ClientOptions::new("h", "/"), [1; 16]);
         let good_accept = accept_key(hs.key());
         let base = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {good_accept}\r\n");
-        assert!(hs.parse_response(format!("{base}\r\n").as_bytes()).unwrap().is_some());
+        assert!(hs
+            .parse_response(format!("{base}\r\n").as_bytes())
+            .unwrap()
+            .is_some());
         let bad = [
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_string(),
             format!("{}\r\n", base.replace(&good_accept, "AAAA")),

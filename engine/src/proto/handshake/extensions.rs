@@ -17,7 +17,10 @@ pub struct ExtensionOffer {
 
 impl ExtensionOffer {
     pub fn param(&self, name: &str) -> Option<&Option<String>> {
-        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// Header form: `name; a; b=1`.
@@ -48,7 +51,9 @@ fn is_tchar(c: u8) -> bool {
 fn token(s: &str, what: &str) -> Result<String, HandshakeError> {
     let t = s.trim();
     if t.is_empty() || !t.bytes().all(is_tchar) {
-        return Err(HandshakeError::BadExtensions(format!("{what} {t:?} is not a token")));
+        return Err(HandshakeError::BadExtensions(format!(
+            "{what} {t:?} is not a token"
+        )));
     }
     Ok(t.to_string())
 }
@@ -70,7 +75,9 @@ fn split_outside_quotes(s: &str, sep: char) -> Result<Vec<&str>, HandshakeError>
         }
     }
     if quoted {
-        return Err(HandshakeError::BadExtensions(format!("unterminated quoted string in {s:?}")));
+        return Err(HandshakeError::BadExtensions(format!(
+            "unterminated quoted string in {s:?}"
+        )));
     }
     parts.push(&s[start..]);
     Ok(parts)
@@ -79,7 +86,9 @@ fn split_outside_quotes(s: &str, sep: char) -> Result<Vec<&str>, HandshakeError>
 fn unquote(v: &str) -> Result<String, HandshakeError> {
     let v = v.trim();
     if let Some(inner) = v.strip_prefix('"') {
-        let inner = inner.strip_suffix('"').ok_or_else(|| HandshakeError::BadExtensions(format!("bad quoted string {v:?}")))?;
+        let inner = inner
+            .strip_suffix('"')
+            .ok_or_else(|| HandshakeError::BadExtensions(format!("bad quoted string {v:?}")))?;
         let mut out = String::new();
         let mut esc = false;
         for c in inner.chars() {
@@ -100,7 +109,9 @@ fn unquote(v: &str) -> Result<String, HandshakeError> {
 }
 
 /// Parse every Sec-WebSocket-Extensions header value (several headers are concatenated).
-pub fn parse_extensions<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<ExtensionOffer>, HandshakeError> {
+pub fn parse_extensions<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<ExtensionOffer>, HandshakeError> {
     let mut out = Vec::new();
     for value in values {
         for ext in split_outside_quotes(value, ',')? {
@@ -132,14 +143,26 @@ mod tests {
         let v = parse_extensions(["permessage-deflate; client_max_window_bits, permessage-deflate; server_max_window_bits=\"10\"", "x-foo"]).unwrap();
         assert_eq!(v.len(), 3);
         assert_eq!(v[0].params, vec![("client_max_window_bits".into(), None)]);
-        assert_eq!(v[1].param("server_max_window_bits"), Some(&Some("10".into())));
+        assert_eq!(
+            v[1].param("server_max_window_bits"),
+            Some(&Some("10".into()))
+        );
         assert_eq!(v[2].name, "x-foo");
-        assert_eq!(v[1].to_header(), "permessage-deflate; server_max_window_bits=10");
+        assert_eq!(
+            v[1].to_header(),
+            "permessage-deflate; server_max_window_bits=10"
+        );
     }
 
     #[test]
     fn malformed() {
-        for bad in ["; x", "a; =1", "a; b=\"unterminated", "a b", "a; b=\"two words\""] {
+        for bad in [
+            "; x",
+            "a; =1",
+            "a; b=\"unterminated",
+            "a b",
+            "a; b=\"two words\"",
+        ] {
             assert!(parse_extensions([bad]).is_err(), "{bad}");
         }
         assert!(parse_extensions([""]).unwrap().is_empty());

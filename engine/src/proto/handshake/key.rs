@@ -31,7 +31,10 @@ mod tests {
 
     #[test]
     fn rfc_example() {
-        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
         assert!(key_is_valid("dGhlIHNhbXBsZSBub25jZQ=="));
         assert!(!key_is_valid("dGhlIHNhbXBsZQ=="));
         assert!(!key_is_valid("not base64!"));

@@ -24,7 +24,10 @@ pub struct Request {
 impl Request {
     /// The first header of this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The path without the query.
@@ -35,7 +38,9 @@ impl Request {
     /// Query parameters, percent-decoded, in order (a key may repeat).
     pub fn query(&self) -> Vec<(String, String)> {
         match self.resource.split_once('?') {
-            Some((_, q)) => url::form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
+            Some((_, q)) => url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -64,7 +69,10 @@ pub struct HttpHead {
 
 impl HttpHead {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn path(&self) -> &str {
@@ -73,7 +81,9 @@ impl HttpHead {
 
     pub fn query(&self) -> Vec<(String, String)> {
         match self.resource.split_once('?') {
-            Some((_, q)) => url::form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
+            Some((_, q)) => url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -85,7 +95,10 @@ impl HttpHead {
 }
 
 /// Parse an HTTP request head. `Ok(None)`: incomplete, read more.
-pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(HttpHead, usize)>, HandshakeError> {
+pub fn parse_head(
+    buf: &[u8],
+    max_head: usize,
+) -> Result<Option<(HttpHead, usize)>, HandshakeError> {
     let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut hs);
     let n = match req.parse(buf) {
@@ -96,7 +109,9 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(HttpHead, usize
             }
             return Ok(None);
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(HandshakeError::HeadTooLarge { limit: max_head }),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HandshakeError::HeadTooLarge { limit: max_head })
+        }
         Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
     };
     if n > max_head {
@@ -104,7 +119,8 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(HttpHead, usize
     }
     let mut headers = Vec::with_capacity(req.headers.len());
     for h in req.headers.iter() {
-        let v = std::str::from_utf8(h.value).map_err(|_| HandshakeError::Malformed(format!("header {} is not UTF-8", h.name)))?;
+        let v = std::str::from_utf8(h.value)
+            .map_err(|_| HandshakeError::Malformed(format!("header {} is not UTF-8", h.name)))?;
         headers.push((h.name.to_string(), v.trim().to_string()));
     }
     let head = HttpHead {
@@ -119,7 +135,13 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(HttpHead, usize
 
 /// Check that a head is a valid WebSocket upgrade request (§4.2.1).
 pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
-    let HttpHead { method, resource, minor, headers, raw } = head;
+    let HttpHead {
+        method,
+        resource,
+        minor,
+        headers,
+        raw,
+    } = head;
     // §4.2.1: "An HTTP/1.1 or higher GET request"
     if method != "GET" {
         return Err(HandshakeError::MethodNotAllowed { method });
@@ -128,7 +150,10 @@ pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
         return Err(HandshakeError::HttpVersion { minor });
     }
     // "A |Host| header field containing the server's authority."
-    let host = all(&headers, "host").next().ok_or(HandshakeError::MissingHeader { name: "Host" })?.to_string();
+    let host = all(&headers, "host")
+        .next()
+        .ok_or(HandshakeError::MissingHeader { name: "Host" })?
+        .to_string();
     // "An |Upgrade| header field containing the value "websocket""
     if !all(&headers, "upgrade").any(|v| has_token(v, "websocket")) {
         return Err(HandshakeError::NotWebSocketUpgrade);
@@ -139,25 +164,54 @@ pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
     }
     // "A |Sec-WebSocket-Version| header field, with a value of 13." (§4.4: otherwise answer
     // 426 with the versions we support)
-    let version = all(&headers, "sec-websocket-version").next().ok_or(HandshakeError::MissingHeader { name: "Sec-WebSocket-Version" })?;
+    let version =
+        all(&headers, "sec-websocket-version")
+            .next()
+            .ok_or(HandshakeError::MissingHeader {
+                name: "Sec-WebSocket-Version",
+            })?;
     if version.trim() != "13" {
-        return Err(HandshakeError::UnsupportedVersion { version: version.to_string() });
+        return Err(HandshakeError::UnsupportedVersion {
+            version: version.to_string(),
+        });
     }
     // "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is
     // 16 bytes in length."
-    let key = all(&headers, "sec-websocket-key").next().ok_or(HandshakeError::MissingHeader { name: "Sec-WebSocket-Key" })?.to_string();
+    let key = all(&headers, "sec-websocket-key")
+        .next()
+        .ok_or(HandshakeError::MissingHeader {
+            name: "Sec-WebSocket-Key",
+        })?
+        .to_string();
     if !key_is_valid(&key) {
         return Err(HandshakeError::BadKey { key });
     }
     let origin = all(&headers, "origin").next().map(str::to_string);
-    let protocols = all(&headers, "sec-websocket-protocol").flat_map(|v| v.split(',')).map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    let protocols = all(&headers, "sec-websocket-protocol")
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
     let extensions = parse_extensions(all(&headers, "sec-websocket-extensions"))?;
-    Ok(Request { method, resource, headers, host, key, origin, protocols, extensions, raw })
+    Ok(Request {
+        method,
+        resource,
+        headers,
+        host,
+        key,
+        origin,
+        protocols,
+        extensions,
+        raw,
+    })
 }
 
 /// Parse and validate a request head. `Ok(None)`: incomplete, read more. On success returns the
 /// request and the octets it took (anything after belongs to the WebSocket stream).
-pub fn parse_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usize)>, HandshakeError> {
+pub fn parse_request(
+    buf: &[u8],
+    max_head: usize,
+) -> Result<Option<(Request, usize)>, HandshakeError> {
     match parse_head(buf, max_head)? {
         None => Ok(None),
         Some((head, n)) => Ok(Some((validate_upgrade(head)?, n))),
@@ -166,11 +220,19 @@ pub fn parse_request(buf: &[u8], max_head: usize) -> Result<Option<(Request, usi
 
 /// The first protocol the client offers that we speak... in our order of preference.
 pub fn select_protocol(offered: &[String], supported: &[String]) -> Option<String> {
-    supported.iter().find(|s| offered.iter().any(|o| o == *s)).cloned()
+    supported
+        .iter()
+        .find(|s| offered.iter().any(|o| o == *s))
+        .cloned()
 }
 
 /// The 101 response.
-pub fn accept_response(req: &Request, protocol: Option<&str>, extensions: Option<&str>, server_name: Option<&str>) -> Vec<u8> {
+pub fn accept_response(
+    req: &Request,
+    protocol: Option<&str>,
+    extensions: Option<&str>,
+    server_name: Option<&str>,
+) -> Vec<u8> {
     let mut r = String::with_capacity(256);
     r.push_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
     if let Some(s) = server_name {
@@ -196,7 +258,14 @@ pub fn accept_response(req: &Request, protocol: Option<&str>, extensions: Option
 }
 
 /// A plain HTTP response (errors, status pages). The connection is closed after it.
-pub fn http_response(status: u16, reason: &str, content_type: &str, body: &[u8], extra: &[(&str, &str)], server_name: Option<&str>) -> Vec<u8> {
+pub fn http_response(
+    status: u16,
+    reason: &str,
+    content_type: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+    server_name: Option<&str>,
+) -> Vec<u8> {
     let mut r = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
     if let Some(s) = server_name {
         r.push_str(&format!("Server: {s}\r\n"));
@@ -229,7 +298,14 @@ pub fn error_response(err: &HandshakeError, server_name: Option<&str>) -> Vec<u8
     if status == 405 {
         extra.push(("Allow", "GET"));
     }
-    http_response(status, reason, "text/plain; charset=utf-8", body.as_bytes(), &extra, server_name)
+    http_response(
+        status,
+        reason,
+        "text/plain; charset=utf-8",
+        body.as_bytes(),
+        &extra,
+        server_name,
+    )
 }
 
 #[cfg(test)]
@@ -243,19 +319,33 @@ mod tests {
         let (r, n) = parse_request(GOOD.as_bytes(), 16384).unwrap().unwrap();
         assert_eq!(n, GOOD.len());
         assert_eq!(r.path(), "/chat");
-        assert_eq!(r.query(), vec![("agent".to_string(), "a b".to_string()), ("case".to_string(), "3".to_string())]);
+        assert_eq!(
+            r.query(),
+            vec![
+                ("agent".to_string(), "a b".to_string()),
+                ("case".to_string(), "3".to_string())
+            ]
+        );
         assert_eq!(r.protocols, vec!["chat", "superchat"]);
-        let resp = String::from_utf8(accept_response(&r, Some("chat"), None, Some("wstest"))).unwrap();
+        let resp =
+            String::from_utf8(accept_response(&r, Some("chat"), None, Some("wstest"))).unwrap();
         assert!(resp.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(resp.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
         assert!(resp.contains("Sec-WebSocket-Protocol: chat\r\n"));
-        assert_eq!(select_protocol(&r.protocols, &["superchat".into(), "chat".into()]), Some("superchat".into()));
+        assert_eq!(
+            select_protocol(&r.protocols, &["superchat".into(), "chat".into()]),
+            Some("superchat".into())
+        );
     }
 
     #[test]
     fn partial_then_complete_at_every_split() {
         for cut in 0..GOOD.len() {
-            assert_eq!(parse_request(&GOOD.as_bytes()[..cut], 16384).unwrap(), None, "cut {cut}");
+            assert_eq!(
+                parse_request(&GOOD.as_bytes()[..cut], 16384).unwrap(),
+                None,
+                "cut {cut}"
+            );
         }
     }
 
@@ -275,7 +365,8 @@ mod tests {
             let e = parse_request(req.as_bytes(), 16384).unwrap_err();
             assert_eq!(e.status(), *status, "{from} -> {to}: {e}");
         }
-        let e = parse_request(GOOD.replace("Version: 13", "Version: 8").as_bytes(), 16384).unwrap_err();
+        let e =
+            parse_request(GOOD.replace("Version: 13", "Version: 8").as_bytes(), 16384).unwrap_err();
         let resp = String::from_utf8(error_response(&e, None)).unwrap();
         assert!(resp.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(resp.contains("Sec-WebSocket-Version: 13\r\n"));
@@ -284,10 +375,21 @@ mod tests {
     #[test]
     fn oversized_and_garbage() {
         let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n", "a".repeat(20000));
-        assert_eq!(parse_request(big.as_bytes(), 16384).unwrap_err().status(), 431);
+        assert_eq!(
+            parse_request(big.as_bytes(), 16384).unwrap_err().status(),
+            431
+        );
         let many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\n{many}\r\n");
-        assert_eq!(parse_request(req.as_bytes(), 16384).unwrap_err().status(), 431);
-        assert_eq!(parse_request(b"\x16\x03\x01\x02\x00garbage\r\n\r\n", 16384).unwrap_err().status(), 400);
+        assert_eq!(
+            parse_request(req.as_bytes(), 16384).unwrap_err().status(),
+            431
+        );
+        assert_eq!(
+            parse_request(b"\x16\x03\x01\x02\x00garbage\r\n\r\n", 16384)
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 }
