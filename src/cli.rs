@@ -139,4 +139,20 @@ pub struct Cli {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// permessage-deflate on or off (default: servers accept offers, testeeclient offers,
+    /// echoclient does not).
+    #[arg(long, value_name = "on|off", value_parser = wstest_modes::common::parse_on_off)]
+    pub deflate: Option<bool>,
+    /// permessage-deflate: limit both directions' LZ77 windows to 2^N octets (8-15).
+    #[arg(long, value_name = "N")]
+    pub deflate_window_bits: Option<u8>,
+    /// permessage-deflate: no context takeover in either direction.
+    #[arg(long)]
+    pub deflate_no_context_takeover: bool,
+    /// permessage-deflate: send messages shorter than N octets uncompressed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub deflate_threshold: usize,
+    /// permessage-deflate: zlib compression level (0-9, default 6).
+    #[arg(long, value_name = "N")]
+    pub deflate_level: Option<u32>,
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::Parser;
 use wstest_engine::runtime::{install_signal_handler, DriverKind, RuntimeConfig, Shutdown};
-use wstest_modes::common::{ClientOptions, ServerOptions};
+use wstest_modes::common::{ClientOptions, DeflateSwitches, ServerOptions};
 use wstest_modes::echo::{EchoClientConfig, MessageSource};
 use wstest_modes::fuzzing::client::FuzzingClientConfig;
 use wstest_modes::fuzzing::server::FuzzingServerConfig;
@@ -84,6 +84,16 @@ fn run(cli: Cli) -> Result<(), ModeError> {
     install_signal_handler(shutdown.clone())
         .map_err(|e| ModeError::io("cannot install signal handlers", e))?;
 
+    let switches = DeflateSwitches {
+        on: cli.deflate,
+        window_bits: cli.deflate_window_bits,
+        no_context_takeover: cli.deflate_no_context_takeover,
+        threshold: cli.deflate_threshold,
+        level: cli.deflate_level,
+    };
+    let server_deflate = switches.config(true)?;
+    // Clients offer permessage-deflate by default only as a testee.
+    let client_deflate = switches.config(mode == "testeeclient")?;
     let server_opts = |default_url: &str| ServerOptions {
         url: cli.wsuri.clone().unwrap_or_else(|| default_url.to_string()),
         key: cli.key.clone(),
@@ -92,12 +102,14 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         backlog: cli.backlog,
         max_message_size: cli.max_message_size,
         ident: cli.ident.clone(),
+        deflate: server_deflate.clone(),
     };
     let client_opts = ClientOptions {
         cacert: cli.cacert.clone(),
         insecure: cli.insecure,
         runtime: runtime.clone(),
         connect_timeout: cli.connect_timeout,
+        deflate: client_deflate,
     };
 
     match mode.as_str() {

@@ -7,11 +7,24 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|c| Command::new(c).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()))
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -27,7 +40,14 @@ fn browser_runs_the_suite_from_the_web_page() {
     let spec_path = tmp.path().join("fs.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_wstest"))
-        .args(["-m", "fuzzingserver", "-s", spec_path.to_str().unwrap(), "-u", &web_port.to_string()])
+        .args([
+            "-m",
+            "fuzzingserver",
+            "-s",
+            spec_path.to_str().unwrap(),
+            "-u",
+            &web_port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -39,9 +59,20 @@ fn browser_runs_the_suite_from_the_web_page() {
     }
     let profile = tempfile::tempdir().unwrap();
     let mut chrome = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://127.0.0.1:{web_port}/?agent=headless-chromium&autorun=1"))
+        .arg(format!(
+            "http://127.0.0.1:{web_port}/?agent=headless-chromium&autorun=1"
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -56,7 +87,10 @@ fn browser_runs_the_suite_from_the_web_page() {
                 }
             }
         }
-        assert!(Instant::now() < until, "the browser did not finish the suite");
+        assert!(
+            Instant::now() < until,
+            "the browser did not finish the suite"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let _ = chrome.kill();
@@ -68,11 +102,16 @@ fn browser_runs_the_suite_from_the_web_page() {
     // A browser is a good WebSocket client: framing, pings and fragmentation all pass.
     for (id, r) in cases {
         if id.starts_with("1.") || id.starts_with("2.") || id.starts_with("5.") || id == "10.1.1" {
-            assert!(matches!(r["behavior"].as_str(), Some("OK") | Some("NON-STRICT")), "{id}: {r}");
+            assert!(
+                matches!(r["behavior"].as_str(), Some("OK") | Some("NON-STRICT")),
+                "{id}: {r}"
+            );
         }
     }
     // The per-case reports and the index page exist and link to each other.
     assert!(Path::new(&outdir.join("headless_chromium_case_1_1_1.html")).exists());
     let html = std::fs::read_to_string(outdir.join("index.html")).unwrap();
-    assert!(html.contains("headless-chromium") && html.contains("headless_chromium_case_1_1_1.html"));
+    assert!(
+        html.contains("headless-chromium") && html.contains("headless_chromium_case_1_1_1.html")
+    );
 }

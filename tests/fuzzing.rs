@@ -9,11 +9,19 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 fn wstest(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wstest")).current_dir(dir).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_wstest"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Read a report. Like the original's, reports show undecodable text with surrogate escapes
@@ -26,9 +34,12 @@ fn read_json(p: &Path) -> Value {
         let (head, tail) = rest.split_at(i);
         out.push_str(head);
         let esc = &tail[..6.min(tail.len())];
-        let is_surrogate = esc.len() == 6 && matches!(esc.as_bytes()[2].to_ascii_lowercase(), b'd') && matches!(esc.as_bytes()[3].to_ascii_lowercase(), b'8'..=b'9' | b'a'..=b'f');
+        let is_surrogate = esc.len() == 6
+            && matches!(esc.as_bytes()[2].to_ascii_lowercase(), b'd')
+            && matches!(esc.as_bytes()[3].to_ascii_lowercase(), b'8'..=b'9' | b'a'..=b'f');
         // An escaped backslash before it means it is not an escape at all.
-        let escaped = head.ends_with('\\') && head.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1;
+        let escaped =
+            head.ends_with('\\') && head.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1;
         if is_surrogate && !escaped {
             out.push_str("\\ufffd");
         } else {
@@ -52,8 +63,16 @@ fn main_command_writes_template_and_passes_on_embedded_testee() {
     let d = tempfile::tempdir().unwrap();
     let out = wstest(d.path(), &["-m", "fuzzingclient"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("wstest-testee: 301 cases") && stdout.contains("reports in"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("wstest-testee: 301 cases") && stdout.contains("reports in"),
+        "{stdout}"
+    );
     let template: Value = read_json(&d.path().join("fuzzingclient.json"));
     assert_eq!(template["servers"][0]["embedded"], Value::Bool(true));
     let outdir = d.path().join("reports/servers");
@@ -61,13 +80,18 @@ fn main_command_writes_template_and_passes_on_embedded_testee() {
     let cases = index["wstest-testee"].as_object().unwrap();
     assert_eq!(cases.len(), 301);
     for (id, r) in cases {
-        assert!(matches!(r["behavior"].as_str(), Some("OK") | Some("INFORMATIONAL")), "{id}: {r}");
+        assert!(
+            matches!(r["behavior"].as_str(), Some("OK") | Some("INFORMATIONAL")),
+            "{id}: {r}"
+        );
         let report = read_json(&outdir.join(r["reportfile"].as_str().unwrap()));
         assert_eq!(report["id"], Value::String(id.clone()));
         assert_eq!(report["behavior"], r["behavior"]);
         assert!(report["wirelog"].as_array().is_some_and(|w| !w.is_empty()));
     }
-    assert!(std::fs::read_to_string(outdir.join("index.html")).unwrap().contains("wstest_testee_case_9_7_6.html"));
+    assert!(std::fs::read_to_string(outdir.join("index.html"))
+        .unwrap()
+        .contains("wstest_testee_case_9_7_6.html"));
 }
 
 #[test]
@@ -84,31 +108,54 @@ fn unreachable_server_fails_its_cases_and_the_others_go_on() {
         "cases": ["1.1.*"]
     });
     std::fs::write(d.path().join("spec.json"), spec.to_string()).unwrap();
-    let out = wstest(d.path(), &["-m", "fuzzingclient", "-s", "spec.json", "--quiet"]);
+    let out = wstest(
+        d.path(),
+        &["-m", "fuzzingclient", "-s", "spec.json", "--quiet"],
+    );
     assert_eq!(out.status.code(), Some(1), "some cases failed: exit 1");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("nobody") && stdout.contains("could not be tested") && stdout.contains("refused"), "{stdout}");
+    assert!(
+        stdout.contains("nobody")
+            && stdout.contains("could not be tested")
+            && stdout.contains("refused"),
+        "{stdout}"
+    );
     let index = read_json(&d.path().join("out/index.json"));
     assert_eq!(index["nobody"]["1.1.1"]["behavior"], "FAILED");
     assert_eq!(index["ours"]["1.1.8"]["behavior"], "OK");
     let r = read_json(&d.path().join("out/nobody_case_1_1_1.json"));
-    assert!(r["resultClose"].as_str().unwrap().contains("refused"), "{}", r["resultClose"]);
+    assert!(
+        r["resultClose"].as_str().unwrap().contains("refused"),
+        "{}",
+        r["resultClose"]
+    );
 }
 
 #[test]
 fn spec_errors_are_clear() {
     let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("bad.json"), "{\n  \"servers\": [\n    {\"url\": \"ws://x\"},\n  ]\n}").unwrap();
+    std::fs::write(
+        d.path().join("bad.json"),
+        "{\n  \"servers\": [\n    {\"url\": \"ws://x\"},\n  ]\n}",
+    )
+    .unwrap();
     let out = wstest(d.path(), &["-m", "fuzzingclient", "-s", "bad.json"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.json") && err.contains("line 4"), "{err}");
-    std::fs::write(d.path().join("nomatch.json"), r#"{"servers": [{"url": "ws://127.0.0.1:1"}], "cases": ["42.*"]}"#).unwrap();
+    std::fs::write(
+        d.path().join("nomatch.json"),
+        r#"{"servers": [{"url": "ws://127.0.0.1:1"}], "cases": ["42.*"]}"#,
+    )
+    .unwrap();
     let out = wstest(d.path(), &["-m", "fuzzingclient", "-s", "nomatch.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"42.*\" matches no case"));
     std::fs::write(d.path().join("unknown.json"), format!(r#"{{"servers": [{{"url": "ws://127.0.0.1:{}", "embedded": true}}], "cases": ["1.1.1"], "outdir": "o", "colour": "blue"}}"#, free_port())).unwrap();
-    let out = wstest(d.path(), &["-m", "fuzzingclient", "-s", "unknown.json", "--quiet"]);
+    let out = wstest(
+        d.path(),
+        &["-m", "fuzzingclient", "-s", "unknown.json", "--quiet"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key \"colour\""));
 }
@@ -121,7 +168,12 @@ fn command(port: u16, path: &str) -> Result<Vec<String>, String> {
     use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, WsClientOptions};
     struct Collect(Vec<String>);
     impl Handler for Collect {
-        fn on_event(&mut self, _c: &mut wstest_engine::Connection, e: wstest_engine::Event, _n: Instant) {
+        fn on_event(
+            &mut self,
+            _c: &mut wstest_engine::Connection,
+            e: wstest_engine::Event,
+            _n: Instant,
+        ) {
             if let wstest_engine::Event::Message(m) = e {
                 self.0.push(String::from_utf8_lossy(&m.data).into_owned());
             }
@@ -129,10 +181,19 @@ fn command(port: u16, path: &str) -> Result<Vec<String>, String> {
     }
     let url = WsUrl::parse(&format!("ws://127.0.0.1:{port}{path}")).unwrap();
     block_on(Driver::Epoll, false, async move {
-        let c = connect_ws(&url, &WsClientOptions::default()).await.map_err(|e| e.to_string())?;
+        let c = connect_ws(&url, &WsClientOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
         let mut conn = c.conn;
         let mut h = Collect(Vec::new());
-        drive(c.stream, &mut conn, c.leftover, &mut h, &DriveOptions::default()).await;
+        drive(
+            c.stream,
+            &mut conn,
+            c.leftover,
+            &mut h,
+            &DriveOptions::default(),
+        )
+        .await;
         Ok(h.0)
     })
     .unwrap()
@@ -141,7 +202,13 @@ fn command(port: u16, path: &str) -> Result<Vec<String>, String> {
 fn start_server(dir: &Path, port: u16, cases: &[&str]) -> std::process::Child {
     let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{port}"), "outdir": "reports", "cases": cases});
     std::fs::write(dir.join("fs.json"), spec.to_string()).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_wstest")).current_dir(dir).args(["-m", "fuzzingserver", "-s", "fs.json", "-u", "0"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_wstest"))
+        .current_dir(dir)
+        .args(["-m", "fuzzingserver", "-s", "fs.json", "-u", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let until = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < until);
@@ -156,17 +223,42 @@ fn fuzzingserver_url_protocol_and_restart() {
     let port = free_port();
     let mut server = start_server(d.path(), port, &["1.1.1", "1.1.2", "2.1"]);
     assert_eq!(command(port, "/getCaseCount").unwrap(), vec!["3"]);
-    let info: Value = serde_json::from_str(&command(port, "/getCaseInfo?case=3").unwrap()[0]).unwrap();
+    let info: Value =
+        serde_json::from_str(&command(port, "/getCaseInfo?case=3").unwrap()[0]).unwrap();
     assert_eq!(info["id"], "2.1");
     // Bad requests are refused with a reason, and the server keeps serving.
-    for bad in ["/runCase?case=0&agent=a", "/runCase?case=4&agent=a", "/runCase?case=x&agent=a", "/runCase?case=1", "/getCaseInfo", "/updateReports"] {
+    for bad in [
+        "/runCase?case=0&agent=a",
+        "/runCase?case=4&agent=a",
+        "/runCase?case=x&agent=a",
+        "/runCase?case=1",
+        "/getCaseInfo",
+        "/updateReports",
+    ] {
         let e = command(port, bad).unwrap_err();
         assert!(e.contains("400"), "{bad}: {e}");
     }
     // Our testee client runs the cases; the status of a case is then available.
-    let out = Command::new(env!("CARGO_BIN_EXE_wstest")).args(["-m", "testeeclient", "-w", &format!("ws://127.0.0.1:{port}"), "-i", "first agent"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let status: Value = serde_json::from_str(&command(port, "/getCaseStatus?case=2&agent=first%20agent").unwrap()[0]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wstest"))
+        .args([
+            "-m",
+            "testeeclient",
+            "-w",
+            &format!("ws://127.0.0.1:{port}"),
+            "-i",
+            "first agent",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_str(
+        &command(port, "/getCaseStatus?case=2&agent=first%20agent").unwrap()[0],
+    )
+    .unwrap();
     assert_eq!(status["behavior"], "OK");
     let index = read_json(&d.path().join("reports/index.json"));
     assert_eq!(index["first agent"].as_object().unwrap().len(), 3);
@@ -179,10 +271,23 @@ fn fuzzingserver_url_protocol_and_restart() {
     }
     // A restarted server still knows the first agent, and adds a second one.
     let mut server = start_server(d.path(), port, &["1.1.1", "1.1.2", "2.1"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_wstest")).args(["-m", "testeeclient", "-w", &format!("ws://127.0.0.1:{port}"), "-i", "second"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wstest"))
+        .args([
+            "-m",
+            "testeeclient",
+            "-w",
+            &format!("ws://127.0.0.1:{port}"),
+            "-i",
+            "second",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let index = read_json(&d.path().join("reports/index.json"));
-    assert!(index.get("first agent").is_some() && index.get("second").is_some(), "{index}");
+    assert!(
+        index.get("first agent").is_some() && index.get("second").is_some(),
+        "{index}"
+    );
     let _ = server.kill();
     let _ = server.wait();
 }

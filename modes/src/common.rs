@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use wstest_engine::net::{client_config, server_config, ClientTls, ConnectOptions, WsUrl};
+use wstest_engine::proto::deflate::{self, DeflateConfig};
+use wstest_engine::proto::handshake::Request;
+use wstest_engine::proto::Config;
 use wstest_engine::runtime::RuntimeConfig;
 use wstest_engine::ws::{ServerConfig, WsClientOptions};
 
@@ -27,6 +30,8 @@ pub struct ServerOptions {
     pub max_message_size: u64,
     /// `Server` header.
     pub ident: Option<String>,
+    /// Accept permessage-deflate offers with these settings (`None`: never).
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +44,7 @@ impl Default for ServerOptions {
             backlog: 1024,
             max_message_size: 64 << 20,
             ident: None,
+            deflate: Some(DeflateConfig::default()),
         }
     }
 }
@@ -104,6 +110,8 @@ pub struct ClientOptions {
     pub runtime: RuntimeConfig,
     /// Seconds to wait for TCP/TLS connect and for the opening handshake.
     pub connect_timeout: Option<f64>,
+    /// Offer permessage-deflate with these settings (`None`: no offer).
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl ClientOptions {
@@ -117,6 +125,7 @@ impl ClientOptions {
             addr: None,
         };
         o.handshake_timeout = timeout;
+        o.deflate = self.deflate.clone();
         if url.secure {
             let tls: Arc<rustls::ClientConfig> = client_config(&ClientTls {
                 cacert: self.cacert.clone(),
@@ -125,5 +134,77 @@ impl ClientOptions {
             o.connect.tls = Some(tls);
         }
         Ok(o)
+    }
+}
+
+/// Server side of permessage-deflate: accept the first acceptable offer of `req` (when `ours`
+/// is set), turn compression on in `config` and return the response header value.
+pub fn accept_deflate(
+    req: &Request,
+    ours: Option<&DeflateConfig>,
+    config: &mut Config,
+) -> Option<String> {
+    let ours = ours?;
+    let (params, header) = deflate::server_accept(&req.extensions, ours)?;
+    config.set_deflate(params, ours);
+    Some(header)
+}
+
+/// The `--deflate*` command-line switches, turned into engine settings.
+#[derive(Clone, Debug, Default)]
+pub struct DeflateSwitches {
+    /// `--deflate on|off`; `None`: the mode's default.
+    pub on: Option<bool>,
+    /// `--deflate-window-bits N` (8-15): limits both directions' windows.
+    pub window_bits: Option<u8>,
+    /// `--deflate-no-context-takeover`: reset the compression context after every message,
+    /// both directions.
+    pub no_context_takeover: bool,
+    /// `--deflate-threshold N`: messages shorter than N octets go uncompressed.
+    pub threshold: usize,
+    /// `--deflate-level N` (0-9).
+    pub level: Option<u32>,
+}
+
+impl DeflateSwitches {
+    /// The settings, or `None` when permessage-deflate is off (`default_on`: the mode's
+    /// default when `--deflate` is not given).
+    pub fn config(&self, default_on: bool) -> Result<Option<DeflateConfig>> {
+        if !self.on.unwrap_or(default_on) {
+            return Ok(None);
+        }
+        if let Some(b) = self.window_bits.filter(|b| !(8..=15).contains(b)) {
+            return Err(ModeError::Config(format!(
+                "--deflate-window-bits {b}: a window size must be 8 to 15"
+            )));
+        }
+        if let Some(l) = self.level.filter(|l| *l > 9) {
+            return Err(ModeError::Config(format!(
+                "--deflate-level {l}: a zlib level must be 0 to 9"
+            )));
+        }
+        let mut c = DeflateConfig {
+            threshold: self.threshold,
+            level: self.level.unwrap_or(6),
+            ..DeflateConfig::default()
+        };
+        if let Some(b) = self.window_bits {
+            c.server_max_window_bits = Some(b);
+            c.client_max_window_bits = Some(b);
+        }
+        if self.no_context_takeover {
+            c.server_no_context_takeover = true;
+            c.client_no_context_takeover = true;
+        }
+        Ok(Some(c))
+    }
+}
+
+/// Parse `on`/`off` (and their usual synonyms).
+pub fn parse_on_off(v: &str) -> std::result::Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" | "1" => Ok(true),
+        "off" | "no" | "false" | "0" => Ok(false),
+        _ => Err(format!("{v:?} is not on or off")),
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use wstest_engine::net::WsUrl;
+use wstest_engine::proto::deflate::DeflateConfig;
 use wstest_engine::proto::handshake::Request;
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
 use wstest_engine::runtime::{block_on, resolve_driver, Shutdown};
@@ -16,7 +17,7 @@ use wstest_engine::ws::{
     connect_ws, drive, serve, DriveOptions, Handler, ServerHandle, ServerStats, Service, Upgrade,
 };
 
-use crate::common::{ClientOptions, ServerOptions};
+use crate::common::{accept_deflate, ClientOptions, ServerOptions};
 use crate::{ModeError, Result};
 
 /// Echoes every text and binary message back as it came.
@@ -35,16 +36,20 @@ impl Handler for EchoHandler {
 pub struct EchoService {
     pub server_name: String,
     pub config: Config,
+    /// permessage-deflate settings for clients that offer it.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Service for EchoService {
     type Handler = EchoHandler;
-    fn upgrade(&self, _req: &Request, _peer: SocketAddr) -> Upgrade<EchoHandler> {
+    fn upgrade(&self, req: &Request, _peer: SocketAddr) -> Upgrade<EchoHandler> {
+        let mut config = self.config.clone();
+        let extensions = accept_deflate(req, self.deflate.as_ref(), &mut config);
         Upgrade::Accept {
             handler: EchoHandler,
-            config: self.config.clone(),
+            config,
             protocol: None,
-            extensions: None,
+            extensions,
         }
     }
     fn server_name(&self) -> Option<&str> {
@@ -109,6 +114,7 @@ pub fn start_echo_server(
             .clone()
             .unwrap_or_else(|| default_name.to_string()),
         config,
+        deflate: opts.deflate.clone(),
     };
     let handle = serve(cfg, Arc::new(svc), shutdown)?;
     let scheme = if url.secure { "wss" } else { "ws" };

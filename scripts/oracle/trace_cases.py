@@ -101,7 +101,49 @@ def ev(e):
     return list(e)
 
 
+# Offers (as header values) that each compression case's server-side accept rule is tried
+# on; the Rust side (`fuzzing::trace`) uses the same list.
+SAMPLE_OFFERS = [
+    "permessage-deflate",
+    "permessage-deflate; client_max_window_bits",
+    "permessage-deflate; client_max_window_bits=10; server_no_context_takeover",
+    "permessage-deflate; server_max_window_bits=12, permessage-deflate; client_max_window_bits",
+    "permessage-deflate; client_no_context_takeover; server_max_window_bits=9",
+    "x-foo, permessage-deflate; client_max_window_bits; server_max_window_bits=11",
+]
+
+
+def trace_compression(klass, cs):
+    from autobahn.websocket.compress import PerMessageDeflateOffer
+    p = Recorder(is_server=False)
+    c = klass(p)
+    accepted = []
+    for header in SAMPLE_OFFERS:
+        offers = [PerMessageDeflateOffer.parse(params)
+                  for ext, params in WebSocketProtocol._parseExtensionsHeader(None, header)
+                  if ext == "permessage-deflate"]
+        a = klass.SERVER_ACCEPT(c, offers)
+        accepted.append(a.getExtensionString() if a is not None else None)
+    ec = dict(c.expectedClose)
+    return {
+        "id": cs.caseClasstoId(klass),
+        "close": {"closedByMe": ec.get("closedByMe"), "closeCode": ec.get("closeCode"),
+                  "requireClean": ec.get("requireClean"),
+                  "wrongEndpointFatal": bool(ec.get("closedByWrongEndpointIsFatal", False))},
+        "reportTime": bool(c.reportTime),
+        "reportCompressionRatio": bool(c.reportCompressionRatio),
+        "compression": {
+            "len": klass.LEN, "count": klass.COUNT, "wait": float(klass.WAITSECS),
+            "fragment": klass.AUTOFRAGSIZE, "binary": bool(klass.TESTDATA["binary"]),
+            "offers": ", ".join(o.getExtensionString() for o in klass.CLIENT_OFFERS),
+            "accepted": accepted,
+        },
+    }
+
+
 def trace(klass, cs):
+    if hasattr(klass, "TESTDATA"):
+        return trace_compression(klass, cs)
     p = Recorder(is_server=False)
     c = klass(p)
     p.case = c

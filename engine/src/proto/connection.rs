@@ -96,6 +96,13 @@ impl CloseCodePolicy {
 }
 
 impl Config {
+    /// Turn permessage-deflate on with the negotiated parameters and our settings.
+    pub fn set_deflate(&mut self, params: DeflateParams, ours: &super::deflate::DeflateConfig) {
+        self.deflate = Some(params);
+        self.deflate_threshold = ours.threshold;
+        self.deflate_level = ours.level;
+    }
+
     pub fn new(role: Role) -> Self {
         Config {
             role,
@@ -767,6 +774,20 @@ impl Connection {
         }
         self.counters.tx_messages += 1;
         true
+    }
+
+    /// Compress one message's payload into `out` with this connection's permessage-deflate
+    /// context, for a caller that writes its own frames (the fuzzer): the message must then
+    /// be sent, with RSV1 on its first frame, before the next one is compressed. False (and
+    /// `out` untouched) when compression is off or unusable (window 8).
+    pub fn compress_payload(&mut self, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        match self.deflater.as_mut() {
+            Some(d) if d.usable() => {
+                d.compress(payload, out);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Is permessage-deflate on for this connection?

@@ -230,6 +230,45 @@ pub fn client_accept(
     })
 }
 
+/// The parameters of a server's response taken as written, the way a lenient client (the
+/// original fuzzer's) accepts them: absent window sizes are 15, nothing is checked against
+/// the offer beyond the parameters' own validity.
+pub fn response_params(resp: &ExtensionOffer) -> Result<DeflateParams, HandshakeError> {
+    let p = parse_params(resp, true)
+        .map_err(|why| HandshakeError::BadExtensions(format!("{NAME} response: {why}")))?;
+    Ok(DeflateParams {
+        server_no_context_takeover: p.server_no_context_takeover,
+        client_no_context_takeover: p.client_no_context_takeover,
+        server_max_window_bits: p.server_max_window_bits.unwrap_or(15),
+        client_max_window_bits: p.client_max_window_bits.flatten().unwrap_or(15),
+    })
+}
+
+/// Client side, after the handshake: what the server's `Sec-WebSocket-Extensions` answer
+/// turns on. `cfg`: our offer, checked strictly ([`client_accept`]); `None`: the offer was
+/// written by the caller and a valid response is taken as written ([`response_params`]).
+/// §9.1: the server answers with at most one element per offered extension.
+pub fn negotiated(
+    response: &[ExtensionOffer],
+    cfg: Option<&DeflateConfig>,
+) -> Result<Option<DeflateParams>, HandshakeError> {
+    let mut it = response
+        .iter()
+        .filter(|e| e.name.eq_ignore_ascii_case(NAME));
+    let Some(e) = it.next() else {
+        return Ok(None);
+    };
+    if it.next().is_some() {
+        return Err(HandshakeError::BadExtensions(format!(
+            "the server answered with {NAME} more than once"
+        )));
+    }
+    match cfg {
+        Some(c) => client_accept(e, c).map(Some),
+        None => response_params(e).map(Some),
+    }
+}
+
 /// Compresses messages for one side.
 pub struct Deflater {
     c: Option<Compress>,
@@ -300,6 +339,9 @@ pub struct Inflater {
     d: Decompress,
     reset: bool,
     bits: u8,
+    /// The message ended with a final block (BFINAL = 1): the stream is over, the tail is
+    /// not inflated and the next message starts afresh (RFC 7692 §7.2.3.5).
+    ended: bool,
 }
 
 impl Inflater {
@@ -309,6 +351,7 @@ impl Inflater {
             d: Decompress::new_with_window_bits(false, bits),
             reset: no_context,
             bits,
+            ended: false,
         }
     }
 
@@ -321,6 +364,14 @@ impl Inflater {
         limit: u64,
     ) -> Result<(), ProtocolError> {
         let mut input = data;
+        if self.ended {
+            if input.is_empty() {
+                return Ok(());
+            }
+            return Err(ProtocolError::BadCompressedData {
+                detail: "data after the final deflate block".into(),
+            });
+        }
         loop {
             if out.capacity() - out.len() < 4096 {
                 out.reserve((data.len() * 4).clamp(4096, 1 << 20));
@@ -340,7 +391,8 @@ impl Inflater {
                 });
             }
             if status == Status::StreamEnd {
-                // A final block inside a message: what follows cannot be inflated.
+                // A final block: nothing may follow it in this message.
+                self.ended = true;
                 if !input.is_empty() {
                     return Err(ProtocolError::BadCompressedData {
                         detail: "data after the final deflate block".into(),
@@ -359,9 +411,14 @@ impl Inflater {
 
     /// End of a message: inflate the tail the sender removed, reset if no context is kept.
     pub fn finish(&mut self, out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError> {
-        let r = self.push(&TAIL, out, limit);
-        if self.reset || r.is_err() {
+        let r = if self.ended {
+            Ok(())
+        } else {
+            self.push(&TAIL, out, limit)
+        };
+        if self.reset || self.ended || r.is_err() {
             self.d = Decompress::new_with_window_bits(false, self.bits);
+            self.ended = false;
         }
         r
     }
@@ -535,5 +592,50 @@ mod tests {
             &nocbits
         )
         .is_err());
+    }
+
+    #[test]
+    fn message_ending_with_a_final_block() {
+        // §7.2.3.5: a sender may end a message with BFINAL = 1; the next message starts a new
+        // stream and the tail is not appended.
+        let mut out = Vec::new();
+        let mut d = Inflater::new(15, false);
+        for text in [&b"first message"[..], b"second"] {
+            let mut c = Compress::new(Compression::default(), false);
+            let mut z = Vec::with_capacity(256);
+            c.compress_vec(text, &mut z, FlushCompress::Finish).unwrap();
+            out.clear();
+            d.push(&z, &mut out, 0).unwrap();
+            d.finish(&mut out, 0).unwrap();
+            assert_eq!(out, text);
+        }
+        // Anything after the final block in the same message is corrupt.
+        let mut c = Compress::new(Compression::default(), false);
+        let mut z = Vec::with_capacity(256);
+        c.compress_vec(b"x", &mut z, FlushCompress::Finish).unwrap();
+        z.push(0x00);
+        assert_eq!(
+            d.push(&z, &mut Vec::new(), 0).unwrap_err().close_code().0,
+            1007
+        );
+    }
+
+    #[test]
+    fn lenient_and_strict_responses() {
+        let r = offer("permessage-deflate; client_max_window_bits=9; server_no_context_takeover");
+        // Taken as written when the caller wrote the offer...
+        let p = negotiated(&r, None).unwrap().unwrap();
+        assert_eq!(p.client_max_window_bits, 9);
+        assert!(p.server_no_context_takeover);
+        assert_eq!(p.server_max_window_bits, 15);
+        // ...and refused when we offered no client_max_window_bits ourselves.
+        let cfg = DeflateConfig {
+            client_max_window_bits: None,
+            ..DeflateConfig::default()
+        };
+        assert!(negotiated(&r, Some(&cfg)).is_err());
+        assert!(negotiated(&offer("permessage-deflate, permessage-deflate"), None).is_err());
+        assert!(negotiated(&offer("permessage-deflate; client_max_window_bits"), None).is_err());
+        assert_eq!(negotiated(&[], None).unwrap(), None);
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::net::{connect, ConnectError, ConnectOptions, Stream, WsUrl};
+use crate::proto::deflate::{self, DeflateConfig};
 use crate::proto::handshake::{ClientHandshake, ClientOptions, HandshakeError, Response};
 use crate::proto::{Config, Connection, Role};
 
@@ -15,7 +16,12 @@ pub struct WsClientOptions {
     pub connect: ConnectOptions,
     pub origin: Option<String>,
     pub protocols: Vec<String>,
+    /// Sec-WebSocket-Extensions offer as written. When it offers permessage-deflate and
+    /// `deflate` is `None`, a valid answer is taken as written (the fuzzer's way).
     pub extensions: Option<String>,
+    /// Offer permessage-deflate with these settings (used when `extensions` is `None`) and
+    /// hold the server's answer to them (RFC 7692 §7.1).
+    pub deflate: Option<DeflateConfig>,
     pub user_agent: Option<String>,
     pub extra_headers: Vec<(String, String)>,
     pub handshake_timeout: Duration,
@@ -30,6 +36,7 @@ impl Default for WsClientOptions {
             origin: None,
             protocols: Vec::new(),
             extensions: None,
+            deflate: None,
             user_agent: Some(concat!("wstest/", env!("CARGO_PKG_VERSION")).to_string()),
             extra_headers: Vec::new(),
             handshake_timeout: Duration::from_secs(5),
@@ -89,7 +96,10 @@ pub async fn connect_ws(url: &WsUrl, opts: &WsClientOptions) -> Result<WsClient,
     let mut ho = ClientOptions::new(url.host_header(), url.resource.clone());
     ho.origin = opts.origin.clone();
     ho.protocols = opts.protocols.clone();
-    ho.extensions = opts.extensions.clone();
+    ho.extensions = opts
+        .extensions
+        .clone()
+        .or_else(|| opts.deflate.as_ref().map(deflate::client_offer));
     ho.user_agent = opts.user_agent.clone();
     ho.extra_headers = opts.extra_headers.clone();
     let hs = ClientHandshake::new(ho, rand::rng().random());
@@ -107,6 +117,14 @@ pub async fn connect_ws(url: &WsUrl, opts: &WsClientOptions) -> Result<WsClient,
         };
     let mut cfg = opts.config.clone();
     cfg.role = Role::Client;
+    let params =
+        deflate::negotiated(&response.extensions, opts.deflate.as_ref()).map_err(hs_err)?;
+    if let Some(p) = params {
+        cfg.set_deflate(
+            p,
+            opts.deflate.as_ref().unwrap_or(&DeflateConfig::default()),
+        );
+    }
     Ok(WsClient {
         stream,
         conn: Connection::new(cfg),

@@ -237,6 +237,21 @@ pub enum Check {
         count: usize,
         wait: f64,
     },
+    /// A series of compressed messages cut from a payload family (groups 12 and 13).
+    Compression(Compression),
+}
+
+/// The compression cases' series: `count` messages of `len` units (characters for text
+/// families) from `corpus`, one in flight at a time, in frames of `fragment` octets of
+/// compressed data (0: one frame each); FAILED if not finished after `wait` seconds,
+/// UNIMPLEMENTED if permessage-deflate was not negotiated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compression {
+    pub corpus: super::corpus::Corpus,
+    pub len: usize,
+    pub count: usize,
+    pub wait: f64,
+    pub fragment: usize,
 }
 
 /// Adjustments applied after the standard verdict.
@@ -272,6 +287,13 @@ pub struct Case {
     pub suppress_close: bool,
     /// The case measures time (its duration is shown in the report; never run in parallel).
     pub report_time: bool,
+    /// permessage-deflate offers the fuzzer makes as a client (none: no offer).
+    pub deflate_offers: Vec<super::pmce::Offer>,
+    /// How the fuzzer accepts a client's offers as a server, tried in order (none: it does
+    /// not accept any).
+    pub deflate_accept: Vec<super::pmce::Accept>,
+    /// Report compression ratios (`trafficStats`).
+    pub report_compression: bool,
 }
 
 impl Case {
@@ -321,6 +343,9 @@ pub fn case(id: &str, description: &str, expectation: &str) -> Case {
         adjust: Vec::new(),
         suppress_close: false,
         report_time: false,
+        deflate_offers: Vec::new(),
+        deflate_accept: Vec::new(),
+        report_compression: false,
     }
 }
 

@@ -133,11 +133,17 @@ pub fn index_page(store: &Store) -> String {
                 Some(s) => {
                     let (cls, label) = class_of(s.behavior);
                     let html = report_filename(a, &c.id, "html");
-                    let detail = if s.report_time {
-                        format!("<br/><small>{} ms</small>", s.duration)
-                    } else {
-                        String::new()
-                    };
+                    let mut detail = String::new();
+                    if s.report_time {
+                        detail = format!("{} ms", s.duration);
+                    }
+                    if let Some((rx, tx)) = s.ratios {
+                        let f = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.3}"));
+                        let _ = write!(detail, " [{}/{}]", f(rx), f(tx));
+                    }
+                    if !detail.is_empty() {
+                        detail = format!("<br/><small>{}</small>", detail.trim_start());
+                    }
                     let code = s
                         .remote_close_code
                         .map_or("None".to_string(), |c| c.to_string());

@@ -7,8 +7,10 @@
 pub mod case;
 pub mod cases;
 pub mod client;
+pub mod corpus;
 pub mod direct;
 pub mod html;
+pub mod pmce;
 pub mod pyjson;
 pub mod result;
 pub mod run;
@@ -17,6 +19,7 @@ pub mod session;
 pub mod spec;
 pub mod store;
 pub mod trace;
+pub mod traffic;
 pub mod verdict;
 pub mod web;
 pub mod wirelog;

@@ -24,6 +24,9 @@ pub struct Summary {
     /// Shown in the table (not part of the original's index.json).
     #[serde(skip)]
     pub report_time: bool,
+    /// Compression ratios (incoming, outgoing) of a compression case, shown in the table.
+    #[serde(skip)]
+    pub ratios: Option<(Option<f64>, Option<f64>)>,
 }
 
 /// A finished case.
@@ -36,6 +39,7 @@ pub struct CaseResult {
     pub started: String,
     pub duration_ms: u64,
     pub report_time: bool,
+    pub report_compression: bool,
     pub verdict: Verdict,
     pub expected: Vec<(Behavior, Vec<Ev>)>,
     pub expected_close: ExpectClose,
@@ -98,6 +102,7 @@ impl CaseResult {
             started: utc_string(record.started_at),
             duration_ms: duration.as_secs_f64().mul_add(1000.0, 0.0).round() as u64,
             report_time: case.report_time,
+            report_compression: case.report_compression,
             verdict,
             expected: case.expected.clone(),
             expected_close: case.close.clone(),
@@ -113,6 +118,11 @@ impl CaseResult {
             remote_close_code: self.record.status.remote_code,
             reportfile: report_filename(&self.agent, &self.id, "json"),
             report_time: self.report_time,
+            ratios: self
+                .record
+                .traffic
+                .filter(|_| self.report_compression)
+                .map(|t| t.compression_ratios()),
         }
     }
 
@@ -193,7 +203,7 @@ impl CaseResult {
             ("received", J::Arr(r.received.iter().map(ev_json).collect())),
             ("remoteCloseCode", st.remote_code.into()),
             ("remoteCloseReason", st.remote_reason.clone().into()),
-            ("reportCompressionRatio", false.into()),
+            ("reportCompressionRatio", self.report_compression.into()),
             ("reportTime", self.report_time.into()),
             ("result", self.verdict.result.as_str().into()),
             ("resultClose", self.verdict.result_close.as_str().into()),
@@ -203,7 +213,10 @@ impl CaseResult {
                 stats(&r.rx_octets.iter().map(|(k, v)| (*k as i64, *v)).collect()),
             ),
             ("started", self.started.as_str().into()),
-            ("trafficStats", J::Null),
+            (
+                "trafficStats",
+                r.traffic.as_ref().map_or(J::Null, |t| t.to_json()),
+            ),
             ("txFrameStats", stats(&r.tx_frames)),
             (
                 "txOctetStats",

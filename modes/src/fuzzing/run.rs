@@ -43,6 +43,9 @@ pub async fn run_case_client(
     let mut session = CaseSession::new(case, agent.to_string(), index, Role::Client);
     let mut opts = base.clone();
     opts.config = endpoint_config(Role::Client, options);
+    // The case's own offers; a valid answer is taken as the server writes it.
+    opts.extensions = super::pmce::offers_header(&session.case.deflate_offers);
+    opts.deflate = None;
     opts.handshake_timeout =
         Duration::from_secs_f64(options.open_handshake_timeout.unwrap_or(5.0).max(0.001));
     match connect_ws(url, &opts).await {

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use wstest_engine::proto::deflate::DeflateConfig;
 use wstest_engine::proto::handshake::server::accept_response;
 use wstest_engine::proto::handshake::{HttpHead, Request};
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
@@ -162,16 +163,26 @@ impl Service for FuzzService {
                     return text_reply(Vec::new());
                 }
                 log::info!("running case {} for agent {agent} from {peer}", case.id);
+                let mut config = sh.config.clone();
+                let extensions =
+                    match super::pmce::server_accept(&req.extensions, &case.deflate_accept) {
+                        Err(e) => return bad(e.0),
+                        Ok(Some((params, header))) => {
+                            config.set_deflate(params, &DeflateConfig::default());
+                            Some(header)
+                        }
+                        Ok(None) => None,
+                    };
                 let mut s = CaseSession::new(case, agent, i, Role::Server);
-                let resp = accept_response(req, None, None, Some(&sh.server_name));
+                let resp = accept_response(req, None, extensions.as_deref(), Some(&sh.server_name));
                 s.http_request = req.raw.clone();
                 s.http_response = resp.clone();
                 s.log_handshake(&resp, &req.raw);
                 Upgrade::Accept {
                     handler: FuzzHandler::Case(Some(s), sh.clone()),
-                    config: sh.config.clone(),
+                    config,
                     protocol: None,
-                    extensions: None,
+                    extensions,
                 }
             }
             "/getCaseCount" => text_reply(vec![n.to_string()]),

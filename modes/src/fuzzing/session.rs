@@ -17,8 +17,9 @@ use wstest_engine::proto::mask::apply_mask;
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, FailPolicy, Role};
 use wstest_engine::ws::Handler;
 
-use super::case::{Behavior, Case, Check, Ev, FrameSpec, Step};
+use super::case::{Behavior, Case, Check, Compression, Ev, FrameSpec, Step};
 use super::result::CaseResult;
+use super::traffic::TrafficStats;
 use super::verdict;
 use super::wirelog::{Wire, Wirelog};
 
@@ -58,6 +59,18 @@ struct Streaming {
     frame: Option<([u8; 4], bool, u64, u64)>, // (mask, masked, len, written)
 }
 
+/// Where a compression series stands.
+#[derive(Debug, Default)]
+struct Series {
+    /// Next unit of the payload family.
+    pos: usize,
+    sent: usize,
+    /// The message in flight.
+    expected: Vec<u8>,
+    /// Compressed octets (reused).
+    compressed: Vec<u8>,
+}
+
 /// Everything one case run records.
 pub struct CaseSession {
     pub case: Arc<Case>,
@@ -88,6 +101,11 @@ pub struct CaseSession {
     pub http_request: Vec<u8>,
     pub http_response: Vec<u8>,
     status: Option<CloseStatus>,
+    series: Series,
+    /// Running traffic counts (incoming data levels are taken from the connection).
+    traffic: TrafficStats,
+    /// The counts when a compression series completed (reported as `trafficStats`).
+    traffic_snapshot: Option<TrafficStats>,
 }
 
 impl CaseSession {
@@ -118,6 +136,9 @@ impl CaseSession {
             http_request: Vec::new(),
             http_response: Vec::new(),
             status: None,
+            series: Series::default(),
+            traffic: TrafficStats::default(),
+            traffic_snapshot: None,
         };
         s.wire.on = true;
         s
@@ -131,11 +152,23 @@ impl CaseSession {
 
     fn log_tx_octets(&mut self, data: &[u8], sync: bool) {
         *self.tx_octets.entry(data.len()).or_default() += 1;
+        let o = &mut self.traffic.outgoing;
+        if self.opened.is_some() {
+            o.wire += data.len() as u64;
+        } else {
+            o.preopen_wire += data.len() as u64;
+        }
         self.wire.push(|| Wire::tx_octets(data.len(), data, sync));
     }
 
     fn log_rx_octets(&mut self, data: &[u8]) {
         *self.rx_octets.entry(data.len()).or_default() += 1;
+        let i = &mut self.traffic.incoming;
+        if self.opened.is_some() {
+            i.wire += data.len() as u64;
+        } else {
+            i.preopen_wire += data.len() as u64;
+        }
         self.wire.push(|| Wire::rx_octets(data));
     }
 
@@ -170,6 +203,9 @@ impl CaseSession {
         };
         let bytes = raw.to_bytes();
         *self.tx_frames.entry(f.opcode & 0x7F).or_default() += 1;
+        if f.opcode & 0x7F <= 2 {
+            self.traffic.outgoing.frames += 1;
+        }
         self.wire.push(|| Wire::TxFrame {
             payload: Wire::head(f.payload.len(), &f.payload),
             opcode: f.opcode,
@@ -233,7 +269,7 @@ impl CaseSession {
                 fragment,
             } => {
                 let p = super::case::repeated(payload, *repeat_len);
-                self.send_message(conn, &p, *binary, *fragment)
+                self.send_message(conn, &p, *binary, *fragment, false)
             }
             Step::Close { code, reason } => {
                 // A valid close: a reason that does not fit is cut to 120 octets plus "...".
@@ -344,16 +380,31 @@ impl CaseSession {
     /// Send a message as an endpoint does, fragmented by the original's rule: frames of
     /// `size` octets until one ends past the payload, so a payload that divides evenly ends
     /// with an empty final frame.
+    /// With `compress`, the payload is compressed with the connection's permessage-deflate
+    /// context (when it has one) and RSV1 is set on the first frame.
     fn send_message(
         &mut self,
         conn: &mut Connection,
         payload: &[u8],
         binary: bool,
         fragment: Option<usize>,
+        compress: bool,
     ) {
         if !conn.is_open() {
             return;
         }
+        let app_len = payload.len() as u64;
+        let mut z = std::mem::take(&mut self.series.compressed);
+        z.clear();
+        let (payload, first_rsv) = if compress && conn.compress_payload(payload, &mut z) {
+            (&z[..], 4)
+        } else {
+            (payload, 0)
+        };
+        let o = &mut self.traffic.outgoing;
+        o.app += app_len;
+        o.websocket += payload.len() as u64;
+        o.messages += 1;
         let opcode = if binary { 2 } else { 1 };
         let size = fragment.or((self.auto_fragment > 0).then_some(self.auto_fragment));
         let plain = |op: u8, p: &[u8], fin: bool| FrameSpec {
@@ -374,7 +425,10 @@ impl CaseSession {
                     let j = i + size;
                     let done = j > payload.len();
                     let end = j.min(payload.len());
-                    let f = plain(if first { opcode } else { 0 }, &payload[i..end], done);
+                    let mut f = plain(if first { opcode } else { 0 }, &payload[i..end], done);
+                    if first {
+                        f.rsv = first_rsv;
+                    }
                     self.send_frame(conn, &f);
                     first = false;
                     if done {
@@ -384,10 +438,100 @@ impl CaseSession {
                 }
             }
             _ => {
-                let f = plain(opcode, payload, true);
+                let mut f = plain(opcode, payload, true);
+                f.rsv = first_rsv;
                 self.send_frame(conn, &f);
             }
         }
+        self.series.compressed = z;
+    }
+
+    /// Start a compression series (groups 12 and 13), as the original does on open: the
+    /// wire log off for the bulk of it, a time limit, then the first message.
+    fn start_series(&mut self, conn: &mut Connection, spec: &Compression, now: Instant) {
+        self.set_wirelog(conn, false, true);
+        self.auto_fragment = spec.fragment;
+        if conn.deflate().is_none() {
+            self.check_behavior = Behavior::Unimplemented;
+            self.check_result = "permessage-deflate was not negotiated.".into();
+            self.close_raw(conn, Some(1000), None, now);
+            return;
+        }
+        self.check_behavior = Behavior::Failed;
+        self.check_result = format!("The series did not complete within {} seconds.", spec.wait);
+        self.exec_one(&Step::CloseAfter(spec.wait), conn, now);
+        self.send_next(conn, spec);
+    }
+
+    fn send_next(&mut self, conn: &mut Connection, spec: &Compression) {
+        let mut msg = std::mem::take(&mut self.series.expected);
+        spec.corpus
+            .data()
+            .next_message(&mut self.series.pos, spec.len, &mut msg);
+        self.series.sent += 1;
+        self.send_message(conn, &msg, spec.corpus.binary(), None, true);
+        self.series.expected = msg;
+    }
+
+    /// An echo in a compression series: the next message, or the verdict.
+    fn on_series_echo(
+        &mut self,
+        conn: &mut Connection,
+        spec: &Compression,
+        payload: &[u8],
+        binary: bool,
+        now: Instant,
+    ) {
+        let want = &self.series.expected;
+        let kind = |b: bool| if b { "binary" } else { "text" };
+        let problem = if binary != spec.corpus.binary() {
+            Some(format!(
+                "Message {} came back as {} instead of {}.",
+                self.series.sent,
+                kind(binary),
+                kind(spec.corpus.binary())
+            ))
+        } else if payload.len() != want.len() {
+            Some(format!(
+                "Message {} came back with {} octets instead of {}.",
+                self.series.sent,
+                payload.len(),
+                want.len()
+            ))
+        } else if payload != &want[..] {
+            Some(format!(
+                "Message {} came back with other content (SHA-1 {} instead of {}).",
+                self.series.sent,
+                sha1_hex(payload),
+                sha1_hex(want)
+            ))
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            self.check_behavior = Behavior::Failed;
+            self.check_result = p;
+        } else if self.series.sent < spec.count {
+            self.send_next(conn, spec);
+            return;
+        } else {
+            self.check_behavior = Behavior::Ok;
+            self.check_result = "Every message came back unchanged, in time.".into();
+            self.traffic_snapshot = Some(self.traffic_now(conn));
+        }
+        self.set_wirelog(conn, true, true);
+        self.close_raw(conn, Some(1000), None, now);
+    }
+
+    /// Traffic so far: our own counts, and the connection's for received data.
+    fn traffic_now(&self, conn: &Connection) -> TrafficStats {
+        let mut t = self.traffic;
+        let c = conn.counters();
+        t.incoming.websocket = c.rx_payload_octets;
+        t.incoming.app = c.rx_app_octets;
+        t.incoming.messages = c.rx_messages;
+        t.incoming.frames = (0..=2).filter_map(|op| self.rx_frames.get(&op)).sum();
+        t
     }
 
     fn close_raw(
@@ -459,6 +603,7 @@ impl CaseSession {
                 self.set_wirelog(conn, true, false);
                 self.close_raw(conn, Some(1000), None, now);
             }
+            Check::Compression(spec) => self.on_series_echo(conn, &spec, &payload, binary, now),
             Check::RoundTrips {
                 binary: want_binary,
                 len,
@@ -596,6 +741,7 @@ impl CaseSession {
             is_server: self.role == Role::Server,
             status: self.status.unwrap_or_default(),
             local_reason: self.local_reason,
+            traffic: self.traffic_snapshot,
         }
     }
 }
@@ -616,6 +762,8 @@ pub struct SessionRecord {
     pub is_server: bool,
     pub status: CloseStatus,
     pub local_reason: Option<Vec<u8>>,
+    /// Traffic counts of a completed compression series.
+    pub traffic: Option<TrafficStats>,
 }
 
 impl Handler for CaseSession {
@@ -623,6 +771,10 @@ impl Handler for CaseSession {
         self.opened = Some(now);
         let steps = self.case.steps.clone();
         self.exec(&steps, conn, now);
+        if let Check::Compression(spec) = &self.case.check {
+            let spec = spec.clone();
+            self.start_series(conn, &spec, now);
+        }
     }
 
     fn on_event(&mut self, conn: &mut Connection, event: Event, now: Instant) {
@@ -669,4 +821,12 @@ impl Handler for CaseSession {
         self.ended = Some(Instant::now());
         self.status = Some(status.clone());
     }
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

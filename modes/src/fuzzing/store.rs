@@ -44,6 +44,11 @@ impl Store {
                 Err(e) => log::warn!("ignoring unreadable {}: {e}", index.display()),
             }
         }
+        for cases in agents.values_mut() {
+            for s in cases.values_mut() {
+                restore_details(outdir, s);
+            }
+        }
         Ok(Store {
             outdir: outdir.to_path_buf(),
             agents,
@@ -120,5 +125,24 @@ impl Store {
         let mut v: Vec<&CaseInfo> = self.cases.iter().collect();
         v.sort_by_key(|c| id_tuple(&c.id));
         v
+    }
+}
+
+/// What index.json does not hold but the table shows (time and compression ratios), read
+/// back from a reloaded case's own report; left out when that cannot be read.
+fn restore_details(outdir: &Path, s: &mut Summary) {
+    let Ok(text) = std::fs::read_to_string(outdir.join(&s.reportfile)) else {
+        return;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    s.report_time = v["reportTime"].as_bool().unwrap_or(false);
+    if v["reportCompressionRatio"].as_bool() == Some(true) && v["trafficStats"].is_object() {
+        let t = &v["trafficStats"];
+        s.ratios = Some((
+            t["incomingCompressionRatio"].as_f64(),
+            t["outgoingCompressionRatio"].as_f64(),
+        ));
     }
 }

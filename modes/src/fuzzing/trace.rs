@@ -3,7 +3,21 @@
 
 use serde_json::{json, Value};
 
-use super::case::{repeated, Behavior, Case, Ev, Step};
+use wstest_engine::proto::handshake::parse_extensions;
+
+use super::case::{repeated, Behavior, Case, Check, Ev, Step};
+use super::pmce;
+
+/// The offers each compression case's accept rule is tried on (the same list as
+/// `scripts/oracle/trace_cases.py`).
+const SAMPLE_OFFERS: [&str; 6] = [
+    "permessage-deflate",
+    "permessage-deflate; client_max_window_bits",
+    "permessage-deflate; client_max_window_bits=10; server_no_context_takeover",
+    "permessage-deflate; server_max_window_bits=12, permessage-deflate; client_max_window_bits",
+    "permessage-deflate; client_no_context_takeover; server_max_window_bits=9",
+    "x-foo, permessage-deflate; client_max_window_bits; server_max_window_bits=11",
+];
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -56,14 +70,42 @@ fn step(s: &Step) -> Value {
     }
 }
 
+fn close(c: &Case) -> Value {
+    json!({
+        "closedByMe": c.close.closed_by_me, "closeCode": c.close.codes,
+        "requireClean": c.close.require_clean, "wrongEndpointFatal": c.close.wrong_endpoint_fatal
+    })
+}
+
 pub fn trace(c: &Case) -> Value {
+    if let Check::Compression(s) = &c.check {
+        let accepted: Vec<Option<String>> = SAMPLE_OFFERS
+            .iter()
+            .map(|h| {
+                let exts = parse_extensions([*h]).unwrap_or_default();
+                pmce::server_accept(&exts, &c.deflate_accept)
+                    .ok()
+                    .flatten()
+                    .map(|(_, header)| header)
+            })
+            .collect();
+        return json!({
+            "id": c.id,
+            "close": close(c),
+            "reportTime": c.report_time,
+            "reportCompressionRatio": c.report_compression,
+            "compression": {
+                "len": s.len, "count": s.count, "wait": s.wait, "fragment": s.fragment,
+                "binary": s.corpus.binary(),
+                "offers": pmce::offers_header(&c.deflate_offers).unwrap_or_default(),
+                "accepted": accepted,
+            },
+        });
+    }
     json!({
         "id": c.id,
         "expected": c.expected.iter().map(|(b, evs): &(Behavior, Vec<Ev>)| json!([b.as_str(), evs.iter().map(ev).collect::<Vec<_>>()])).collect::<Vec<_>>(),
-        "close": {
-            "closedByMe": c.close.closed_by_me, "closeCode": c.close.codes,
-            "requireClean": c.close.require_clean, "wrongEndpointFatal": c.close.wrong_endpoint_fatal
-        },
+        "close": close(c),
         "suppressClose": c.suppress_close,
         "reportTime": c.report_time,
         "steps": steps(&c.steps),

@@ -226,6 +226,19 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_valid_on_character_boundaries() {
+        // κόσμε: characters of 2, 3, 2, 2 and 2 octets.
+        let (_, prefixes) = &utf8_vectors::groups()[1];
+        let valid: Vec<usize> = prefixes
+            .iter()
+            .filter(|(ok, _)| *ok)
+            .map(|(_, b)| b.len())
+            .collect();
+        assert_eq!(prefixes.len(), 11);
+        assert_eq!(valid, vec![2, 5, 7, 9, 11]);
+    }
+
+    #[test]
     fn ids_are_unique_and_counted() {
         let v = cases();
         assert_eq!(v.len(), 145);
@@ -233,6 +246,12 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 145);
+        // 13 fixed cases (6.1-6.4), then one per vector in 19 groups.
+        assert_eq!(v.iter().filter(|c| id_tuple(&c.id)[1] <= 4).count(), 13);
         assert_eq!(subcategories().len(), 19);
+        assert_eq!(subcategories()[0].0, "6.5");
+        assert_eq!(subcategories()[18].0, "6.23");
+        let last = id_tuple(&v.last().unwrap().id);
+        assert_eq!(last, vec![6, 23, 7]);
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::case::{id_tuple, Case};
 
 mod g10_misc;
+mod g12_compression;
 mod g1_framing;
 mod g2_pings;
 mod g3_rsv;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Case> {
     v.extend(g7_close::cases());
     v.extend(g9_limits::cases());
     v.extend(g10_misc::cases());
+    v.extend(g12_compression::cases());
     v
 }
 
@@ -109,6 +111,7 @@ pub fn subcategories() -> BTreeMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     m.extend(g6_utf8::subcategories());
+    m.extend(g12_compression::subcategories());
     m
 }
 
