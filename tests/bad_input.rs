@@ -80,6 +80,7 @@ fn echo_service() -> EchoService {
     EchoService {
         server_name: "bad-input-test".into(),
         config: Config::new(Role::Server),
+        deflate: None,
     }
 }
 

@@ -70,7 +70,7 @@ fn main_command_writes_template_and_passes_on_embedded_testee() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("wstest-testee: 301 cases") && stdout.contains("reports in"),
+        stdout.contains("wstest-testee: 517 cases") && stdout.contains("reports in"),
         "{stdout}"
     );
     let template: Value = read_json(&d.path().join("fuzzingclient.json"));
@@ -78,7 +78,7 @@ fn main_command_writes_template_and_passes_on_embedded_testee() {
     let outdir = d.path().join("reports/servers");
     let index = read_json(&outdir.join("index.json"));
     let cases = index["wstest-testee"].as_object().unwrap();
-    assert_eq!(cases.len(), 301);
+    assert_eq!(cases.len(), 517);
     for (id, r) in cases {
         assert!(
             matches!(r["behavior"].as_str(), Some("OK") | Some("INFORMATIONAL")),

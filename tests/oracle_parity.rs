@@ -17,7 +17,30 @@ use serde_json::Value;
 /// The oracle runs take the machine; run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-const GROUPS_1_TO_10_EXCLUDE: &str = "12.*,13.*";
+/// Which cases a run takes: comma-separated patterns, as the oracle's scripts take them.
+#[derive(Clone, Copy)]
+struct Sel {
+    cases: &'static str,
+    exclude: &'static str,
+}
+
+/// Groups 1 to 10 (301 cases).
+const GROUPS_1_TO_10: Sel = Sel {
+    cases: "*",
+    exclude: "12.*,13.*",
+};
+
+/// A sample of groups 12 and 13 that CI can afford with the original (each case is 1000
+/// compressed round trips): every payload family and every parameter set at 16 octets, and
+/// fragmented 8 KiB messages of two families. `scripts/oracle/parity.sh` runs all of them.
+const COMPRESSION: Sel = Sel {
+    cases: "12.1.1,12.2.1,12.3.1,12.4.1,12.5.1,12.1.11,12.3.11,13.1.1,13.2.1,13.3.1,13.4.1,13.5.1,13.6.1,13.7.1,13.7.11",
+    exclude: "",
+};
+
+fn patterns(s: &str) -> Vec<&str> {
+    s.split(',').filter(|p| !p.is_empty()).collect()
+}
 
 fn oracle_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("WSTEST_ORACLE")
@@ -152,15 +175,9 @@ fn differences(
 }
 
 /// Run the real fuzzingclient against `url`.
-fn oracle_fuzzingclient(oracle: &Path, agent: &str, url: &str, out: &Path) -> Verdicts {
+fn oracle_fuzzingclient(oracle: &Path, agent: &str, url: &str, out: &Path, sel: Sel) -> Verdicts {
     let st = Command::new(oracle.join("run-fuzzingclient.sh"))
-        .args([
-            agent,
-            url,
-            out.to_str().unwrap(),
-            "*",
-            GROUPS_1_TO_10_EXCLUDE,
-        ])
+        .args([agent, url, out.to_str().unwrap(), sel.cases, sel.exclude])
         .status()
         .unwrap();
     assert!(
@@ -172,11 +189,11 @@ fn oracle_fuzzingclient(oracle: &Path, agent: &str, url: &str, out: &Path) -> Ve
 }
 
 /// Run our fuzzingclient (the binary) against `url`.
-fn our_fuzzingclient(agent: &str, url: &str, dir: &Path) -> Verdicts {
+fn our_fuzzingclient(agent: &str, url: &str, dir: &Path, sel: Sel) -> Verdicts {
     let outdir = dir.join("reports");
     let spec = serde_json::json!({
         "outdir": outdir, "servers": [{"agent": agent, "url": url}],
-        "cases": ["*"], "exclude-cases": ["12.*", "13.*"]
+        "cases": patterns(sel.cases), "exclude-cases": patterns(sel.exclude)
     });
     std::fs::create_dir_all(dir).unwrap();
     let spec_path = dir.join("spec.json");
@@ -226,6 +243,7 @@ fn testeeserver_passes_real_fuzzer_and_verdicts_match() {
             "wstest-testee",
             &url,
             &tmp.path().join(format!("oracle-{driver}")),
+            GROUPS_1_TO_10,
         );
         let theirs = one_agent(&theirs);
         assert!(theirs.len() >= 301, "the oracle ran {} cases", theirs.len());
@@ -235,7 +253,12 @@ fn testeeserver_passes_real_fuzzer_and_verdicts_match() {
             "driver {driver}: the real fuzzer says our testee fails: {bad:?}"
         );
         if driver == "uring" {
-            let ours = our_fuzzingclient("wstest-testee", &url, &tmp.path().join("ours"));
+            let ours = our_fuzzingclient(
+                "wstest-testee",
+                &url,
+                &tmp.path().join("ours"),
+                GROUPS_1_TO_10,
+            );
             let d = differences(theirs, one_agent(&ours));
             assert!(
                 d.is_empty(),
@@ -247,15 +270,20 @@ fn testeeserver_passes_real_fuzzer_and_verdicts_match() {
 }
 
 /// Run the real fuzzingserver with our testeeclient.
-fn oracle_fuzzingserver_with_our_client(oracle: &Path, driver: &str, out: &Path) -> Verdicts {
+fn oracle_fuzzingserver_with_our_client(
+    oracle: &Path,
+    driver: &str,
+    out: &Path,
+    sel: Sel,
+) -> Verdicts {
     let port = free_port().to_string();
     let st = Command::new(oracle.join("run-fuzzingserver.sh"))
         .args([
             "wstest-testeeclient",
             &port,
             out.to_str().unwrap(),
-            "*",
-            GROUPS_1_TO_10_EXCLUDE,
+            sel.cases,
+            sel.exclude,
             "--",
             env!("CARGO_BIN_EXE_wstest"),
             "-m",
@@ -290,6 +318,7 @@ fn testeeclient_passes_real_fuzzingserver_and_verdicts_match() {
             &oracle,
             driver,
             &tmp.path().join(format!("oracle-{driver}")),
+            GROUPS_1_TO_10,
         );
         let t = one_agent(&theirs).clone();
         assert!(t.len() >= 301, "the oracle ran {} cases", t.len());
@@ -300,11 +329,22 @@ fn testeeclient_passes_real_fuzzingserver_and_verdicts_match() {
         );
         first.get_or_insert(t);
     }
-    // Our fuzzingserver, same client.
+    let ours = our_fuzzingserver_with_our_client(tmp.path(), GROUPS_1_TO_10);
+    let d = differences(first.as_ref().unwrap(), one_agent(&ours));
+    assert!(
+        d.is_empty(),
+        "fuzzingserver verdicts differ from the real one's:\n{}",
+        d.join("\n")
+    );
+}
+
+/// Our fuzzingserver with our testeeclient.
+fn our_fuzzingserver_with_our_client(dir: &Path, sel: Sel) -> Verdicts {
     let port = free_port();
-    let outdir = tmp.path().join("ours");
-    let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{port}"), "outdir": outdir, "cases": ["*"], "exclude-cases": ["12.*", "13.*"]});
-    let spec_path = tmp.path().join("fs.json");
+    let outdir = dir.join("ours");
+    let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{port}"), "outdir": outdir, "cases": patterns(sel.cases), "exclude-cases": patterns(sel.exclude)});
+    std::fs::create_dir_all(dir).unwrap();
+    let spec_path = dir.join("fs.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
     let server = wstest()
         .args([
@@ -334,13 +374,7 @@ fn testeeclient_passes_real_fuzzingserver_and_verdicts_match() {
         .status()
         .unwrap();
     assert!(st.success());
-    let ours = read_index(&outdir.join("index.json"));
-    let d = differences(first.as_ref().unwrap(), one_agent(&ours));
-    assert!(
-        d.is_empty(),
-        "fuzzingserver verdicts differ from the real one's:\n{}",
-        d.join("\n")
-    );
+    read_index(&outdir.join("index.json"))
 }
 
 /// Cases that race inside an asyncio peer: after a good message, a bad frame arrives in
@@ -353,27 +387,19 @@ const PEER_RACES: &[&str] = &["3.3", "3.4", "4.1.5", "4.2.5"];
 #[test]
 fn verdicts_match_on_python_websockets() {
     let Some(oracle) = oracle_dir() else { return };
-    let py = PathBuf::from(std::env::var("PEER_VENV").unwrap_or_else(|_| "/tmp/peer-venv".into()))
-        .join("bin/python");
-    if !py.exists() {
-        eprintln!("SKIP: no websockets peer venv at {}", py.display());
-        return;
-    }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let port = free_port();
-    let child = Command::new(&py)
-        .arg(oracle.join("peer/ws_echo_server.py"))
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _peer = Killed(child);
-    wait_port(port);
-    let url = format!("ws://127.0.0.1:{port}");
+    let Some((_peer, url)) = websockets_echo(&oracle) else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
-    let theirs = oracle_fuzzingclient(&oracle, "websockets", &url, &tmp.path().join("oracle"));
-    let ours = our_fuzzingclient("websockets", &url, &tmp.path().join("ours"));
+    let theirs = oracle_fuzzingclient(
+        &oracle,
+        "websockets",
+        &url,
+        &tmp.path().join("oracle"),
+        GROUPS_1_TO_10,
+    );
+    let ours = our_fuzzingclient("websockets", &url, &tmp.path().join("ours"), GROUPS_1_TO_10);
     let d: Vec<String> = differences(one_agent(&theirs), one_agent(&ours))
         .into_iter()
         .filter(|l| !PEER_RACES.iter().any(|r| l.starts_with(&format!("{r}:"))))
@@ -385,14 +411,12 @@ fn verdicts_match_on_python_websockets() {
     );
 }
 
-/// Both fuzzers against node's `ws` (installed from npm into a temporary directory) give the
-/// same verdicts.
-#[test]
-fn verdicts_match_on_node_ws() {
-    let Some(oracle) = oracle_dir() else { return };
+/// node's `ws` installed from npm into a temporary directory (`None`, with a message, where
+/// node or npm cannot be used).
+fn install_node_ws() -> Option<tempfile::TempDir> {
     if !matches!(Command::new("node").arg("--version").output(), Ok(o) if o.status.success()) {
         eprintln!("SKIP: node not found");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let install = Command::new("npm")
@@ -406,33 +430,179 @@ fn verdicts_match_on_node_ws() {
         .output();
     if !matches!(install, Ok(o) if o.status.success()) {
         eprintln!("SKIP: cannot install ws from npm");
-        return;
+        return None;
     }
-    let script = dir.path().join("echo.js");
+    Some(dir)
+}
+
+/// A node `ws` echo server (permessage-deflate on or off, the library's server default being
+/// off).
+fn node_ws_echo(dir: &Path, deflate: bool) -> (Killed, String) {
+    let script = dir.join("echo.js");
     std::fs::write(
         &script,
-        "const { WebSocketServer } = require('ws');\nconst wss = new WebSocketServer({ host: '127.0.0.1', port: parseInt(process.argv[2], 10), maxPayload: 64 * 1024 * 1024 });\nwss.on('connection', (ws) => { ws.on('message', (d, b) => ws.send(d, { binary: b })); ws.on('error', () => {}); });\n",
+        format!("const {{ WebSocketServer }} = require('ws');\nconst wss = new WebSocketServer({{ host: '127.0.0.1', port: parseInt(process.argv[2], 10), maxPayload: 64 * 1024 * 1024, perMessageDeflate: {deflate} }});\nwss.on('connection', (ws) => {{ ws.on('message', (d, b) => ws.send(d, {{ binary: b }})); ws.on('error', () => {{}}); }});\n"),
     )
     .unwrap();
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let port = free_port();
     let child = Command::new("node")
         .arg(&script)
         .arg(port.to_string())
-        .env("NODE_PATH", dir.path().join("node_modules"))
+        .env("NODE_PATH", dir.join("node_modules"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _peer = Killed(child);
+    let peer = Killed(child);
     wait_port(port);
-    let url = format!("ws://127.0.0.1:{port}");
-    let theirs = oracle_fuzzingclient(&oracle, "node-ws", &url, &dir.path().join("oracle"));
-    let ours = our_fuzzingclient("node-ws", &url, &dir.path().join("ours"));
+    (peer, format!("ws://127.0.0.1:{port}"))
+}
+
+/// The websockets echo server of the oracle's peer venv.
+fn websockets_echo(oracle: &Path) -> Option<(Killed, String)> {
+    let py = PathBuf::from(std::env::var("PEER_VENV").unwrap_or_else(|_| "/tmp/peer-venv".into()))
+        .join("bin/python");
+    if !py.exists() {
+        eprintln!("SKIP: no websockets peer venv at {}", py.display());
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new(&py)
+        .arg(oracle.join("peer/ws_echo_server.py"))
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let peer = Killed(child);
+    wait_port(port);
+    Some((peer, format!("ws://127.0.0.1:{port}")))
+}
+
+/// Both fuzzers against node's `ws` give the same verdicts.
+#[test]
+fn verdicts_match_on_node_ws() {
+    let Some(oracle) = oracle_dir() else { return };
+    let Some(dir) = install_node_ws() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_peer, url) = node_ws_echo(dir.path(), false);
+    let theirs = oracle_fuzzingclient(
+        &oracle,
+        "node-ws",
+        &url,
+        &dir.path().join("oracle"),
+        GROUPS_1_TO_10,
+    );
+    let ours = our_fuzzingclient("node-ws", &url, &dir.path().join("ours"), GROUPS_1_TO_10);
     let d = differences(one_agent(&theirs), one_agent(&ours));
     assert!(
         d.is_empty(),
         "verdicts differ on node ws:\n{}",
         d.join("\n")
     );
+}
+
+/// permessage-deflate, both directions: the real fuzzer passes our testeeserver and our
+/// testeeclient on the compression sample, and our fuzzer (client and server side) gives the
+/// same verdicts.
+#[test]
+fn compression_cases_pass_and_match_on_our_testee() {
+    let Some(oracle) = oracle_dir() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let (_srv, url) = start_testeeserver("uring");
+    let theirs = oracle_fuzzingclient(
+        &oracle,
+        "wstest-testee",
+        &url,
+        &tmp.path().join("oracle"),
+        COMPRESSION,
+    );
+    let theirs = one_agent(&theirs);
+    assert_eq!(theirs.len(), patterns(COMPRESSION.cases).len());
+    let bad = not_passing(theirs);
+    assert!(
+        bad.is_empty(),
+        "the real fuzzer says our testee fails: {bad:?}"
+    );
+    let ours = our_fuzzingclient("wstest-testee", &url, &tmp.path().join("ours"), COMPRESSION);
+    let d = differences(theirs, one_agent(&ours));
+    assert!(
+        d.is_empty(),
+        "verdicts differ on our testee:\n{}",
+        d.join("\n")
+    );
+
+    let theirs = oracle_fuzzingserver_with_our_client(
+        &oracle,
+        "uring",
+        &tmp.path().join("oracle-fs"),
+        COMPRESSION,
+    );
+    let theirs = one_agent(&theirs).clone();
+    let bad = not_passing(&theirs);
+    assert!(
+        bad.is_empty(),
+        "the real fuzzingserver says our testeeclient fails: {bad:?}"
+    );
+    let ours = our_fuzzingserver_with_our_client(&tmp.path().join("fs"), COMPRESSION);
+    let d = differences(&theirs, one_agent(&ours));
+    assert!(
+        d.is_empty(),
+        "fuzzingserver verdicts differ:\n{}",
+        d.join("\n")
+    );
+}
+
+/// The compression sample on other implementations: Python `websockets` and node `ws` with
+/// permessage-deflate on, and node `ws` with it off (every case UNIMPLEMENTED).
+#[test]
+fn compression_verdicts_match_on_peers() {
+    let Some(oracle) = oracle_dir() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut peers: Vec<(&str, Killed, String)> = Vec::new();
+    if let Some((k, url)) = websockets_echo(&oracle) {
+        peers.push(("websockets", k, url));
+    }
+    let node = install_node_ws();
+    if let Some(dir) = &node {
+        let (k, url) = node_ws_echo(dir.path(), true);
+        peers.push(("node-ws-deflate", k, url));
+        let dir2 = dir.path().join("off");
+        std::fs::create_dir_all(&dir2).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("node_modules"), dir2.join("node_modules"))
+            .unwrap();
+        let (k, url) = node_ws_echo(&dir2, false);
+        peers.push(("node-ws-plain", k, url));
+    }
+    for (agent, _peer, url) in &peers {
+        let theirs = oracle_fuzzingclient(
+            &oracle,
+            agent,
+            url,
+            &tmp.path().join(format!("oracle-{agent}")),
+            COMPRESSION,
+        );
+        let ours = our_fuzzingclient(
+            agent,
+            url,
+            &tmp.path().join(format!("ours-{agent}")),
+            COMPRESSION,
+        );
+        let theirs = one_agent(&theirs);
+        assert_eq!(theirs.len(), patterns(COMPRESSION.cases).len(), "{agent}");
+        if *agent == "node-ws-plain" {
+            assert!(
+                theirs.values().all(|(b, _)| b == "UNIMPLEMENTED"),
+                "{theirs:?}"
+            );
+        }
+        let d = differences(theirs, one_agent(&ours));
+        assert!(
+            d.is_empty(),
+            "verdicts differ on {agent}:\n{}",
+            d.join("\n")
+        );
+    }
 }

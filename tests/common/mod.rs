@@ -179,6 +179,27 @@ impl RawClient {
         RawClient::connect_sending(addr, &[])
     }
 
+    /// Connect and perform the opening handshake offering `extensions`
+    /// (Sec-WebSocket-Extensions value); the response head is in `response`.
+    pub fn connect_offering(addr: SocketAddr, extensions: &str) -> RawClient {
+        let stream = tcp(addr);
+        let mut o = ClientOptions::new(addr.to_string(), "/");
+        o.extensions = Some(extensions.to_string());
+        let hs = ClientHandshake::new(o, *b"integration-test");
+        let req = hs.request();
+        RawClient::handshake_over(stream, &hs, &req)
+    }
+
+    /// The value of a header of the 101 response (case-insensitive name).
+    pub fn response_header(&self, name: &str) -> Option<String> {
+        self.response.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
     /// Connect and perform the opening handshake, writing `extra` in the same write as the
     /// request (WebSocket octets pipelined behind the handshake).
     pub fn connect_sending(addr: SocketAddr, extra: &[u8]) -> RawClient {

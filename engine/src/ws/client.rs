@@ -6,6 +6,7 @@ use rand::Rng;
 
 use crate::net::{connect, ConnectError, ConnectOptions, Stream, WsUrl};
 use crate::proto::deflate::{self, DeflateConfig};
+
 use crate::proto::handshake::{ClientHandshake, ClientOptions, HandshakeError, Response};
 use crate::proto::{Config, Connection, Role};
 
@@ -119,11 +120,12 @@ pub async fn connect_ws(url: &WsUrl, opts: &WsClientOptions) -> Result<WsClient,
     cfg.role = Role::Client;
     let params =
         deflate::negotiated(&response.extensions, opts.deflate.as_ref()).map_err(hs_err)?;
-    if let Some(p) = params {
-        cfg.set_deflate(
-            p,
-            opts.deflate.as_ref().unwrap_or(&DeflateConfig::default()),
-        );
+    // With our own settings, they give the level and threshold; with a caller-written offer,
+    // `config`'s own `deflate_level` and `deflate_threshold` stay.
+    match (params, &opts.deflate) {
+        (Some(p), Some(d)) => cfg.set_deflate(p, d),
+        (Some(p), None) => cfg.deflate = Some(p),
+        (None, _) => {}
     }
     Ok(WsClient {
         stream,

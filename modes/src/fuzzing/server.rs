@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use wstest_engine::proto::deflate::DeflateConfig;
 use wstest_engine::proto::handshake::server::accept_response;
 use wstest_engine::proto::handshake::{HttpHead, Request};
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
@@ -168,7 +167,7 @@ impl Service for FuzzService {
                     match super::pmce::server_accept(&req.extensions, &case.deflate_accept) {
                         Err(e) => return bad(e.0),
                         Ok(Some((params, header))) => {
-                            config.set_deflate(params, &DeflateConfig::default());
+                            config.deflate = Some(params);
                             Some(header)
                         }
                         Ok(None) => None,
