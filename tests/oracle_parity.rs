@@ -153,6 +153,16 @@ fn not_passing(v: &BTreeMap<String, (String, String)>) -> Vec<String> {
         .collect()
 }
 
+/// Fail listing every case whose verdicts differ.
+fn assert_same(
+    theirs: &BTreeMap<String, (String, String)>,
+    ours: &BTreeMap<String, (String, String)>,
+    what: &str,
+) {
+    let d = differences(theirs, ours);
+    assert!(d.is_empty(), "{what}:\n{}", d.join("\n"));
+}
+
 fn differences(
     a: &BTreeMap<String, (String, String)>,
     b: &BTreeMap<String, (String, String)>,
@@ -259,11 +269,10 @@ fn testeeserver_passes_real_fuzzer_and_verdicts_match() {
                 &tmp.path().join("ours"),
                 GROUPS_1_TO_10,
             );
-            let d = differences(theirs, one_agent(&ours));
-            assert!(
-                d.is_empty(),
-                "verdicts differ from the real fuzzer's on our testee:\n{}",
-                d.join("\n")
+            assert_same(
+                theirs,
+                one_agent(&ours),
+                "verdicts differ from the real fuzzer's on our testee",
             );
         }
     }
@@ -330,11 +339,10 @@ fn testeeclient_passes_real_fuzzingserver_and_verdicts_match() {
         first.get_or_insert(t);
     }
     let ours = our_fuzzingserver_with_our_client(tmp.path(), GROUPS_1_TO_10);
-    let d = differences(first.as_ref().unwrap(), one_agent(&ours));
-    assert!(
-        d.is_empty(),
-        "fuzzingserver verdicts differ from the real one's:\n{}",
-        d.join("\n")
+    assert_same(
+        first.as_ref().unwrap(),
+        one_agent(&ours),
+        "fuzzingserver verdicts differ from the real one's",
     );
 }
 
@@ -494,11 +502,10 @@ fn verdicts_match_on_node_ws() {
         GROUPS_1_TO_10,
     );
     let ours = our_fuzzingclient("node-ws", &url, &dir.path().join("ours"), GROUPS_1_TO_10);
-    let d = differences(one_agent(&theirs), one_agent(&ours));
-    assert!(
-        d.is_empty(),
-        "verdicts differ on node ws:\n{}",
-        d.join("\n")
+    assert_same(
+        one_agent(&theirs),
+        one_agent(&ours),
+        "verdicts differ on node ws",
     );
 }
 
@@ -526,12 +533,7 @@ fn compression_cases_pass_and_match_on_our_testee() {
         "the real fuzzer says our testee fails: {bad:?}"
     );
     let ours = our_fuzzingclient("wstest-testee", &url, &tmp.path().join("ours"), COMPRESSION);
-    let d = differences(theirs, one_agent(&ours));
-    assert!(
-        d.is_empty(),
-        "verdicts differ on our testee:\n{}",
-        d.join("\n")
-    );
+    assert_same(theirs, one_agent(&ours), "verdicts differ on our testee");
 
     let theirs = oracle_fuzzingserver_with_our_client(
         &oracle,
@@ -546,12 +548,7 @@ fn compression_cases_pass_and_match_on_our_testee() {
         "the real fuzzingserver says our testeeclient fails: {bad:?}"
     );
     let ours = our_fuzzingserver_with_our_client(&tmp.path().join("fs"), COMPRESSION);
-    let d = differences(&theirs, one_agent(&ours));
-    assert!(
-        d.is_empty(),
-        "fuzzingserver verdicts differ:\n{}",
-        d.join("\n")
-    );
+    assert_same(&theirs, one_agent(&ours), "fuzzingserver verdicts differ");
 }
 
 /// The compression sample on other implementations: Python `websockets` and node `ws` with
@@ -598,11 +595,10 @@ fn compression_verdicts_match_on_peers() {
                 "{theirs:?}"
             );
         }
-        let d = differences(theirs, one_agent(&ours));
-        assert!(
-            d.is_empty(),
-            "verdicts differ on {agent}:\n{}",
-            d.join("\n")
+        assert_same(
+            theirs,
+            one_agent(&ours),
+            &format!("verdicts differ on {agent}"),
         );
     }
 }

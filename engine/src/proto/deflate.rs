@@ -107,17 +107,13 @@ pub fn parse_params(e: &ExtensionOffer, response: bool) -> Result<Params, String
             }
             // §7.1.2.2: in an offer it may come without a value; a response must give one.
             ("client_max_window_bits", None) if !response => p.client_max_window_bits = Some(None),
-            (name, _)
-                if matches!(
-                    name,
-                    "server_no_context_takeover"
-                        | "client_no_context_takeover"
-                        | "server_max_window_bits"
-                        | "client_max_window_bits"
-                ) =>
-            {
-                return Err(format!("parameter {k} has a bad value"))
-            }
+            (
+                "server_no_context_takeover"
+                | "client_no_context_takeover"
+                | "server_max_window_bits"
+                | "client_max_window_bits",
+                _,
+            ) => return Err(format!("parameter {k} has a bad value")),
             _ => return Err(format!("unknown parameter {k}")),
         }
     }

@@ -379,7 +379,7 @@ fn bitmap() -> Vec<u8> {
         b.extend_from_slice(&[g, g, g, 0]);
     }
     // A smooth photo-like scene with a little sensor noise.
-    let mut r = Rng(0x626d_70);
+    let mut r = Rng(0x0062_6d70);
     for y in 0..H {
         for x in 0..W {
             let (fx, fy) = (x as f64, y as f64);
@@ -395,7 +395,7 @@ fn bitmap() -> Vec<u8> {
 }
 
 fn pdf() -> Vec<u8> {
-    let mut r = Rng(0x7064_66);
+    let mut r = Rng(0x0070_6466);
     let mut b: Vec<u8> = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::new();
     let mut obj = 1;

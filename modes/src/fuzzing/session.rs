@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use wstest_engine::proto::connection::{CloseCodePolicy, CloseStatus, Counters, FrameRecord};
-use wstest_engine::proto::frame::{encode_header, LengthForm, RawFrame};
+use wstest_engine::proto::frame::{encode_frame, encode_header, LengthForm, RawFrame};
 use wstest_engine::proto::mask::apply_mask;
-use wstest_engine::proto::{CloseCode, Config, Connection, Event, FailPolicy, Role};
+use wstest_engine::proto::{CloseCode, Config, Connection, Event, FailPolicy, OpCode, Role};
 use wstest_engine::ws::Handler;
 
-use super::case::{Behavior, Case, Check, Compression, Ev, FrameSpec, Step};
+use super::case::{frame, Behavior, Case, Check, Compression, Ev, FrameSpec, Step};
 use super::result::CaseResult;
 use super::traffic::TrafficStats;
 use super::verdict;
@@ -109,6 +109,8 @@ pub struct CaseSession {
     pub http_response: Vec<u8>,
     status: Option<CloseStatus>,
     series: Series,
+    /// Encoded frame octets (reused).
+    frame_buf: Vec<u8>,
     /// Running traffic counts (incoming data levels are taken from the connection).
     traffic: TrafficStats,
     /// The counts when a compression series completed (reported as `trafficStats`).
@@ -144,6 +146,7 @@ impl CaseSession {
             http_response: Vec::new(),
             status: None,
             series: Series::default(),
+            frame_buf: Vec::new(),
             traffic: TrafficStats::default(),
             traffic_snapshot: None,
         };
@@ -197,24 +200,26 @@ impl CaseSession {
 
     /// Write one frame exactly as specified, logging it like the original does.
     fn send_frame(&mut self, conn: &mut Connection, f: &FrameSpec) {
+        match f.repeat_len {
+            None => self.emit_frame(conn, f, &f.payload, &f.payload),
+            Some(_) => self.emit_frame(conn, f, &f.wire_payload(), &f.payload),
+        }
+    }
+
+    /// Write a frame with `f`'s header fields and `payload` (the wire log shows `logged`, as
+    /// the original logs a repeated payload by its unrepeated piece), encoded into a buffer
+    /// kept across frames.
+    fn emit_frame(&mut self, conn: &mut Connection, f: &FrameSpec, payload: &[u8], logged: &[u8]) {
         let mask = self.mask_for(conn, f.mask);
-        let wire_payload = f.wire_payload();
-        let raw = RawFrame {
-            fin: f.fin,
-            rsv: f.rsv,
-            opcode: f.opcode,
-            mask,
-            payload: wire_payload,
-            length_form: LengthForm::Minimal,
-            declared_len: None,
-        };
-        let bytes = raw.to_bytes();
+        let mut bytes = std::mem::take(&mut self.frame_buf);
+        bytes.clear();
+        encode_frame(&mut bytes, f.fin, f.rsv, OpCode(f.opcode), mask, payload);
         *self.tx_frames.entry(f.opcode & 0x7F).or_default() += 1;
         if f.opcode & 0x7F <= 2 {
             self.traffic.outgoing.frames += 1;
         }
         self.wire.push(|| Wire::TxFrame {
-            payload: Wire::head(f.payload.len(), &f.payload),
+            payload: Wire::head(logged.len(), logged),
             opcode: f.opcode,
             fin: f.fin,
             rsv: f.rsv,
@@ -224,6 +229,7 @@ impl CaseSession {
             sync: f.sync,
         });
         self.send_octets(conn, &bytes, f.chop, f.sync);
+        self.frame_buf = bytes;
     }
 
     /// Queue octets; chopped or synced writes go out as separate writes.
@@ -364,19 +370,7 @@ impl CaseSession {
             }
             Step::EndMessage => {
                 if conn.is_open() {
-                    self.send_frame(
-                        conn,
-                        &FrameSpec {
-                            opcode: 0,
-                            payload: Vec::new(),
-                            fin: true,
-                            rsv: 0,
-                            mask: None,
-                            repeat_len: None,
-                            chop: None,
-                            sync: false,
-                        },
-                    );
+                    self.send_frame(conn, &frame(0, Vec::new()));
                     self.streaming = Streaming::default();
                 }
             }
@@ -414,41 +408,23 @@ impl CaseSession {
         o.messages += 1;
         let opcode = if binary { 2 } else { 1 };
         let size = fragment.or((self.auto_fragment > 0).then_some(self.auto_fragment));
-        let plain = |op: u8, p: &[u8], fin: bool| FrameSpec {
-            opcode: op,
-            payload: p.to_vec(),
-            fin,
-            rsv: 0,
-            mask: None,
-            repeat_len: None,
-            chop: None,
-            sync: false,
-        };
-        match size {
-            Some(size) if size > 0 && payload.len() > size => {
-                let mut i = 0;
-                let mut first = true;
-                loop {
-                    let j = i + size;
-                    let done = j > payload.len();
-                    let end = j.min(payload.len());
-                    let mut f = plain(if first { opcode } else { 0 }, &payload[i..end], done);
-                    if first {
-                        f.rsv = first_rsv;
-                    }
-                    self.send_frame(conn, &f);
-                    first = false;
-                    if done {
-                        break;
-                    }
-                    i = j;
-                }
+        let size = size
+            .filter(|&s| s > 0 && payload.len() > s)
+            .unwrap_or(usize::MAX);
+        // Frames of `size` until one ends past the payload; with no fragmenting, one frame.
+        let mut i: usize = 0;
+        loop {
+            let end = i.saturating_add(size);
+            let done = end > payload.len() || size == usize::MAX;
+            let head = frame(if i == 0 { opcode } else { 0 }, Vec::new())
+                .fin(done)
+                .rsv(if i == 0 { first_rsv } else { 0 });
+            let piece = &payload[i..end.min(payload.len())];
+            self.emit_frame(conn, &head, piece, piece);
+            if done {
+                break;
             }
-            _ => {
-                let mut f = plain(opcode, payload, true);
-                f.rsv = first_rsv;
-                self.send_frame(conn, &f);
-            }
+            i = end;
         }
         self.series.compressed = z;
     }
