@@ -34,7 +34,7 @@ pub const MODES: &[(&str, &str)] = &[
     ),
     (
         "wsperfcontrol",
-        "echo round-trip measurements written as TSV (-w, -s spec)",
+        "echo round-trip measurements written as TSV (-s spec; -w: the template's target)",
     ),
     (
         "wsperfmaster",
@@ -53,7 +53,6 @@ pub const MODES: &[(&str, &str)] = &[
 pub const NEEDS_URL: &[&str] = &[
     "testeeclient",
     "broadcastclient",
-    "wsperfcontrol",
     "wsperfslave",
     "wampclient",
 ];
@@ -139,6 +138,12 @@ pub struct Cli {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// wsperfmaster: probes to wait for before running the spec.
+    #[arg(long, default_value_t = 1)]
+    pub probes: usize,
+    /// wsperfmaster: seconds to wait for the probes.
+    #[arg(long, default_value_t = 300.0)]
+    pub wait: f64,
     /// permessage-deflate on or off (default: servers accept offers, testeeclient offers,
     /// echoclient does not).
     #[arg(long, value_name = "on|off", value_parser = wstest_modes::common::parse_on_off)]

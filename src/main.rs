@@ -263,6 +263,78 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             ));
             emit(&cli, &r, &lines.join("\n"))
         }
+        "wsperfcontrol" => {
+            let cfg = wstest_modes::wsperf::control::ControlConfig {
+                spec: spec::spec_path(cli.spec.as_deref(), "wsperfcontrol"),
+                url: cli.wsuri.clone(),
+                json_out: None,
+                client: client_opts,
+                quiet: cli.quiet,
+            };
+            let r = wstest_modes::wsperf::control::run(&cfg, shutdown)?;
+            let mut line = format!("wsperfcontrol: {} of {} measurements passed", r.passed(), r.rows.len());
+            if !r.outfiles.is_empty() {
+                line.push_str(&format!("; wrote {}", r.outfiles.join(", ")));
+            }
+            emit(&cli, &r, &line)?;
+            if r.passed() < r.rows.len() {
+                return Err(ModeError::Failed(format!(
+                    "{} measurements did not pass",
+                    r.rows.len() - r.passed()
+                )));
+            }
+            Ok(())
+        }
+        "wsperfmaster" => {
+            let mut so = server_opts("ws://127.0.0.1:9090");
+            so.deflate = None;
+            let cfg = wstest_modes::wsperf::master::MasterConfig {
+                server: so,
+                spec: spec::spec_path(cli.spec.as_deref(), "wsperfcontrol"),
+                webport: cli.webport,
+                probes: cli.probes,
+                wait_s: cli.wait,
+                quiet: cli.quiet,
+            };
+            let r = wstest_modes::wsperf::master::run(&cfg, shutdown)?;
+            let c = &r.control;
+            let mut line = format!(
+                "wsperfmaster: {} probes, {} of {} rows passed",
+                r.probes.len(),
+                c.passed(),
+                c.rows.len()
+            );
+            if !r.lost.is_empty() {
+                line.push_str(&format!("; probes lost: {}", r.lost.join(", ")));
+            }
+            if !c.outfiles.is_empty() {
+                line.push_str(&format!("; wrote {}", c.outfiles.join(", ")));
+            }
+            emit(&cli, &r, &line)?;
+            if c.passed() < c.rows.len() {
+                return Err(ModeError::Failed(format!(
+                    "{} rows did not pass",
+                    c.rows.len() - c.passed()
+                )));
+            }
+            Ok(())
+        }
+        "wsperfslave" => {
+            let cfg = wstest_modes::wsperf::slave::SlaveConfig {
+                master: cli.wsuri.clone().unwrap_or_default(),
+                ident: cli.ident.clone(),
+                client: client_opts,
+            };
+            let r = wstest_modes::wsperf::slave::run(&cfg, shutdown)?;
+            emit(
+                &cli,
+                &r,
+                &format!(
+                    "wsperfslave: ran {} measurements for {} as {:?}",
+                    r.measurements, r.master, r.ident
+                ),
+            )
+        }
         other => Err(usage(format!(
             "mode {other} is not available in this build yet"
         ))),

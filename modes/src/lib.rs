@@ -9,6 +9,7 @@ pub mod fuzzing;
 pub mod report;
 pub mod spec;
 pub mod testee;
+pub mod wsperf;
 
 pub use error::ModeError;
 

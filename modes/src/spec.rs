@@ -66,7 +66,9 @@ pub fn parse<T: DeserializeOwned>(
             )))
         }
     }
-    serde_json::from_value(value).map_err(|e| ModeError::Config(format!("spec {name}: {e}")))
+    // Typed errors from the text, so they carry a line and column too ("... at line L
+    // column C").
+    serde_json::from_str(text).map_err(|e| ModeError::Config(format!("spec {name}: {e}")))
 }
 
 /// Does `pattern` (with `*` wildcards) match all of `s`?
