@@ -73,12 +73,31 @@ pub fn resolve_driver(kind: DriverKind) -> Driver {
     }
 }
 
+/// io_uring setup flags. Every ring belongs to one thread: SINGLE_ISSUER lets the kernel skip
+/// its cross-thread locking, COOP_TASKRUN stops completions from interrupting the thread with
+/// an IPI while it runs (they are reaped at its next ring entry, which the runtime makes when
+/// it has nothing else to do). `WSTEST_URING_FLAGS=none` turns both off (for comparisons).
+fn uring_setup() -> io_uring::Builder {
+    let mut b = io_uring::IoUring::builder();
+    match std::env::var("WSTEST_URING_FLAGS").as_deref() {
+        Ok("none") => {}
+        Ok("defer") => {
+            b.setup_single_issuer().setup_defer_taskrun();
+        }
+        _ => {
+            b.setup_single_issuer().setup_coop_taskrun();
+        }
+    }
+    b
+}
+
 /// Run `fut` to completion on a fresh runtime of this driver on the current thread. With
 /// `fallback`, a failure to set up io_uring falls back to epoll (and says so once).
 pub fn block_on<F: Future>(driver: Driver, fallback: bool, fut: F) -> io::Result<F::Output> {
     match driver {
         Driver::Uring => match RuntimeBuilder::<IoUringDriver>::new()
             .with_entries(1024)
+            .uring_builder(uring_setup())
             .enable_timer()
             .build()
         {

@@ -96,8 +96,10 @@ impl<T> Workers<T> {
     }
 }
 
+static NEXT_CORE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Start one worker per input, each on its own thread with its own runtime, pinned to a core
-/// (round-robin over the cores this process may use). `f` builds the worker's future on its
+/// (round-robin over the cores this process may use, continuing from the previous pool). `f` builds the worker's future on its
 /// thread, so the future need not be `Send`.
 pub fn spawn_workers<I, T, F, Fut>(
     cfg: &RuntimeConfig,
@@ -119,11 +121,14 @@ where
         core_affinity::get_core_ids().unwrap_or_default()
     };
     let threads = inputs.len();
+    // Pools in one process (a server and a client in a test or bench) start where the last
+    // one ended, so they spread over distinct cores instead of piling onto core 0.
+    let first = NEXT_CORE.fetch_add(threads, std::sync::atomic::Ordering::Relaxed);
     let f = Arc::new(f);
     let mut handles = Vec::with_capacity(threads);
     for (index, input) in inputs.into_iter().enumerate() {
         let f = f.clone();
-        let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
+        let core = (!cores.is_empty()).then(|| cores[(first + index) % cores.len()]);
         let ctx = WorkerCtx {
             index,
             threads,

@@ -23,7 +23,7 @@ impl Default for Latency {
 }
 
 /// Quantile summary in microseconds.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub count: u64,
     pub min_us: f64,

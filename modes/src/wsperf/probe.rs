@@ -23,7 +23,7 @@ use wstest_engine::net::WsUrl;
 use wstest_engine::proto::connection::{CloseStatus, Counters};
 use wstest_engine::proto::{CloseCode, Connection, Event};
 use wstest_engine::runtime::{spawn_workers, RuntimeConfig, Shutdown};
-use wstest_engine::stats::Latency;
+use wstest_engine::stats::{Latency, Summary};
 use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, WsClientOptions};
 
 use crate::common::ClientOptions;
@@ -117,6 +117,8 @@ pub struct ProbeResult {
     pub elapsed_s: f64,
     /// Counted echoes per second over `elapsed_s`.
     pub msgs_per_sec: f64,
+    /// Quantiles of `histogram`, in microseconds.
+    pub summary: Summary,
     /// Round trips, nanoseconds, HdrHistogram V2 + base64 (see [`Latency::to_base64`]).
     pub histogram: String,
     /// Every counted round trip in nanoseconds, when asked for.
@@ -147,6 +149,7 @@ impl ProbeResult {
             mismatches: 0,
             elapsed_s: 0.0,
             msgs_per_sec: 0.0,
+            summary: Summary::default(),
             histogram: String::new(),
             rtts_ns: Vec::new(),
             latency: Latency::new(),
@@ -186,6 +189,7 @@ impl ProbeResult {
             0.0
         };
         self.histogram = self.latency.to_base64();
+        self.summary = self.latency.summary();
     }
 }
 
