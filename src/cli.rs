@@ -44,6 +44,10 @@ pub const MODES: &[(&str, &str)] = &[
     ("wampserver", "WAMP v2 router (-w)"),
     ("wampclient", "WAMP v2 router checks and load (-w)"),
     (
+        "merge",
+        "add up massconnect results of several agents (wstest merge A.json B.json -o M.json)",
+    ),
+    (
         "massconnect",
         "open many connections, count handshakes per second (-s spec)",
     ),
@@ -144,6 +148,19 @@ pub struct Cli {
     /// wsperfmaster: seconds to wait for the probes.
     #[arg(long, default_value_t = 300.0)]
     pub wait: f64,
+    /// massconnect: run shard I of N (1-based): its share of the connections and sources.
+    #[arg(long, value_name = "I/N", value_parser = wstest_modes::massconnect::parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// massconnect: start ramping at this time (RFC 3339 or Unix seconds), so agents on
+    /// several machines start together.
+    #[arg(long, value_name = "TIME", value_parser = wstest_modes::massconnect::parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// massconnect: also write one TSV row per server to this file.
+    #[arg(long, value_name = "FILE")]
+    pub tsv: Option<PathBuf>,
+    /// `wstest merge RESULT.json... -o merged.json`: add up massconnect agents' results.
+    #[arg(value_name = "merge FILES")]
+    pub rest: Vec<String>,
     /// permessage-deflate on or off (default: servers accept offers, testeeclient offers,
     /// echoclient does not).
     #[arg(long, value_name = "on|off", value_parser = wstest_modes::common::parse_on_off)]

@@ -50,7 +50,11 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         println!("compatible with AutobahnTestSuite 25.10.1 (Autobahn 0.10.9) command lines, specs and reports");
         return Ok(());
     }
-    let Some(mode) = cli.mode.clone() else {
+    let mode = match (&cli.mode, cli.rest.first().map(String::as_str)) {
+        (None, Some("merge")) => Some("merge".to_string()),
+        (m, _) => m.clone(),
+    };
+    let Some(mode) = mode else {
         return Err(usage(format!(
             "a mode is required (-m MODE); modes: {}",
             mode_names()
@@ -80,6 +84,8 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         driver,
         no_pin: cli.no_pin,
     };
+    // Every mode may hold many sockets: take the hard limit up front.
+    let _ = wstest_engine::runtime::limits::raise_nofile();
     let shutdown = Shutdown::new();
     install_signal_handler(shutdown.clone())
         .map_err(|e| ModeError::io("cannot install signal handlers", e))?;
@@ -334,6 +340,71 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                     r.measurements, r.master, r.ident
                 ),
             )
+        }
+        "massconnect" => {
+            let cfg = wstest_modes::massconnect::MassConfig {
+                spec: spec::spec_path(cli.spec.as_deref(), "massconnect"),
+                url: cli.wsuri.clone(),
+                shard: cli.shard,
+                start_at: cli.start_at,
+                client: client_opts,
+                progress: !cli.quiet,
+                server_exe: std::env::current_exe().ok(),
+            };
+            let r = wstest_modes::massconnect::run(&cfg, shutdown.clone())?;
+            if let Some(t) = &cli.tsv {
+                report::write_atomic(t, wstest_modes::massconnect::report::tsv(&r).as_bytes())?;
+            }
+            let summary: Vec<String> = r
+                .servers
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}: {} of {} open, {:.0} handshakes/s, connect p50 {:.2} ms, handshake p50 {:.2} ms{}",
+                        s.name,
+                        s.connected,
+                        s.target,
+                        s.handshakes_per_sec,
+                        s.connect_latency.median_us / 1000.0,
+                        s.handshake_latency.median_us / 1000.0,
+                        s.memory_per_connection
+                            .map(|m| format!(", {m:.0} B/connection user-space"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            emit(&cli, &r, &summary.join("\n"))?;
+            if shutdown.is_triggered() {
+                return Err(ModeError::Interrupted);
+            }
+            let short: Vec<&str> = r.servers.iter().filter(|s| !s.reached).map(|s| s.name.as_str()).collect();
+            if !short.is_empty() {
+                return Err(ModeError::Failed(format!(
+                    "target not reached for {}",
+                    short.join(", ")
+                )));
+            }
+            Ok(())
+        }
+        "merge" => {
+            let files: Vec<&String> = cli.rest.iter().filter(|f| f.as_str() != "merge").collect();
+            if files.is_empty() {
+                return Err(usage("merge needs result files: wstest merge A.json B.json -o merged.json".into()));
+            }
+            let mut reports = Vec::new();
+            for f in files {
+                let text = std::fs::read_to_string(f)
+                    .map_err(|e| ModeError::io(format!("cannot read {f}"), e))?;
+                let r: wstest_modes::massconnect::report::MassReport = serde_json::from_str(&text)
+                    .map_err(|e| ModeError::Config(format!("{f}: not a massconnect result: {e}")))?;
+                reports.push((f.clone(), r));
+            }
+            let m = wstest_modes::massconnect::report::merge_reports(&reports)?;
+            if let Some(t) = &cli.tsv {
+                report::write_atomic(t, wstest_modes::massconnect::report::tsv(&m).as_bytes())?;
+            }
+            let lines: Vec<String> = m.servers.iter().map(|s| format!("{} ({} agents)", s.line(), s.agents)).collect();
+            emit(&cli, &m, &lines.join("\n"))
         }
         other => Err(usage(format!(
             "mode {other} is not available in this build yet"

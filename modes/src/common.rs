@@ -121,8 +121,7 @@ impl ClientOptions {
         let timeout = Duration::from_secs_f64(self.connect_timeout.unwrap_or(10.0).max(0.001));
         o.connect = ConnectOptions {
             timeout,
-            tls: None,
-            addr: None,
+            ..Default::default()
         };
         o.handshake_timeout = timeout;
         o.deflate = self.deflate.clone();

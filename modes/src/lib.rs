@@ -6,6 +6,7 @@ pub mod common;
 pub mod echo;
 pub mod error;
 pub mod fuzzing;
+pub mod massconnect;
 pub mod report;
 pub mod spec;
 pub mod testee;

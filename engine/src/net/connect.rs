@@ -18,6 +18,10 @@ pub struct ConnectOptions {
     pub tls: Option<Arc<ClientConfig>>,
     /// Resolved address to use instead of resolving the URL's host.
     pub addr: Option<SocketAddr>,
+    /// Local address to connect from (the port is picked by the kernel per destination:
+    /// IP_BIND_ADDRESS_NO_PORT, so many sources × destinations are not capped by one port
+    /// range per source).
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl Default for ConnectOptions {
@@ -26,6 +30,7 @@ impl Default for ConnectOptions {
             timeout: Duration::from_secs(10),
             tls: None,
             addr: None,
+            bind: None,
         }
     }
 }
@@ -65,7 +70,13 @@ pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, Conne
         Some(a) => a,
         None => resolve(url)?,
     };
-    let tcp = match monoio::time::timeout(opts.timeout, TcpStream::connect_addr(addr)).await {
+    let attempt = async {
+        match opts.bind {
+            None => TcpStream::connect_addr(addr).await,
+            Some(src) => connect_from(src, addr).await,
+        }
+    };
+    let tcp = match monoio::time::timeout(opts.timeout, attempt).await {
         Err(_) => {
             return Err(ConnectError::Timeout {
                 addr,
@@ -99,6 +110,44 @@ pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, Conne
         }),
         Ok(Ok(s)) => Ok(Stream::TlsClient(Box::new(s))),
     }
+}
+
+/// Connect to `addr` from local address `src`: a socket bound to (src, port 0) with
+/// IP_BIND_ADDRESS_NO_PORT, a non-blocking connect, then wait until it is writable.
+async fn connect_from(src: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let sock = Socket::new(domain, Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+    if src.is_ipv4() {
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket, a c_int option value of the right size.
+        unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&sock),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    }
+    sock.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
+    match sock.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let std: std::net::TcpStream = sock.into();
+    let tcp = TcpStream::from_std(std)?;
+    tcp.writable(false).await?;
+    // The connect's own outcome.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+    // SAFETY: borrowing the fd only to read SO_ERROR; the socket stays owned by `tcp`.
+    let sref = std::mem::ManuallyDrop::new(unsafe { <Socket as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    if let Some(e) = sref.take_error()? {
+        return Err(e);
+    }
+    Ok(tcp)
 }
 
 /// monoio-rustls's errors display only "io error"/"rustls error"; say what went wrong.

@@ -3,6 +3,7 @@
 //! shutdown signalling across threads.
 
 pub mod driver;
+pub mod limits;
 pub mod listener;
 pub mod pool;
 pub mod shutdown;

@@ -93,7 +93,16 @@ impl ClientError {
 
 /// Connect to `url` and perform the opening handshake.
 pub async fn connect_ws(url: &WsUrl, opts: &WsClientOptions) -> Result<WsClient, ClientError> {
-    let mut stream = connect(url, &opts.connect).await?;
+    let stream = connect(url, &opts.connect).await?;
+    handshake_ws(stream, url, opts).await
+}
+
+/// The opening handshake over a connected `stream` (TCP, or TLS already set up).
+pub async fn handshake_ws(
+    mut stream: Stream,
+    url: &WsUrl,
+    opts: &WsClientOptions,
+) -> Result<WsClient, ClientError> {
     let mut ho = ClientOptions::new(url.host_header(), url.resource.clone());
     ho.origin = opts.origin.clone();
     ho.protocols = opts.protocols.clone();

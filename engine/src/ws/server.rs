@@ -199,6 +199,8 @@ async fn accept_loop<S: Service>(
         }
     };
     let acceptor = cfg.tls.clone().map(monoio_rustls::TlsAcceptor::from);
+    let mut accept_errors = 0u64;
+    let mut last_accept_log = None;
     loop {
         monoio::select! {
             _ = shutdown.wait() => break,
@@ -214,8 +216,13 @@ async fn accept_loop<S: Service>(
                     });
                 }
                 Err(e) => {
-                    // EMFILE and friends: report, back off a little, keep serving.
-                    log::warn!("accept failed: {e}");
+                    // EMFILE and friends: report (once per 5 s, with a count), back off a
+                    // little, keep serving.
+                    accept_errors += 1;
+                    if last_accept_log.is_none_or(|t: std::time::Instant| t.elapsed() >= Duration::from_secs(5)) {
+                        log::warn!("accept failed ({accept_errors} times so far): {e}");
+                        last_accept_log = Some(std::time::Instant::now());
+                    }
                     monoio::time::sleep(Duration::from_millis(10)).await;
                 }
             }

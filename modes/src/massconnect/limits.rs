@@ -1,0 +1,67 @@
+//! What this host can reach, checked before ramping: file descriptors, ephemeral ports per
+//! source and destination, fs.file-max, conntrack. Each warning names the setting to change.
+
+use wstest_engine::runtime::limits::{local_port_range, raise_nofile, sysctl};
+
+/// Warnings for `target` connections from `sources` source addresses (0: the default one) to
+/// one destination; `embedded`: the server runs in this process too (two descriptors each).
+pub fn check(target: u64, sources: usize, embedded: bool) -> Vec<String> {
+    let mut w = Vec::new();
+    let per_conn = if embedded { 2 } else { 1 };
+    if let Ok((soft, hard)) = raise_nofile() {
+        // Some descriptors go to the runtime, listeners, stdio.
+        let usable = soft.saturating_sub(64) / per_conn;
+        if target > usable {
+            w.push(format!(
+                "{target} connections need {} file descriptors but RLIMIT_NOFILE is {soft} (hard {hard}): \
+                 split the run over {} processes with --shard I/N, or raise the hard limit \
+                 (tuning/limits.conf, `ulimit -Hn`)",
+                target * per_conn,
+                target.div_ceil(usable.max(1))
+            ));
+        }
+    }
+    if let Some((lo, hi)) = local_port_range() {
+        let ports = u64::from(hi.saturating_sub(lo) + 1);
+        let cap = ports * sources.max(1) as u64;
+        if target > cap {
+            w.push(format!(
+                "{target} connections to one server address from {} source address(es) exceed the \
+                 {ports} ephemeral ports ({lo}-{hi}) per source: add source addresses (options.sources, \
+                 tuning/add-sources.sh) or widen net.ipv4.ip_local_port_range (tuning/tune.sh apply)",
+                sources.max(1)
+            ));
+        }
+    }
+    if let Some(max) = sysctl("fs.file-max").and_then(|v| v.parse::<u64>().ok()) {
+        if target * per_conn > max {
+            w.push(format!(
+                "fs.file-max is {max}, below {}: sysctl -w fs.file-max=2097152 (tuning/tune.sh apply)",
+                target * per_conn
+            ));
+        }
+    }
+    if let Some(max) = sysctl("net.netfilter.nf_conntrack_max").and_then(|v| v.parse::<u64>().ok()) {
+        if target > max {
+            w.push(format!(
+                "net.netfilter.nf_conntrack_max is {max}, below {target}: new connections will be \
+                 dropped once the table is full: sysctl -w net.netfilter.nf_conntrack_max=1048576 \
+                 (tuning/tune.sh apply)"
+            ));
+        }
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asking_for_too_much_names_the_fix() {
+        let w = check(10_000_000, 1, false);
+        assert!(w.iter().any(|m| m.contains("RLIMIT_NOFILE") && m.contains("--shard")), "{w:?}");
+        assert!(w.iter().any(|m| m.contains("ip_local_port_range")), "{w:?}");
+        assert!(check(10, 1, false).is_empty());
+    }
+}

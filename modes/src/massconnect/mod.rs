@@ -1,0 +1,334 @@
+//! `massconnect`: how many concurrent connections a server holds and how many opening
+//! handshakes per second it does. The original's spec and semantics (batches of `batchsize`
+//! every `batchdelay` ms until `connections` are open, failed connections retried after
+//! `retrydelay` ms), plus: lost connections retried too, threads, source addresses, hold,
+//! pings, timeouts, a rate cap, host limits checked up front, shards over many agents.
+
+pub mod limits;
+pub mod ramp;
+pub mod report;
+pub mod sources;
+pub mod spec;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use wstest_engine::net::WsUrl;
+use wstest_engine::runtime::limits::{raise_nofile, resident_bytes};
+use wstest_engine::runtime::{spawn_workers, Shutdown};
+use wstest_engine::stats::Latency;
+
+use crate::common::{ClientOptions, ServerOptions};
+use crate::echo::{echo_server_name, start_echo_server, RunningServer};
+use crate::{ModeError, Result};
+use report::{MassReport, ServerResult};
+use spec::{Server, Spec};
+
+#[derive(Clone, Debug)]
+pub struct MassConfig {
+    pub spec: PathBuf,
+    /// The target a generated template names (default ws://127.0.0.1:9001).
+    pub url: Option<String>,
+    /// This agent's shard: (index, count), index from 0.
+    pub shard: Option<(u64, u64)>,
+    /// Start ramping at this time (all agents together).
+    pub start_at: Option<SystemTime>,
+    pub client: ClientOptions,
+    pub progress: bool,
+    /// The wstest executable: a generated template's stand-in echo server runs as a child
+    /// process of it (its sockets then count against its own descriptor limit, not ours).
+    /// `None`: in this process.
+    pub server_exe: Option<PathBuf>,
+}
+
+/// The stand-in target: in this process, or a child process.
+enum Standin {
+    InProcess(RunningServer),
+    Child(std::process::Child),
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        match self {
+            Standin::InProcess(s) => s.stop(),
+            Standin::Child(c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+fn start_standin(cfg: &MassConfig) -> Result<(Standin, String)> {
+    if let Some(exe) = &cfg.server_exe {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| ModeError::io("cannot pick a port", e))?
+            .port();
+        let url = format!("ws://127.0.0.1:{port}");
+        let child = std::process::Command::new(exe)
+            .args(["-m", "echoserver", "-w", &url, "-u", "0", "--deflate", "off"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| ModeError::io(format!("cannot start {}", exe.display()), e))?;
+        let until = Instant::now() + Duration::from_secs(10);
+        while !reachable(&url) {
+            if Instant::now() >= until {
+                return Err(ModeError::Config(format!("the stand-in echo server at {url} did not start")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return Ok((Standin::Child(child), url));
+    }
+    let mut o = ServerOptions::new("ws://127.0.0.1:0");
+    o.runtime = cfg.client.runtime.clone();
+    o.deflate = None;
+    let s = start_echo_server(&o, "echoserver", &echo_server_name(), Shutdown::new())?;
+    let url = s.url.clone();
+    Ok((Standin::InProcess(s), url))
+}
+
+/// `I/N` (1-based on the command line, as people count shards) → (I-1, N).
+pub fn parse_shard(s: &str) -> std::result::Result<(u64, u64), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("--shard {s:?}: expected I/N, e.g. 2/4"))?;
+    let (i, n): (u64, u64) = (
+        i.parse().map_err(|_| format!("--shard {s:?}: {i:?} is not a number"))?,
+        n.parse().map_err(|_| format!("--shard {s:?}: {n:?} is not a number"))?,
+    );
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("--shard {s:?}: I must be 1..=N"));
+    }
+    Ok((i - 1, n))
+}
+
+/// `--start-at`: RFC 3339 (`2026-11-25T10:00:00Z`) or Unix seconds.
+pub fn parse_start_at(s: &str) -> std::result::Result<SystemTime, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs));
+    }
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("--start-at {s:?}: not RFC 3339 or Unix seconds ({e})"))
+}
+
+/// This shard's part of `total`.
+pub fn share(total: u64, shard: Option<(u64, u64)>) -> u64 {
+    match shard {
+        None => total,
+        Some((i, n)) => total / n + u64::from(i < total % n),
+    }
+}
+
+fn reachable(uri: &str) -> bool {
+    let Ok(u) = WsUrl::parse(uri) else {
+        return false;
+    };
+    let Ok(addr) = wstest_engine::net::connect::resolve(&u) else {
+        return false;
+    };
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
+pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
+    raise_nofile().map_err(|e| ModeError::io("cannot read RLIMIT_NOFILE", e))?;
+    let generated = !cfg.spec.exists();
+    let template = spec::TEMPLATE.replace("{url}", cfg.url.as_deref().unwrap_or("ws://127.0.0.1:9001"));
+    let mut spec: Spec = crate::spec::load(&cfg.spec, &template, spec::KEYS, |w| {
+        eprintln!("massconnect: {w}")
+    })?;
+    spec.validate(&cfg.spec.display().to_string())?;
+    let mut embedded: Option<Standin> = None;
+    if generated && !reachable(&spec.servers[0].uri) {
+        let (s, url) = start_standin(cfg)?;
+        eprintln!(
+            "massconnect: nothing answers at {}; using an echo server started {} at {url}",
+            spec.servers[0].uri,
+            if matches!(s, Standin::Child(_)) { "as a child process" } else { "in-process" }
+        );
+        for sv in &mut spec.servers {
+            sv.uri = url.clone();
+        }
+        embedded = Some(s);
+    }
+    let mut report = MassReport {
+        servers: Vec::new(),
+        shard: cfg.shard.map(|(i, n)| format!("{}/{n}", i + 1)),
+    };
+    if let Some(at) = cfg.start_at {
+        if let Ok(wait) = at.duration_since(SystemTime::now()) {
+            eprintln!("massconnect: starting in {:.1} s (--start-at)", wait.as_secs_f64());
+            let until = Instant::now() + wait;
+            while Instant::now() < until && !shutdown.is_triggered() {
+                std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+            }
+        }
+    }
+    for server in &spec.servers {
+        if shutdown.is_triggered() {
+            break;
+        }
+        let in_process = matches!(embedded, Some(Standin::InProcess(_)));
+        let r = run_server(cfg, &spec, server, &shutdown, in_process)?;
+        println!("{}", r.line());
+        report.servers.push(r);
+    }
+    drop(embedded);
+    Ok(report)
+}
+
+fn run_server(
+    cfg: &MassConfig,
+    spec: &Spec,
+    server: &Server,
+    shutdown: &Shutdown,
+    embedded: bool,
+) -> Result<ServerResult> {
+    let o = &spec.options;
+    let url = WsUrl::parse(&server.uri)?;
+    let mut wopts = cfg.client.ws_options(&url)?;
+    wopts.connect.timeout = Duration::from_secs_f64(o.connect_timeout);
+    wopts.handshake_timeout = Duration::from_secs_f64(o.handshake_timeout);
+    wopts.deflate = None;
+    let all_sources = sources::expand(&o.sources)?;
+    let srcs = match cfg.shard {
+        Some((i, n)) => sources::shard(&all_sources, i, n),
+        None => all_sources,
+    };
+    let target = share(o.connections, cfg.shard);
+    for w in limits::check(target, srcs.len(), embedded) {
+        eprintln!("massconnect: warning: {w}");
+    }
+    let threads = cfg.client.runtime.thread_count().min(target.max(1) as usize);
+    let shared = Arc::new(ramp::Shared::new(shutdown.clone()));
+    let base_rss = resident_bytes();
+    let plans: Vec<Arc<ramp::Plan>> = (0..threads as u64)
+        .scan(0u64, |first, t| {
+            let slots = target / threads as u64 + u64::from(t < target % threads as u64);
+            let p = ramp::Plan {
+                url: url.clone(),
+                wopts: wopts.clone(),
+                opts: o.clone(),
+                sources: srcs.clone(),
+                slots,
+                first_slot: *first,
+                threads,
+                shared: shared.clone(),
+            };
+            *first += slots;
+            Some(Arc::new(p))
+        })
+        .collect();
+    let mut rt = cfg.client.runtime.clone();
+    rt.threads = threads;
+    let workers = spawn_workers(&rt, shutdown.clone(), plans, |_, plan| async move {
+        ramp::run_thread(plan).await
+    })
+    .map_err(|e| ModeError::io("cannot start massconnect threads", e))?;
+
+    let bar = progress_bar(cfg.progress, target, &server.name);
+    let started = shared.started;
+    let mut reached_at: Option<Duration> = None;
+    let mut mem = None;
+    let mut released_at: Option<Instant> = None;
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let live = shared.live.load(Ordering::SeqCst);
+        let gave_up = shared.gave_up.load(Ordering::SeqCst);
+        if let Some(b) = &bar {
+            b.set_position(live);
+            b.set_message(format!(
+                "failed {} lost {}",
+                shared.failed.load(Ordering::Relaxed),
+                shared.lost.load(Ordering::Relaxed)
+            ));
+        }
+        if released_at.is_none() {
+            if reached_at.is_none() && live >= target {
+                reached_at = Some(started.elapsed());
+                mem = match (base_rss, resident_bytes()) {
+                    (Some(a), Some(b)) if live > 0 => Some(b.saturating_sub(a) as f64 / live as f64),
+                    _ => None,
+                };
+            }
+            let settled = live + gave_up >= target;
+            let hold_over = reached_at.is_some_and(|t| started.elapsed() >= t + Duration::from_secs_f64(o.hold));
+            if hold_over || (settled && gave_up > 0) || shutdown.is_triggered() {
+                released_at = Some(Instant::now());
+                shared.release.trigger();
+            }
+        }
+        // Every held connection has let go (closes finish in `join`).
+        if released_at.is_some() && shared.live.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+    }
+    let ramp_end = reached_at.unwrap_or_else(|| started.elapsed());
+    let stats = workers.join()?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (mut c, mut h) = (Latency::new(), Latency::new());
+    let mut r = ServerResult {
+        name: server.name.clone(),
+        uri: server.uri.clone(),
+        target,
+        agents: 1,
+        ..Default::default()
+    };
+    for s in stats {
+        c.merge(&s.connect);
+        h.merge(&s.handshake);
+        for (k, v) in s.errors {
+            *r.errors.entry(k).or_default() += v;
+        }
+        if r.timeline.len() < s.timeline.len() {
+            r.timeline.resize(s.timeline.len(), 0);
+        }
+        for (i, v) in s.timeline.iter().enumerate() {
+            r.timeline[i] += v;
+        }
+    }
+    r.set_latencies(&c, &h);
+    r.reached = reached_at.is_some();
+    r.peak = shared.peak.load(Ordering::SeqCst);
+    r.connected = if r.reached { target } else { r.peak };
+    r.seconds = ramp_end.as_secs_f64();
+    r.handshakes = shared.handshakes.load(Ordering::SeqCst);
+    r.failed = shared.failed.load(Ordering::SeqCst);
+    r.lost = shared.lost.load(Ordering::SeqCst);
+    r.retries = r.failed + r.lost;
+    r.gave_up = shared.gave_up.load(Ordering::SeqCst);
+    r.handshakes_per_sec = if r.seconds > 0.0 { r.handshakes as f64 / r.seconds } else { 0.0 };
+    r.memory_per_connection = mem;
+    r.stopped = shared.exhausted_why.lock().ok().and_then(|w| w.clone());
+    if !r.reached {
+        let why = r.stopped.clone().unwrap_or_else(|| {
+            let errs: Vec<String> = r.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            format!("gave up on {} connections after max_retries ({})", r.gave_up, errs.join(", "))
+        });
+        eprintln!(
+            "massconnect: {}: reached {} of {} connections (peak {}): {why}",
+            server.name, r.peak, target, r.peak
+        );
+    }
+    Ok(r)
+}
+
+fn progress_bar(on: bool, target: u64, name: &str) -> Option<indicatif::ProgressBar> {
+    if !on || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(target);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{name} {{bar:40}} {{pos}}/{{len}} open, {{per_sec}} {{msg}} [{{elapsed}}]"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(b)
+}

@@ -1,0 +1,224 @@
+//! massconnect results: per server, mergeable across agents (`wstest merge`), as JSON, the
+//! original's one-line summary, and one TSV row.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use wstest_engine::stats::{Latency, Summary};
+
+use crate::{ModeError, Result};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ServerResult {
+    pub name: String,
+    pub uri: String,
+    /// Connections asked for (this agent's share).
+    pub target: u64,
+    /// Connections open at the plateau (or when the ramp ended).
+    pub connected: u64,
+    pub reached: bool,
+    /// Seconds from the first attempt to the plateau (or to the end of the ramp).
+    pub seconds: f64,
+    /// Successful opening handshakes (re-opened connections included).
+    pub handshakes: u64,
+    pub handshakes_per_sec: f64,
+    /// Handshakes completed in each second of the ramp.
+    pub timeline: Vec<u64>,
+    pub failed: u64,
+    pub lost: u64,
+    pub retries: u64,
+    /// Connection slots abandoned (max_retries, or a host limit).
+    pub gave_up: u64,
+    pub peak: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub connect_latency: Summary,
+    pub handshake_latency: Summary,
+    pub connect_histogram: String,
+    pub handshake_histogram: String,
+    /// User-space memory per open connection at the plateau (resident bytes / connections).
+    pub memory_per_connection: Option<f64>,
+    /// Why the ramp stopped early (a host limit, with the setting to change).
+    pub stopped: Option<String>,
+    /// Agents merged into this result.
+    pub agents: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MassReport {
+    pub servers: Vec<ServerResult>,
+    /// `I/N` when this is one shard of a distributed run.
+    pub shard: Option<String>,
+}
+
+impl ServerResult {
+    /// The original's line.
+    pub fn line(&self) -> String {
+        format!(
+            "connected {} clients to {} at {} in {:.3} seconds (retries {} = failed {} + lost {})",
+            self.connected, self.name, self.uri, self.seconds, self.retries, self.failed, self.lost
+        )
+    }
+
+    pub fn latencies(&self) -> Result<(Latency, Latency)> {
+        let de = |s: &str| {
+            if s.is_empty() {
+                Ok(Latency::new())
+            } else {
+                Latency::from_base64(s)
+                    .map_err(|e| ModeError::Config(format!("server {:?}: {e}", self.name)))
+            }
+        };
+        Ok((de(&self.connect_histogram)?, de(&self.handshake_histogram)?))
+    }
+
+    pub fn set_latencies(&mut self, c: &Latency, h: &Latency) {
+        self.connect_latency = c.summary();
+        self.handshake_latency = h.summary();
+        self.connect_histogram = c.to_base64();
+        self.handshake_histogram = h.to_base64();
+    }
+
+    /// Add another agent's result for the same server: counts add, histograms merge exactly,
+    /// timelines add second by second (agents started together with --start-at).
+    pub fn merge(&mut self, o: &ServerResult) -> Result<()> {
+        let (mut c, mut h) = self.latencies()?;
+        let (oc, oh) = o.latencies()?;
+        c.merge(&oc);
+        h.merge(&oh);
+        let mem = match (self.memory_per_connection, o.memory_per_connection) {
+            (Some(a), Some(b)) if self.connected + o.connected > 0 => Some(
+                (a * self.connected as f64 + b * o.connected as f64)
+                    / (self.connected + o.connected) as f64,
+            ),
+            (a, b) => a.or(b),
+        };
+        self.target += o.target;
+        self.connected += o.connected;
+        self.reached &= o.reached;
+        self.seconds = self.seconds.max(o.seconds);
+        self.handshakes += o.handshakes;
+        self.failed += o.failed;
+        self.lost += o.lost;
+        self.retries += o.retries;
+        self.gave_up += o.gave_up;
+        self.peak += o.peak;
+        for (k, v) in &o.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+        if self.timeline.len() < o.timeline.len() {
+            self.timeline.resize(o.timeline.len(), 0);
+        }
+        for (i, v) in o.timeline.iter().enumerate() {
+            self.timeline[i] += v;
+        }
+        self.memory_per_connection = mem;
+        if self.stopped.is_none() {
+            self.stopped = o.stopped.clone();
+        }
+        self.agents += o.agents;
+        self.handshakes_per_sec = if self.seconds > 0.0 {
+            self.handshakes as f64 / self.seconds
+        } else {
+            0.0
+        };
+        self.set_latencies(&c, &h);
+        Ok(())
+    }
+}
+
+pub const TSV_HEADER: &str = "name\turi\ttarget\tconnected\treached\tseconds\thandshakes_per_s\tretries\tfailed\tlost\tpeak\tconnect_p50_ms\tconnect_p99_ms\thandshake_p50_ms\thandshake_p99_ms\tmem_per_conn_bytes";
+
+pub fn tsv(r: &MassReport) -> String {
+    let mut s = String::from(TSV_HEADER);
+    s.push('\n');
+    for v in &r.servers {
+        s.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{}\n",
+            v.name,
+            v.uri,
+            v.target,
+            v.connected,
+            v.reached,
+            v.seconds,
+            v.handshakes_per_sec,
+            v.retries,
+            v.failed,
+            v.lost,
+            v.peak,
+            v.connect_latency.median_us / 1000.0,
+            v.connect_latency.p99_us / 1000.0,
+            v.handshake_latency.median_us / 1000.0,
+            v.handshake_latency.p99_us / 1000.0,
+            v.memory_per_connection.map(|m| format!("{m:.0}")).unwrap_or_default()
+        ));
+    }
+    s
+}
+
+/// `wstest merge`: add up agents' reports, server by server (matched by name and URI).
+pub fn merge_reports(reports: &[(String, MassReport)]) -> Result<MassReport> {
+    let mut out = MassReport::default();
+    for (file, r) in reports {
+        for s in &r.servers {
+            match out
+                .servers
+                .iter_mut()
+                .find(|m| m.name == s.name && m.uri == s.uri)
+            {
+                Some(m) => m
+                    .merge(s)
+                    .map_err(|e| ModeError::Config(format!("{file}: {e}")))?,
+                None => out.servers.push(s.clone()),
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn result(n: u64, base_ms: u64) -> ServerResult {
+        let (mut c, mut h) = (Latency::new(), Latency::new());
+        for i in 0..n {
+            c.record(Duration::from_micros(base_ms * 1000 + i));
+            h.record(Duration::from_micros(2 * base_ms * 1000 + i));
+        }
+        let mut r = ServerResult {
+            name: "s".into(),
+            uri: "ws://x".into(),
+            target: n,
+            connected: n,
+            reached: true,
+            seconds: 1.0,
+            handshakes: n,
+            timeline: vec![n],
+            agents: 1,
+            memory_per_connection: Some(500.0),
+            ..Default::default()
+        };
+        r.set_latencies(&c, &h);
+        r
+    }
+
+    #[test]
+    fn merge_adds_counts_and_histograms() {
+        let a = result(100, 1);
+        let b = result(300, 5);
+        let m = merge_reports(&[
+            ("a".into(), MassReport { servers: vec![a.clone()], shard: None }),
+            ("b".into(), MassReport { servers: vec![b.clone()], shard: None }),
+        ])
+        .unwrap();
+        let s = &m.servers[0];
+        assert_eq!((s.connected, s.handshakes, s.agents, s.timeline[0]), (400, 400, 2, 400));
+        let (c, _) = s.latencies().unwrap();
+        assert_eq!(c.count(), 400);
+        let (mut ac, _) = a.latencies().unwrap();
+        ac.merge(&b.latencies().unwrap().0);
+        assert_eq!(c.summary(), ac.summary());
+        assert!(s.line().starts_with("connected 400 clients to s at ws://x in"));
+    }
+}
