@@ -1,0 +1,323 @@
+//! massconnect over real loopback sockets: reaching the target from several source
+//! addresses, lost connections retried, a target that is down, a server that never answers
+//! the handshake, shards merged exactly, and three network namespaces as three client hosts.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use wstest_engine::proto::handshake::Request;
+use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
+use wstest_engine::runtime::Shutdown;
+use wstest_engine::ws::{serve, Handler, ServerConfig, ServerHandle, Service, Upgrade};
+use wstest_modes::common::ClientOptions;
+use wstest_modes::massconnect::report::{merge_reports, MassReport};
+use wstest_modes::massconnect::{run, MassConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wstest");
+
+fn spec(dir: &Path, uri: &str, options: serde_json::Value) -> PathBuf {
+    let mut o = serde_json::json!({"connections": 200, "batchsize": 50, "batchdelay": 5, "retrydelay": 5});
+    for (k, v) in options.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    let s = serde_json::json!({"options": o, "servers": [{"name": "target", "uri": uri}]});
+    let p = dir.join("mc.json");
+    std::fs::write(&p, s.to_string()).unwrap();
+    p
+}
+
+fn config(spec: PathBuf, shard: Option<(u64, u64)>) -> MassConfig {
+    let mut client = ClientOptions::default();
+    client.runtime.threads = 2;
+    client.runtime.no_pin = true;
+    MassConfig {
+        spec,
+        url: None,
+        shard,
+        start_at: None,
+        client,
+        progress: false,
+        server_exe: None,
+    }
+}
+
+/// A server that records client addresses and closes the first `drop_first` connections
+/// right after their handshake.
+struct Recorder {
+    peers: Arc<Mutex<HashSet<IpAddr>>>,
+    drop_first: usize,
+    seen: AtomicUsize,
+}
+struct Closer(bool);
+impl Handler for Closer {
+    fn on_open(&mut self, conn: &mut Connection, now: Instant) {
+        if self.0 {
+            conn.close(Some(CloseCode::GOING_AWAY), "go away", now);
+        }
+    }
+    fn on_event(&mut self, _c: &mut Connection, _e: Event, _now: Instant) {}
+}
+impl Service for Recorder {
+    type Handler = Closer;
+    fn upgrade(&self, _req: &Request, peer: SocketAddr) -> Upgrade<Closer> {
+        self.peers.lock().unwrap().insert(peer.ip());
+        let n = self.seen.fetch_add(1, Ordering::SeqCst);
+        Upgrade::Accept {
+            handler: Closer(n < self.drop_first),
+            config: Config::new(Role::Server),
+            protocol: None,
+            extensions: None,
+        }
+    }
+}
+
+fn recorder(drop_first: usize) -> (ServerHandle, String, Arc<Mutex<HashSet<IpAddr>>>) {
+    let peers = Arc::new(Mutex::new(HashSet::new()));
+    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    cfg.runtime.threads = 1;
+    cfg.runtime.no_pin = true;
+    let svc = Recorder {
+        peers: peers.clone(),
+        drop_first,
+        seen: AtomicUsize::new(0),
+    };
+    let h = serve(cfg, Arc::new(svc), Shutdown::new()).unwrap();
+    let url = format!("ws://{}", h.local_addr);
+    (h, url, peers)
+}
+
+#[test]
+fn reaches_the_target_from_several_sources_and_retries_lost_connections() {
+    let (h, url, peers) = recorder(25);
+    let dir = tempfile::tempdir().unwrap();
+    let p = spec(
+        dir.path(),
+        &url,
+        serde_json::json!({"sources": ["127.0.0.0/29"], "hold": 0.3}),
+    );
+    let r = run(&config(p, None), Shutdown::new()).unwrap();
+    let s = &r.servers[0];
+    assert!(s.reached, "{s:?}");
+    assert_eq!((s.target, s.connected, s.peak), (200, 200, 200), "{s:?}");
+    // The first 25 were closed by the server and opened again.
+    assert_eq!(s.lost, 25, "{s:?}");
+    assert_eq!(s.handshakes, 225, "{s:?}");
+    assert_eq!(s.retries, s.failed + s.lost);
+    assert_eq!(s.errors.get("closed-by-server"), Some(&25), "{:?}", s.errors);
+    assert_eq!(s.timeline.iter().sum::<u64>(), 225);
+    assert!(s.handshakes_per_sec > 0.0 && s.handshake_latency.count == 225);
+    assert!(s.memory_per_connection.is_some());
+    let seen = peers.lock().unwrap().clone();
+    assert_eq!(seen.len(), 6, "six source addresses used: {seen:?}");
+    h.stop();
+    let _ = h.join();
+}
+
+#[test]
+fn a_target_that_is_down_fails_with_counts_after_max_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = spec(
+        dir.path(),
+        "ws://127.0.0.1:1",
+        serde_json::json!({"connections": 10, "max_retries": 2, "retrydelay": 1}),
+    );
+    let o = Command::new(BIN)
+        .args(["-m", "massconnect", "-s", p.to_str().unwrap(), "--quiet", "--threads", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("reached 0 of 10") && err.contains("refused 30"), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("connected 0 clients to target at ws://127.0.0.1:1"), "{out}");
+    assert!(out.contains("retries 30 = failed 30 + lost 0"), "{out}");
+}
+
+#[test]
+fn a_server_that_never_answers_the_handshake_times_out() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut socks = Vec::new();
+        l.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if let Ok((s, _)) = l.accept() {
+                socks.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let p = spec(
+        dir.path(),
+        &format!("ws://{addr}"),
+        serde_json::json!({"connections": 5, "max_retries": 1, "handshake_timeout": 0.2}),
+    );
+    let started = Instant::now();
+    let r = run(&config(p, None), Shutdown::new()).unwrap();
+    let s = &r.servers[0];
+    assert!(!s.reached);
+    assert_eq!(s.errors.get("handshake-timeout"), Some(&10), "{:?}", s.errors);
+    assert_eq!(s.gave_up, 5);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    held.join().unwrap();
+}
+
+#[test]
+fn shards_split_the_connections_and_merge_exactly() {
+    let echo = Server::testee();
+    let dir = tempfile::tempdir().unwrap();
+    let p = spec(dir.path(), &echo.url(), serde_json::json!({"connections": 301}));
+    let parts: Vec<(String, MassReport)> = (0..3)
+        .map(|i| {
+            let r = run(&config(p.clone(), Some((i, 3))), Shutdown::new()).unwrap();
+            (format!("shard{i}"), r)
+        })
+        .collect();
+    let targets: Vec<u64> = parts.iter().map(|(_, r)| r.servers[0].target).collect();
+    assert_eq!(targets, [101, 100, 100]);
+    let m = merge_reports(&parts).unwrap();
+    let s = &m.servers[0];
+    assert_eq!((s.target, s.connected, s.agents), (301, 301, 3));
+    assert_eq!(s.handshake_latency.count, 301);
+    assert!(s.reached);
+}
+
+/// `ip` with arguments; false when it fails.
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Three client namespaces and a server namespace on one bridge; removed on drop.
+struct Net {
+    tag: String,
+}
+
+impl Net {
+    fn ns(&self, i: usize) -> String {
+        format!("wst{}n{i}", self.tag)
+    }
+
+    fn build() -> Option<Net> {
+        let tag = format!("{}", std::process::id() % 100000);
+        let net = Net { tag };
+        let br = format!("wst{}br", net.tag);
+        if !ip(&["link", "add", &br, "type", "bridge"]) || !ip(&["link", "set", &br, "up"]) {
+            return None;
+        }
+        for i in 0..4 {
+            let ns = net.ns(i);
+            let host = format!("wst{}h{i}", net.tag);
+            let ok = ip(&["netns", "add", &ns])
+                && ip(&["link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &ns])
+                && ip(&["link", "set", &host, "master", &br])
+                && ip(&["link", "set", &host, "up"])
+                && ip(&["-n", &ns, "addr", "add", &format!("10.231.0.{}/24", 10 + i), "dev", "eth0"])
+                && ip(&["-n", &ns, "link", "set", "eth0", "up"])
+                && ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            if !ok {
+                return None;
+            }
+        }
+        Some(net)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for i in 0..4 {
+            ip(&["netns", "del", &self.ns(i)]);
+            ip(&["link", "del", &format!("wst{}h{i}", self.tag)]);
+        }
+        ip(&["link", "del", &format!("wst{}br", self.tag)]);
+    }
+}
+
+#[test]
+fn three_namespaces_as_three_hosts_count_every_connection_once() {
+    let Some(net) = Net::build() else {
+        eprintln!("SKIPPED three_namespaces_as_three_hosts: cannot create network namespaces here (needs root and iproute2)");
+        return;
+    };
+    let server_ns = net.ns(3);
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", &server_ns, BIN, "-m", "echoserver", "-w", "ws://10.231.0.13:9000", "-u", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the server answers from a client namespace.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &net.ns(0), "bash", "-c", "exec 3<>/dev/tcp/10.231.0.13/9000"])
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < until, "echoserver in {server_ns} not reachable");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = spec(dir.path(), "ws://10.231.0.13:9000", serde_json::json!({"connections": 1500, "batchsize": 100}));
+    let start_at = format!(
+        "{:.3}",
+        (std::time::SystemTime::now() + Duration::from_secs(1))
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    );
+    let agents: Vec<_> = (0..3)
+        .map(|i| {
+            let out = dir.path().join(format!("r{i}.json"));
+            let shard = format!("{}/3", i + 1);
+            let child = Command::new("ip")
+                .args(["netns", "exec", &net.ns(i), BIN, "-m", "massconnect", "-s", p.to_str().unwrap(),
+                       "--shard", &shard, "--start-at", &start_at, "-o", out.to_str().unwrap(), "--quiet"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (child, out)
+        })
+        .collect();
+    let mut files = Vec::new();
+    for (c, out) in agents {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        files.push(out.to_str().unwrap().to_string());
+    }
+    let merged = dir.path().join("merged.json");
+    let mut args = vec!["merge".to_string()];
+    args.extend(files);
+    args.extend(["-o".to_string(), merged.to_str().unwrap().to_string()]);
+    let o = Command::new(BIN).args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let s = &m["servers"][0];
+    assert_eq!(s["connected"], 1500, "{s}");
+    assert_eq!(s["target"], 1500);
+    assert_eq!(s["agents"], 3);
+    assert_eq!(s["handshake_latency"]["count"], s["handshakes"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(net);
+}
