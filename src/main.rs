@@ -84,6 +84,10 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         driver,
         no_pin: cli.no_pin,
     };
+    wstest_engine::runtime::limits::set_trim_hook(|| {
+        // SAFETY: mi_collect only frees mimalloc's own cached memory of this thread.
+        unsafe { libmimalloc_sys::mi_collect(true) }
+    });
     // Every mode may hold many sockets: take the hard limit up front.
     let _ = wstest_engine::runtime::limits::raise_nofile();
     let shutdown = Shutdown::new();

@@ -39,6 +39,22 @@ pub fn local_port_range() -> Option<(u32, u32)> {
     Some((it.next()?, it.next()?))
 }
 
+static TRIM: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Set how to give freed memory back to the system (the binary's allocator knows how:
+/// `mi_collect(true)` for mimalloc). Called per thread by [`trim_memory`].
+pub fn set_trim_hook(f: fn()) {
+    let _ = TRIM.set(f);
+}
+
+/// Return this thread's freed-but-cached memory to the system, if a hook is set; used before
+/// sampling resident memory so it counts live data, not allocator caches.
+pub fn trim_memory() {
+    if let Some(f) = TRIM.get() {
+        f();
+    }
+}
+
 /// Resident memory of this process in bytes (user space: heap, stacks, mapped pages).
 pub fn resident_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/statm").ok()?;

@@ -75,6 +75,9 @@ impl Default for DriveOptions {
     }
 }
 
+/// First read buffer size of a connection (see `drive`).
+const INITIAL_READ_BUF: usize = 2048;
+
 /// How driving ended.
 #[derive(Debug)]
 pub struct DriveOutcome {
@@ -159,7 +162,10 @@ pub async fn drive<H: Handler>(
         conn.handle_input_all(&mut initial, now, |c, ev| handler.on_event(c, ev, now));
     }
 
-    let mut reading = pin!(read_op(rd, Vec::with_capacity(opts.read_buf)).fuse());
+    // The read buffer starts small and doubles (up to `read_buf`) whenever a read fills it:
+    // an idle connection holds 2 KiB, not `read_buf`, while its read is pending.
+    let mut read_cap = opts.read_buf.min(INITIAL_READ_BUF);
+    let mut reading = pin!(read_op(rd, Vec::with_capacity(read_cap)).fuse());
     let mut writing = pin!(Fuse::terminated());
     let never_notify = LocalNotify::default();
     let notify = opts.notify.as_deref().unwrap_or(&never_notify);
@@ -224,6 +230,10 @@ pub async fn drive<H: Handler>(
                         handler.on_rx_octets(&buf[..n]);
                         conn.handle_input_all(&mut buf[..n], now, |c, ev| handler.on_event(c, ev, now));
                         buf.clear();
+                        if n >= read_cap && read_cap < opts.read_buf {
+                            read_cap = (read_cap * 2).min(opts.read_buf);
+                            buf = Vec::with_capacity(read_cap);
+                        }
                         reading.set(read_op(rd, buf).fuse());
                     }
                     Err(e) => {

@@ -205,6 +205,7 @@ fn run_server(
     }
     let threads = cfg.client.runtime.thread_count().min(target.max(1) as usize);
     let shared = Arc::new(ramp::Shared::new(shutdown.clone()));
+    wstest_engine::runtime::limits::trim_memory();
     let base_rss = resident_bytes();
     let plans: Vec<Arc<ramp::Plan>> = (0..threads as u64)
         .scan(0u64, |first, t| {
@@ -250,6 +251,13 @@ fn run_server(
         if released_at.is_none() {
             if reached_at.is_none() && live >= target {
                 reached_at = Some(started.elapsed());
+                // Live memory, not allocator caches: every thread trims, then we sample.
+                shared.trim.store(true, Ordering::SeqCst);
+                let until = Instant::now() + Duration::from_secs(2);
+                while shared.trimmed.load(Ordering::SeqCst) < threads as u64 && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                wstest_engine::runtime::limits::trim_memory();
                 mem = match (base_rss, resident_bytes()) {
                     (Some(a), Some(b)) if live > 0 => Some(b.saturating_sub(a) as f64 / live as f64),
                     _ => None,

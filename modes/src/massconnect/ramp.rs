@@ -41,6 +41,10 @@ pub struct Shared {
     /// Ctrl-C: stop everything.
     pub stop: Shutdown,
     pub started: Instant,
+    /// Set at the plateau: each thread gives its cached memory back, then counts itself in
+    /// `trimmed`, before resident memory is sampled.
+    pub trim: AtomicBool,
+    pub trimmed: AtomicU64,
 }
 
 impl Shared {
@@ -57,6 +61,8 @@ impl Shared {
             release: Shutdown::new(),
             stop,
             started: Instant::now(),
+            trim: AtomicBool::new(false),
+            trimmed: AtomicU64::new(0),
         }
     }
 
@@ -99,6 +105,10 @@ struct Ctx {
     next_attempt: Cell<Instant>,
     interval: Option<Duration>,
     config: Config,
+    /// Attempts under way on this thread, and a wake-up when one ends (with `batchdelay` 0
+    /// the batch size is a window of attempts in flight).
+    attempting: Cell<u64>,
+    attempt_ended: wstest_engine::ws::LocalNotify,
 }
 
 /// One thread's ramp; returns its tallies once every slot is released or has given up.
@@ -111,6 +121,8 @@ pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
         stats: RefCell::new(ThreadStats::default()),
         config: plan.wopts.config.clone(),
         plan: plan.clone(),
+        attempting: Cell::new(0),
+        attempt_ended: Default::default(),
     });
     // The batch is split over the threads; every thread waits `batchdelay` between its parts.
     let batch = (o.batchsize / plan.threads as u64).max(1);
@@ -120,7 +132,20 @@ pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
         if plan.shared.stop.is_triggered() || plan.shared.exhausted.load(Ordering::Relaxed) {
             break;
         }
-        let n = batch.min(plan.slots - started);
+        // Without a batch delay, the batch is a window: wait until attempts end (no SYN
+        // flood of the whole target at once).
+        if o.batchdelay == 0 {
+            while ctx.attempting.get() >= batch && !plan.shared.stop.is_triggered() {
+                ctx.attempt_ended.notified().await;
+            }
+        }
+        let n = if o.batchdelay == 0 {
+            (batch - ctx.attempting.get().min(batch)).clamp(1, plan.slots - started)
+        } else {
+            batch.min(plan.slots - started)
+        };
+        // Counted as attempting from the start, so the window holds before they run.
+        ctx.attempting.set(ctx.attempting.get() + n);
         for i in 0..n {
             let ctx = ctx.clone();
             let slot = plan.first_slot + started + i;
@@ -131,6 +156,19 @@ pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
         if started < plan.slots && o.batchdelay > 0 {
             monoio::time::sleep(Duration::from_millis(o.batchdelay)).await;
         }
+    }
+    // At the plateau, give cached memory back (see `Shared::trim`).
+    {
+        let plan = plan.clone();
+        monoio::spawn(async move {
+            let sh = &plan.shared;
+            while !sh.trim.load(Ordering::SeqCst) && !sh.release.is_triggered() {
+                let f = Box::pin(monoio::time::sleep(Duration::from_millis(20)));
+                f.await;
+            }
+            wstest_engine::runtime::limits::trim_memory();
+            sh.trimmed.fetch_add(1, Ordering::SeqCst);
+        });
     }
     // Slots never started count as given up.
     plan.shared
@@ -221,20 +259,22 @@ enum Held {
 
 async fn slot_task(ctx: Rc<Ctx>, slot: u64) {
     let p = ctx.plan.clone();
+    let mut first = true;
     let sh = &p.shared;
     let mut attempts = 0u64;
     let mut streak = 0u32;
     loop {
-        if sh.stop.is_triggered() || sh.release.is_triggered() {
+        let over = sh.stop.is_triggered()
+            || sh.release.is_triggered()
+            || sh.exhausted.load(Ordering::Relaxed)
+            || (p.opts.max_retries > 0 && attempts > p.opts.max_retries);
+        if over {
             sh.gave_up.fetch_add(1, Ordering::SeqCst);
-            return;
-        }
-        if sh.exhausted.load(Ordering::Relaxed) {
-            sh.gave_up.fetch_add(1, Ordering::SeqCst);
-            return;
-        }
-        if p.opts.max_retries > 0 && attempts > p.opts.max_retries {
-            sh.gave_up.fetch_add(1, Ordering::SeqCst);
+            if first {
+                // Counted as attempting by the ramp; it never will.
+                ctx.attempting.set(ctx.attempting.get() - 1);
+                ctx.attempt_ended.notify();
+            }
             return;
         }
         attempts += 1;
@@ -250,8 +290,14 @@ async fn slot_task(ctx: Rc<Ctx>, slot: u64) {
             }
         }
         // Boxed: its state is freed when the handshake is over.
+        if !first {
+            ctx.attempting.set(ctx.attempting.get() + 1);
+        }
+        first = false;
         let f = Box::pin(attempt(&ctx, slot));
         let r = f.await;
+        ctx.attempting.set(ctx.attempting.get() - 1);
+        ctx.attempt_ended.notify();
         match r {
             Attempt::Failed(kind) => {
                 sh.failed.fetch_add(1, Ordering::SeqCst);
