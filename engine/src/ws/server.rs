@@ -47,7 +47,7 @@ impl ServerConfig {
             tls: None,
             handshake_timeout: Duration::from_secs(5),
             max_head: DEFAULT_MAX_HEAD,
-            read_buf: 64 * 1024,
+            read_buf: 256 * 1024,
             drain_timeout: Duration::from_secs(3),
             sync_pause: Duration::ZERO,
         }

@@ -589,7 +589,9 @@ async fn thread_main(user_stop: Shutdown, job: &Job, n: usize) -> Shard {
         };
         let opts = DriveOptions {
             shutdown: Some(ending.clone()),
-            read_buf: (cfg.size + 64).clamp(4096, 256 * 1024),
+            // Grows from 2 KiB while reads fill it (see `drive`): pipelined large messages
+            // want several per read.
+            read_buf: 256 * 1024,
             ..Default::default()
         };
         tasks.push(monoio::spawn(async move {
