@@ -7,14 +7,17 @@
 #   CASES / EXCLUDE: comma-separated patterns (default "*" and "")
 #   e.g. scripts/oracle/parity.sh /tmp/parity "12.*,13.*"
 # env: ORACLE (default ../shared/oracle), PEER_VENV (default /tmp/peer-venv),
-#      PEERS (default "testee websockets node-ws-deflate"), WSTEST (default target/release/wstest)
+#      PEERS (default "testee websockets node-ws-deflate"), CLIENTS (testee clients under both
+#      fuzzingservers, default "testeeclient websockets-client"), WSTEST (default
+#      target/release/wstest)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ORACLE="${ORACLE:-$ROOT/../shared/oracle}"
 PEER_VENV="${PEER_VENV:-/tmp/peer-venv}"
 WSTEST="${WSTEST:-$ROOT/target/release/wstest}"
 PEERS="${PEERS:-testee websockets node-ws-deflate}"
-[ $# -ge 1 ] || { sed -n '2,11p' "$0"; exit 2; }
+CLIENTS="${CLIENTS:-testeeclient websockets-client}"
+[ $# -ge 1 ] || { sed -n '2,13p' "$0"; exit 2; }
 OUT="$1"; CASES="${2:-*}"; EXCLUDE="${3:-}"
 mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
 [ -x "$WSTEST" ] || { echo "build first: cargo build --release" >&2; exit 2; }
@@ -89,22 +92,42 @@ for peer in $PEERS; do
   compare "$OUT/original-$peer/index.json" "$OUT/ours-$peer/index.json" "$peer"
 done
 
-echo "== real fuzzingserver, our testeeclient"
-port=$(free_port)
-"$ORACLE/run-fuzzingserver.sh" wstest-testeeclient "$port" "$OUT/original-fs-testeeclient" "$CASES" "$EXCLUDE" -- \
-  "$WSTEST" -m testeeclient -w '{url}' -i '{agent}' | sed 's/^/original: /'
-echo "== our fuzzingserver, our testeeclient"
-port=$(free_port)
-python3 - "$port" "$OUT/ours-fs-testeeclient" "$CASES" "$EXCLUDE" > "$OUT/ours-fs.spec.json" <<'PY'
+# A testee client's command line (in CMD) for URL and AGENT: our testeeclient or the
+# websockets client.
+client_argv() { # NAME URL AGENT
+  case "$1" in
+    testeeclient) CMD=("$WSTEST" -m testeeclient -w "$2" -i "$3") ;;
+    websockets-client) CMD=("$PEER_VENV/bin/python" "$ORACLE/peer/ws_fuzzingserver_client.py" "$2" "$3") ;;
+    *) echo "unknown client $1" >&2; return 1 ;;
+  esac
+}
+
+for client in $CLIENTS; do
+  agent="wstest-$client"; [ "$client" = websockets-client ] && agent=websockets
+  echo "== real fuzzingserver, $client"
+  port=$(free_port)
+  client_argv "$client" '{url}' '{agent}'
+  "$ORACLE/run-fuzzingserver.sh" "$agent" "$port" "$OUT/original-fs-$client" "$CASES" "$EXCLUDE" -- \
+    "${CMD[@]}" | sed 's/^/original: /'
+  echo "== our fuzzingserver, $client"
+  port=$(free_port)
+  python3 - "$port" "$OUT/ours-fs-$client" "$CASES" "$EXCLUDE" > "$OUT/ours-fs-$client.spec.json" <<'PY'
 import json, sys
 port, outdir, cases, exclude = sys.argv[1:5]
 split = lambda s: [x.strip() for x in s.split(",") if x.strip()]
 print(json.dumps({"url": "ws://127.0.0.1:%s" % port, "outdir": outdir,
                   "cases": split(cases) or ["*"], "exclude-cases": split(exclude)}))
 PY
-"$WSTEST" -m fuzzingserver -s "$OUT/ours-fs.spec.json" -u 0 >/dev/null 2>&1 &
-PIDS+=($!)
-wait_port "$port"
-"$WSTEST" -m testeeclient -w "ws://127.0.0.1:$port" -i wstest-testeeclient >/dev/null 2>&1
-python3 "$ORACLE/lib/summarize.py" "$OUT/ours-fs-testeeclient/index.json" | sed 's/^/ours:     /'
-compare "$OUT/original-fs-testeeclient/index.json" "$OUT/ours-fs-testeeclient/index.json" wstest-testeeclient
+  "$WSTEST" -m fuzzingserver -s "$OUT/ours-fs-$client.spec.json" -u 0 >/dev/null 2>&1 &
+  fs=$!
+  PIDS+=("$fs")
+  wait_port "$port"
+  start=$(date +%s.%N)
+  client_argv "$client" "ws://127.0.0.1:$port" "$agent"
+  "${CMD[@]}" >/dev/null 2>&1 || true
+  end=$(date +%s.%N)
+  kill "$fs" 2>/dev/null || true
+  python3 "$ORACLE/lib/summarize.py" "$OUT/ours-fs-$client/index.json" \
+    --wall "$(python3 -c "print(round($end - $start, 1))")" | sed 's/^/ours:     /'
+  compare "$OUT/original-fs-$client/index.json" "$OUT/ours-fs-$client/index.json" "$agent"
+done
