@@ -55,15 +55,20 @@ struct Recorder {
     peers: Arc<Mutex<HashSet<IpAddr>>>,
     drop_first: usize,
     seen: AtomicUsize,
+    pings: Arc<AtomicUsize>,
 }
-struct Closer(bool);
+struct Closer(bool, Arc<AtomicUsize>);
 impl Handler for Closer {
     fn on_open(&mut self, conn: &mut Connection, now: Instant) {
         if self.0 {
             conn.close(Some(CloseCode::GOING_AWAY), "go away", now);
         }
     }
-    fn on_event(&mut self, _c: &mut Connection, _e: Event, _now: Instant) {}
+    fn on_event(&mut self, _c: &mut Connection, e: Event, _now: Instant) {
+        if let Event::Ping(_) = e {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 impl Service for Recorder {
     type Handler = Closer;
@@ -71,7 +76,7 @@ impl Service for Recorder {
         self.peers.lock().unwrap().insert(peer.ip());
         let n = self.seen.fetch_add(1, Ordering::SeqCst);
         Upgrade::Accept {
-            handler: Closer(n < self.drop_first),
+            handler: Closer(n < self.drop_first, self.pings.clone()),
             config: Config::new(Role::Server),
             protocol: None,
             extensions: None,
@@ -79,8 +84,11 @@ impl Service for Recorder {
     }
 }
 
-fn recorder(drop_first: usize) -> (ServerHandle, String, Arc<Mutex<HashSet<IpAddr>>>) {
+type Peers = Arc<Mutex<HashSet<IpAddr>>>;
+
+fn recorder(drop_first: usize) -> (ServerHandle, String, Peers, Arc<AtomicUsize>) {
     let peers = Arc::new(Mutex::new(HashSet::new()));
+    let pings = Arc::new(AtomicUsize::new(0));
     let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap());
     cfg.runtime.threads = 1;
     cfg.runtime.no_pin = true;
@@ -88,15 +96,16 @@ fn recorder(drop_first: usize) -> (ServerHandle, String, Arc<Mutex<HashSet<IpAdd
         peers: peers.clone(),
         drop_first,
         seen: AtomicUsize::new(0),
+        pings: pings.clone(),
     };
     let h = serve(cfg, Arc::new(svc), Shutdown::new()).unwrap();
     let url = format!("ws://{}", h.local_addr);
-    (h, url, peers)
+    (h, url, peers, pings)
 }
 
 #[test]
 fn reaches_the_target_from_several_sources_and_retries_lost_connections() {
-    let (h, url, peers) = recorder(25);
+    let (h, url, peers, _) = recorder(25);
     let dir = tempfile::tempdir().unwrap();
     let p = spec(
         dir.path(),
@@ -117,6 +126,26 @@ fn reaches_the_target_from_several_sources_and_retries_lost_connections() {
     assert!(s.memory_per_connection.is_some());
     let seen = peers.lock().unwrap().clone();
     assert_eq!(seen.len(), 6, "six source addresses used: {seen:?}");
+    h.stop();
+    let _ = h.join();
+}
+
+#[test]
+fn held_connections_ping_and_stay_open() {
+    let (h, url, _, pings) = recorder(0);
+    let dir = tempfile::tempdir().unwrap();
+    let p = spec(
+        dir.path(),
+        &url,
+        serde_json::json!({"connections": 20, "hold": 0.5, "ping_interval": 0.1}),
+    );
+    let r = run(&config(p, None), Shutdown::new()).unwrap();
+    let s = &r.servers[0];
+    assert!(s.reached && s.lost == 0, "{s:?}");
+    // About 5 pings per connection in 0.5 s; the server saw them and answered (a missing pong
+    // would not fail the client, a broken frame would close the connection: lost > 0).
+    let n = pings.load(Ordering::SeqCst);
+    assert!((20 * 3..=20 * 6).contains(&n), "{n} pings");
     h.stop();
     let _ = h.join();
 }
