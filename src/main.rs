@@ -282,7 +282,11 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 quiet: cli.quiet,
             };
             let r = wstest_modes::wsperf::control::run(&cfg, shutdown)?;
-            let mut line = format!("wsperfcontrol: {} of {} measurements passed", r.passed(), r.rows.len());
+            let mut line = format!(
+                "wsperfcontrol: {} of {} measurements passed",
+                r.passed(),
+                r.rows.len()
+            );
             if !r.outfiles.is_empty() {
                 line.push_str(&format!("; wrote {}", r.outfiles.join(", ")));
             }
@@ -381,7 +385,12 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             if shutdown.is_triggered() {
                 return Err(ModeError::Interrupted);
             }
-            let short: Vec<&str> = r.servers.iter().filter(|s| !s.reached).map(|s| s.name.as_str()).collect();
+            let short: Vec<&str> = r
+                .servers
+                .iter()
+                .filter(|s| !s.reached)
+                .map(|s| s.name.as_str())
+                .collect();
             if !short.is_empty() {
                 return Err(ModeError::Failed(format!(
                     "target not reached for {}",
@@ -393,21 +402,29 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         "merge" => {
             let files: Vec<&String> = cli.rest.iter().filter(|f| f.as_str() != "merge").collect();
             if files.is_empty() {
-                return Err(usage("merge needs result files: wstest merge A.json B.json -o merged.json".into()));
+                return Err(usage(
+                    "merge needs result files: wstest merge A.json B.json -o merged.json".into(),
+                ));
             }
             let mut reports = Vec::new();
             for f in files {
                 let text = std::fs::read_to_string(f)
                     .map_err(|e| ModeError::io(format!("cannot read {f}"), e))?;
                 let r: wstest_modes::massconnect::report::MassReport = serde_json::from_str(&text)
-                    .map_err(|e| ModeError::Config(format!("{f}: not a massconnect result: {e}")))?;
+                    .map_err(|e| {
+                        ModeError::Config(format!("{f}: not a massconnect result: {e}"))
+                    })?;
                 reports.push((f.clone(), r));
             }
             let m = wstest_modes::massconnect::report::merge_reports(&reports)?;
             if let Some(t) = &cli.tsv {
                 report::write_atomic(t, wstest_modes::massconnect::report::tsv(&m).as_bytes())?;
             }
-            let lines: Vec<String> = m.servers.iter().map(|s| format!("{} ({} agents)", s.line(), s.agents)).collect();
+            let lines: Vec<String> = m
+                .servers
+                .iter()
+                .map(|s| format!("{} ({} agents)", s.line(), s.agents))
+                .collect();
             emit(&cli, &m, &lines.join("\n"))
         }
         other => Err(usage(format!(

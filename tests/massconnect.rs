@@ -24,7 +24,8 @@ use wstest_modes::massconnect::{run, MassConfig};
 const BIN: &str = env!("CARGO_BIN_EXE_wstest");
 
 fn spec(dir: &Path, uri: &str, options: serde_json::Value) -> PathBuf {
-    let mut o = serde_json::json!({"connections": 200, "batchsize": 50, "batchdelay": 5, "retrydelay": 5});
+    let mut o =
+        serde_json::json!({"connections": 200, "batchsize": 50, "batchdelay": 5, "retrydelay": 5});
     for (k, v) in options.as_object().unwrap() {
         o[k] = v.clone();
     }
@@ -120,7 +121,12 @@ fn reaches_the_target_from_several_sources_and_retries_lost_connections() {
     assert_eq!(s.lost, 25, "{s:?}");
     assert_eq!(s.handshakes, 225, "{s:?}");
     assert_eq!(s.retries, s.failed + s.lost);
-    assert_eq!(s.errors.get("closed-by-server"), Some(&25), "{:?}", s.errors);
+    assert_eq!(
+        s.errors.get("closed-by-server"),
+        Some(&25),
+        "{:?}",
+        s.errors
+    );
     assert_eq!(s.timeline.iter().sum::<u64>(), 225);
     assert!(s.handshakes_per_sec > 0.0 && s.handshake_latency.count == 225);
     assert!(s.memory_per_connection.is_some());
@@ -159,14 +165,28 @@ fn a_target_that_is_down_fails_with_counts_after_max_retries() {
         serde_json::json!({"connections": 10, "max_retries": 2, "retrydelay": 1}),
     );
     let o = Command::new(BIN)
-        .args(["-m", "massconnect", "-s", p.to_str().unwrap(), "--quiet", "--threads", "1"])
+        .args([
+            "-m",
+            "massconnect",
+            "-s",
+            p.to_str().unwrap(),
+            "--quiet",
+            "--threads",
+            "1",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("reached 0 of 10") && err.contains("refused 30"), "{err}");
+    assert!(
+        err.contains("reached 0 of 10") && err.contains("refused 30"),
+        "{err}"
+    );
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("connected 0 clients to target at ws://127.0.0.1:1"), "{out}");
+    assert!(
+        out.contains("connected 0 clients to target at ws://127.0.0.1:1"),
+        "{out}"
+    );
     assert!(out.contains("retries 30 = failed 30 + lost 0"), "{out}");
 }
 
@@ -195,7 +215,12 @@ fn a_server_that_never_answers_the_handshake_times_out() {
     let r = run(&config(p, None), Shutdown::new()).unwrap();
     let s = &r.servers[0];
     assert!(!s.reached);
-    assert_eq!(s.errors.get("handshake-timeout"), Some(&10), "{:?}", s.errors);
+    assert_eq!(
+        s.errors.get("handshake-timeout"),
+        Some(&10),
+        "{:?}",
+        s.errors
+    );
     assert_eq!(s.gave_up, 5);
     assert!(started.elapsed() < Duration::from_secs(5));
     held.join().unwrap();
@@ -205,7 +230,11 @@ fn a_server_that_never_answers_the_handshake_times_out() {
 fn shards_split_the_connections_and_merge_exactly() {
     let echo = Server::testee();
     let dir = tempfile::tempdir().unwrap();
-    let p = spec(dir.path(), &echo.url(), serde_json::json!({"connections": 301}));
+    let p = spec(
+        dir.path(),
+        &echo.url(),
+        serde_json::json!({"connections": 301}),
+    );
     let parts: Vec<(String, MassReport)> = (0..3)
         .map(|i| {
             let r = run(&config(p.clone(), Some((i, 3))), Shutdown::new()).unwrap();
@@ -253,10 +282,20 @@ impl Net {
             let ns = net.ns(i);
             let host = format!("wst{}h{i}", net.tag);
             let ok = ip(&["netns", "add", &ns])
-                && ip(&["link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &ns])
+                && ip(&[
+                    "link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+                ])
                 && ip(&["link", "set", &host, "master", &br])
                 && ip(&["link", "set", &host, "up"])
-                && ip(&["-n", &ns, "addr", "add", &format!("10.231.0.{}/24", 10 + i), "dev", "eth0"])
+                && ip(&[
+                    "-n",
+                    &ns,
+                    "addr",
+                    "add",
+                    &format!("10.231.0.{}/24", 10 + i),
+                    "dev",
+                    "eth0",
+                ])
                 && ip(&["-n", &ns, "link", "set", "eth0", "up"])
                 && ip(&["-n", &ns, "link", "set", "lo", "up"]);
             if !ok {
@@ -285,7 +324,18 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
     };
     let server_ns = net.ns(3);
     let mut server = Command::new("ip")
-        .args(["netns", "exec", &server_ns, BIN, "-m", "echoserver", "-w", "ws://10.231.0.13:9000", "-u", "0"])
+        .args([
+            "netns",
+            "exec",
+            &server_ns,
+            BIN,
+            "-m",
+            "echoserver",
+            "-w",
+            "ws://10.231.0.13:9000",
+            "-u",
+            "0",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -294,7 +344,14 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
     let until = Instant::now() + Duration::from_secs(10);
     loop {
         let ok = Command::new("ip")
-            .args(["netns", "exec", &net.ns(0), "bash", "-c", "exec 3<>/dev/tcp/10.231.0.13/9000"])
+            .args([
+                "netns",
+                "exec",
+                &net.ns(0),
+                "bash",
+                "-c",
+                "exec 3<>/dev/tcp/10.231.0.13/9000",
+            ])
             .stderr(Stdio::null())
             .status()
             .map(|s| s.success())
@@ -302,11 +359,18 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
         if ok {
             break;
         }
-        assert!(Instant::now() < until, "echoserver in {server_ns} not reachable");
+        assert!(
+            Instant::now() < until,
+            "echoserver in {server_ns} not reachable"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let dir = tempfile::tempdir().unwrap();
-    let p = spec(dir.path(), "ws://10.231.0.13:9000", serde_json::json!({"connections": 1500, "batchsize": 100}));
+    let p = spec(
+        dir.path(),
+        "ws://10.231.0.13:9000",
+        serde_json::json!({"connections": 1500, "batchsize": 100}),
+    );
     let start_at = format!(
         "{:.3}",
         (std::time::SystemTime::now() + Duration::from_secs(1))
@@ -319,8 +383,23 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
             let out = dir.path().join(format!("r{i}.json"));
             let shard = format!("{}/3", i + 1);
             let child = Command::new("ip")
-                .args(["netns", "exec", &net.ns(i), BIN, "-m", "massconnect", "-s", p.to_str().unwrap(),
-                       "--shard", &shard, "--start-at", &start_at, "-o", out.to_str().unwrap(), "--quiet"])
+                .args([
+                    "netns",
+                    "exec",
+                    &net.ns(i),
+                    BIN,
+                    "-m",
+                    "massconnect",
+                    "-s",
+                    p.to_str().unwrap(),
+                    "--shard",
+                    &shard,
+                    "--start-at",
+                    &start_at,
+                    "-o",
+                    out.to_str().unwrap(),
+                    "--quiet",
+                ])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -340,7 +419,8 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
     args.extend(["-o".to_string(), merged.to_str().unwrap().to_string()]);
     let o = Command::new(BIN).args(&args).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
     let s = &m["servers"][0];
     assert_eq!(s["connected"], 1500, "{s}");
     assert_eq!(s["target"], 1500);

@@ -25,7 +25,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_wstest");
 fn numbers(cols: &[&str]) -> Vec<f64> {
     cols[4..]
         .iter()
-        .map(|c| c.parse::<f64>().unwrap_or_else(|_| panic!("not a number: {c:?} in {cols:?}")))
+        .map(|c| {
+            c.parse::<f64>()
+                .unwrap_or_else(|_| panic!("not a number: {c:?} in {cols:?}"))
+        })
         .collect()
 }
 
@@ -38,10 +41,20 @@ fn check_passed_row(line: &str, quantiles: usize) {
     assert!(min > 0.0 && min <= median && median <= max, "{line}");
     assert!(avg >= min && avg <= max, "{line}");
     let q = &v[5..];
-    assert!(q.windows(2).all(|w| w[0] <= w[1]), "quantiles not monotone: {line}");
+    assert!(
+        q.windows(2).all(|w| w[0] <= w[1]),
+        "quantiles not monotone: {line}"
+    );
     // Quantiles are whole microseconds: within min..max after rounding.
-    assert!(q[0] >= min.floor() && q[quantiles - 1] <= max.ceil(), "{line}");
-    assert_eq!(q[quantiles - 1], max.round(), "the last quantile is the maximum: {line}");
+    assert!(
+        q[0] >= min.floor() && q[quantiles - 1] <= max.ceil(),
+        "{line}"
+    );
+    assert_eq!(
+        q[quantiles - 1],
+        max.round(),
+        "the last quantile is the maximum: {line}"
+    );
 }
 
 #[test]
@@ -67,17 +80,24 @@ fn template_spec_against_the_embedded_echo_server_writes_the_originals_tsv() {
         "name\toutcome\tcount\tsize\tmin\tmedian\tmax\tavg\tstddev\tq0\tq1\tq2\tq3\tq4\tq5\tq6\tq7\tq8\tq9"
     );
     assert_eq!(lines.len(), 6, "{tsv}");
-    let sizes: Vec<&str> = lines[1..].iter().map(|l| l.split('\t').nth(3).unwrap()).collect();
+    let sizes: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split('\t').nth(3).unwrap())
+        .collect();
     assert_eq!(sizes, ["0", "64", "1024", "524288", "64"]);
-    let counts: Vec<&str> = lines[1..].iter().map(|l| l.split('\t').nth(2).unwrap()).collect();
+    let counts: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split('\t').nth(2).unwrap())
+        .collect();
     assert_eq!(counts, ["1000", "1000", "1000", "100", "1000"]);
     for l in &lines[1..] {
         check_passed_row(l, 10);
     }
     // The JSON beside it carries mergeable histograms with every counted echo.
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report_echo.txt.json")).unwrap())
-            .unwrap();
+    let j: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report_echo.txt.json")).unwrap(),
+    )
+    .unwrap();
     let h = j[4]["result"]["histogram"].as_str().unwrap();
     assert_eq!(Latency::from_base64(h).unwrap().count(), 8 * 1000);
     assert_eq!(j[4]["result"]["received"], 8000);
@@ -103,25 +123,44 @@ fn digits_separator_rtts_and_failure_rows() {
     let spec_path = dir.path().join("spec.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
     let o = Command::new(BIN)
-        .args(["-m", "wsperfcontrol", "-s", spec_path.to_str().unwrap(), "--quiet"])
+        .args([
+            "-m",
+            "wsperfcontrol",
+            "-s",
+            spec_path.to_str().unwrap(),
+            "--quiet",
+        ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "an unreachable server fails the run");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an unreachable server fails the run"
+    );
     let tsv = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = tsv.lines().collect();
-    assert_eq!(lines[0], "name;outcome;count;size;min;median;max;avg;stddev;q0;q1;q2;q3");
+    assert_eq!(
+        lines[0],
+        "name;outcome;count;size;min;median;max;avg;stddev;q0;q1;q2;q3"
+    );
     assert_eq!(&lines[3..], ["nobody;UNREACHABLE", "nobody;UNREACHABLE"]);
     for l in &lines[1..3] {
         let cols: Vec<&str> = l.split(';').collect();
         assert_eq!(cols[1], "PASSED", "{l}");
         // digits 2 for min..stddev, whole microseconds for the quantiles (as the original).
-        assert!(cols[4..9].iter().all(|c| c.split('.').nth(1).map(str::len) == Some(2)), "{l}");
+        assert!(
+            cols[4..9]
+                .iter()
+                .all(|c| c.split('.').nth(1).map(str::len) == Some(2)),
+            "{l}"
+        );
         assert!(cols[9..].iter().all(|c| !c.contains('.')), "{l}");
     }
     let rtts = std::fs::read_to_string(dir.path().join("r_rtts.tsv")).unwrap();
     assert_eq!(rtts.lines().count(), 1 + 50 + 150, "{rtts}");
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.tsv.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.tsv.json")).unwrap())
+            .unwrap();
     let why = json[2]["result"]["error"].as_str().unwrap();
     assert!(why.contains("127.0.0.1:1"), "{why}");
     let _ = echo.finish();
@@ -222,9 +261,17 @@ fn open_model_rate_spreads_sends_and_counts_from_the_intended_time() {
     let started = Instant::now();
     let r = run_probe(&p, &ClientOptions::default(), &Shutdown::new(), || {}).unwrap();
     assert_eq!(r.outcome, Outcome::Passed, "{r:?}");
-    assert_eq!((r.sent, r.received), (90, 80), "warm-up sent but not counted");
+    assert_eq!(
+        (r.sent, r.received),
+        (90, 80),
+        "warm-up sent but not counted"
+    );
     // 90 messages at 400/s take at least ~0.22 s.
-    assert!(started.elapsed() >= Duration::from_millis(200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
     let _ = echo.finish();
 }
 
@@ -245,7 +292,11 @@ fn vanishing_probe(master: SocketAddr) -> std::thread::JoinHandle<()> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_port(port: u16) {
@@ -276,8 +327,21 @@ fn master_merges_two_probes_histograms_exactly() {
     let port = free_port();
     let master_url = format!("ws://127.0.0.1:{port}");
     let master = Command::new(BIN)
-        .args(["-m", "wsperfmaster", "-w", &master_url, "-s", spec.to_str().unwrap(),
-               "--probes", "2", "-u", "0", "--wait", "30", "--quiet"])
+        .args([
+            "-m",
+            "wsperfmaster",
+            "-w",
+            &master_url,
+            "-s",
+            spec.to_str().unwrap(),
+            "--probes",
+            "2",
+            "-u",
+            "0",
+            "--wait",
+            "30",
+            "--quiet",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -287,7 +351,16 @@ fn master_merges_two_probes_histograms_exactly() {
         .iter()
         .map(|id| {
             Command::new(BIN)
-                .args(["-m", "wsperfslave", "-w", &master_url, "-i", id, "--threads", "1"])
+                .args([
+                    "-m",
+                    "wsperfslave",
+                    "-w",
+                    &master_url,
+                    "-i",
+                    id,
+                    "--threads",
+                    "1",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -302,7 +375,11 @@ fn master_merges_two_probes_histograms_exactly() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let tsv = std::fs::read_to_string(dir.path().join("m.tsv")).unwrap();
-    let names: Vec<&str> = tsv.lines().skip(1).map(|l| l.split('\t').next().unwrap()).collect();
+    let names: Vec<&str> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
     assert_eq!(names.len(), 6, "{tsv}");
     assert_eq!(names[0], "echo");
     let mut per: Vec<&str> = names[1..3].to_vec();
@@ -312,13 +389,18 @@ fn master_merges_two_probes_histograms_exactly() {
         check_passed_row(l, 10);
     }
     let rows: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.tsv.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.tsv.json")).unwrap())
+            .unwrap();
     for case in 0..2 {
         let row = |i: usize| &rows[case * 3 + i]["result"];
         let h = |i: usize| Latency::from_base64(row(i)["histogram"].as_str().unwrap()).unwrap();
         let mut combined = h(1);
         combined.merge(&h(2));
-        assert_eq!(h(0).summary(), combined.summary(), "case {case}: merged != p1 + p2");
+        assert_eq!(
+            h(0).summary(),
+            combined.summary(),
+            "case {case}: merged != p1 + p2"
+        );
         assert_eq!(h(0).inner().len(), combined.inner().len());
         let expected = if case == 0 { 200 } else { 400 };
         assert_eq!(row(1)["received"], expected);
@@ -330,7 +412,7 @@ fn master_merges_two_probes_histograms_exactly() {
     let mut all = p1;
     all.merge(&Latency::from_base64(rows[2]["result"]["histogram"].as_str().unwrap()).unwrap());
     let max_us = format!("{:.0}", all.inner().max() as f64 / 1000.0);
-    assert_eq!(merged_line.split('\t').last().unwrap(), max_us);
+    assert_eq!(merged_line.split('\t').next_back().unwrap(), max_us);
     let _ = echo.finish();
 }
 
@@ -342,8 +424,21 @@ fn master_keeps_going_when_a_probe_disconnects() {
     let port = free_port();
     let master_url = format!("ws://127.0.0.1:{port}");
     let master = Command::new(BIN)
-        .args(["-m", "wsperfmaster", "-w", &master_url, "-s", spec.to_str().unwrap(),
-               "--probes", "2", "-u", "0", "--wait", "30", "--quiet"])
+        .args([
+            "-m",
+            "wsperfmaster",
+            "-w",
+            &master_url,
+            "-s",
+            spec.to_str().unwrap(),
+            "--probes",
+            "2",
+            "-u",
+            "0",
+            "--wait",
+            "30",
+            "--quiet",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -351,7 +446,16 @@ fn master_keeps_going_when_a_probe_disconnects() {
     wait_port(port);
     let fake = vanishing_probe(SocketAddr::from(([127, 0, 0, 1], port)));
     let real = Command::new(BIN)
-        .args(["-m", "wsperfslave", "-w", &master_url, "-i", "stays", "--threads", "1"])
+        .args([
+            "-m",
+            "wsperfslave",
+            "-w",
+            &master_url,
+            "-i",
+            "stays",
+            "--threads",
+            "1",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -361,14 +465,21 @@ fn master_keeps_going_when_a_probe_disconnects() {
     let o = master.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "a lost probe's row fails the run: {out}{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a lost probe's row fails the run: {out}{err}"
+    );
     assert!(out.contains("probes lost: vanishing"), "{out}");
     let tsv = std::fs::read_to_string(dir.path().join("m.tsv")).unwrap();
     let lines: Vec<&str> = tsv.lines().collect();
     // Case 1: merged (from the probe that stayed), its row, the vanished probe's FAILED row.
     assert!(lines[1].starts_with("echo\tPASSED"), "{tsv}");
-    assert!(lines.iter().any(|l| *l == "echo@vanishing\tFAILED"), "{tsv}");
-    assert!(lines.iter().any(|l| l.starts_with("echo@stays\tPASSED")), "{tsv}");
+    assert!(lines.contains(&"echo@vanishing\tFAILED"), "{tsv}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("echo@stays\tPASSED")),
+        "{tsv}"
+    );
     // Case 2 ran on the remaining probe only.
     assert_eq!(lines.len(), 1 + 3 + 2, "{tsv}");
     let _ = echo.finish();

@@ -36,7 +36,13 @@ fn floor(n: usize, batch: usize) -> f64 {
     let l: TcpListener = {
         use socket2::{Domain, Socket, Type};
         let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        s.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+        s.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
         s.listen(1024).unwrap();
         s.into()
     };
@@ -51,24 +57,33 @@ fn floor(n: usize, batch: usize) -> f64 {
         }
         held
     });
-    let w = spawn_workers(&one_thread(), Shutdown::new(), vec![()], move |_, ()| async move {
-        let t0 = Instant::now();
-        let mut open = Vec::with_capacity(n);
-        let mut started = 0;
-        while started < n {
-            let k = batch.min(n - started);
-            let tasks: Vec<_> = (0..k)
-                .map(|_| monoio::spawn(async move { monoio::net::TcpStream::connect_addr(addr).await }))
-                .collect();
-            for t in tasks {
-                open.push(t.await.expect("connect"));
+    let w = spawn_workers(
+        &one_thread(),
+        Shutdown::new(),
+        vec![()],
+        move |_, ()| async move {
+            let t0 = Instant::now();
+            let mut open = Vec::with_capacity(n);
+            let mut started = 0;
+            while started < n {
+                let k = batch.min(n - started);
+                let tasks: Vec<_> = (0..k)
+                    .map(|_| {
+                        monoio::spawn(
+                            async move { monoio::net::TcpStream::connect_addr(addr).await },
+                        )
+                    })
+                    .collect();
+                for t in tasks {
+                    open.push(t.await.expect("connect"));
+                }
+                started += k;
             }
-            started += k;
-        }
-        let secs = t0.elapsed().as_secs_f64();
-        drop(open);
-        secs
-    })
+            let secs = t0.elapsed().as_secs_f64();
+            drop(open);
+            secs
+        },
+    )
     .unwrap();
     let secs = w.join().unwrap()[0];
     drop(acceptor.join().unwrap());
@@ -85,11 +100,30 @@ impl Drop for EchoChild {
 
 fn echo_server() -> (EchoChild, String) {
     let exe: PathBuf = std::env::current_exe().unwrap().with_file_name("wstest");
-    assert!(exe.exists(), "build wstest first: cargo build --release ({})", exe.display());
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    assert!(
+        exe.exists(),
+        "build wstest first: cargo build --release ({})",
+        exe.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("ws://127.0.0.1:{port}");
     let c = Command::new(exe)
-        .args(["-m", "echoserver", "-w", &url, "-u", "0", "--threads", "1", "--deflate", "off"])
+        .args([
+            "-m",
+            "echoserver",
+            "-w",
+            &url,
+            "-u",
+            "0",
+            "--threads",
+            "1",
+            "--deflate",
+            "off",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -147,12 +181,26 @@ fn mass_process(url: &str, n: usize, batch: usize) -> f64 {
     .unwrap();
     let exe = std::env::current_exe().unwrap().with_file_name("wstest");
     let o = Command::new(exe)
-        .args(["-m", "massconnect", "-s", spec.to_str().unwrap(), "--threads", "1", "--quiet", "-o", out.to_str().unwrap()])
+        .args([
+            "-m",
+            "massconnect",
+            "-s",
+            spec.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--quiet",
+            "-o",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    v["servers"][0]["memory_per_connection"].as_f64().unwrap_or(0.0) * n as f64
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    v["servers"][0]["memory_per_connection"]
+        .as_f64()
+        .unwrap_or(0.0)
+        * n as f64
 }
 
 fn tempfile_dir() -> PathBuf {
@@ -162,7 +210,10 @@ fn tempfile_dir() -> PathBuf {
 }
 
 fn main() {
-    let a: Vec<usize> = std::env::args().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let a: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
     let n = a.first().copied().unwrap_or(8000);
     let batch = a.get(1).copied().unwrap_or(256);
     let rounds = a.get(2).copied().unwrap_or(3);
@@ -178,7 +229,10 @@ fn main() {
         std::thread::sleep(Duration::from_millis(300));
     }
     println!("floor_conn_per_s\tmassconnect_handshakes_per_s\tratio");
-    println!("{best_floor:.0}\t{best_mass:.0}\t{:.2}", best_mass / best_floor);
+    println!(
+        "{best_floor:.0}\t{best_mass:.0}\t{:.2}",
+        best_mass / best_floor
+    );
 
     // Memory: the slope between a small and a large plateau, each in a fresh process (an
     // allocator keeps freed pages, so a second run in one process would reuse them unseen).

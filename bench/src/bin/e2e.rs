@@ -112,44 +112,54 @@ fn engine_floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     l.set_nonblocking(true).unwrap();
-    let server = spawn_workers(&one_thread(), Shutdown::new(), vec![l], move |_, l| async move {
-        let l = monoio::net::TcpListener::from_std(l).unwrap();
-        let (mut s, _) = l.accept().await.unwrap();
-        s.set_nodelay(true).unwrap();
-        let mut buf = vec![0u8; size];
-        loop {
-            let (r, b) = s.read_exact(buf).await;
-            if r.is_err() {
-                break;
+    let server = spawn_workers(
+        &one_thread(),
+        Shutdown::new(),
+        vec![l],
+        move |_, l| async move {
+            let l = monoio::net::TcpListener::from_std(l).unwrap();
+            let (mut s, _) = l.accept().await.unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut buf = vec![0u8; size];
+            loop {
+                let (r, b) = s.read_exact(buf).await;
+                if r.is_err() {
+                    break;
+                }
+                let (w, b) = s.write_all(b).await;
+                if w.is_err() {
+                    break;
+                }
+                buf = b;
             }
-            let (w, b) = s.write_all(b).await;
-            if w.is_err() {
-                break;
-            }
-            buf = b;
-        }
-    })
+        },
+    )
     .unwrap();
-    let client = spawn_workers(&one_thread(), Shutdown::new(), vec![()], move |_, ()| async move {
-        let mut c = monoio::net::TcpStream::connect(addr).await.unwrap();
-        c.set_nodelay(true).unwrap();
-        let mut out = vec![b'x'; size];
-        let mut back = vec![0u8; size];
-        let mut lat = Latency::new();
-        for i in 0..count + warmup {
-            let t = Instant::now();
-            let (r, o) = c.write_all(out).await;
-            r.unwrap();
-            out = o;
-            let (r, b) = c.read_exact(back).await;
-            r.unwrap();
-            back = b;
-            if i >= warmup {
-                lat.record(t.elapsed());
+    let client = spawn_workers(
+        &one_thread(),
+        Shutdown::new(),
+        vec![()],
+        move |_, ()| async move {
+            let mut c = monoio::net::TcpStream::connect(addr).await.unwrap();
+            c.set_nodelay(true).unwrap();
+            let mut out = vec![b'x'; size];
+            let mut back = vec![0u8; size];
+            let mut lat = Latency::new();
+            for i in 0..count + warmup {
+                let t = Instant::now();
+                let (r, o) = c.write_all(out).await;
+                r.unwrap();
+                out = o;
+                let (r, b) = c.read_exact(back).await;
+                r.unwrap();
+                back = b;
+                if i >= warmup {
+                    lat.record(t.elapsed());
+                }
             }
-        }
-        lat
-    })
+            lat
+        },
+    )
     .unwrap();
     let lat = client.join().unwrap().pop().unwrap();
     server.join().unwrap();
@@ -173,9 +183,23 @@ fn ws_probe(url: &str, cfg: ProbeConfig) -> wstest_modes::wsperf::ProbeResult {
         runtime: one_thread(),
         ..Default::default()
     };
-    let r = run_probe(&ProbeConfig { url: url.into(), threads: 1, ..cfg }, &client, &Shutdown::new(), || {})
-        .expect("probe");
-    assert_eq!(r.outcome, wstest_modes::wsperf::Outcome::Passed, "{:?}", r.error);
+    let r = run_probe(
+        &ProbeConfig {
+            url: url.into(),
+            threads: 1,
+            ..cfg
+        },
+        &client,
+        &Shutdown::new(),
+        || {},
+    )
+    .expect("probe");
+    assert_eq!(
+        r.outcome,
+        wstest_modes::wsperf::Outcome::Passed,
+        "{:?}",
+        r.error
+    );
     r
 }
 
@@ -187,7 +211,10 @@ fn peer_binary() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peer-tungstenite");
     let bin = dir.join("target/release/peer-tungstenite");
     if !bin.exists() {
-        eprintln!("building the tokio-tungstenite peer in {} ...", dir.display());
+        eprintln!(
+            "building the tokio-tungstenite peer in {} ...",
+            dir.display()
+        );
         let ok = Command::new("cargo")
             .args(["build", "--release", "--quiet"])
             .current_dir(&dir)
@@ -210,7 +237,10 @@ fn main() {
     let server = start_echo_server(&so, "echoserver", &echo_server_name(), Shutdown::new())
         .expect("echo server");
     let url = server.url.clone();
-    println!("# round trips: sync, 1 connection, {} per round, {} rounds", a.count, a.rounds);
+    println!(
+        "# round trips: sync, 1 connection, {} per round, {} rounds",
+        a.count, a.rounds
+    );
     println!("floor\tsize\tfloor_median_us\tws_median_us\tmedian_ratio\tfloor_p99_us\tws_p99_us\tp99_ratio");
     for &size in &a.sizes {
         let (mut floor, mut engine, mut ws) = (Latency::new(), Latency::new(), Latency::new());
@@ -278,7 +308,11 @@ fn main() {
             v["msgs_per_sec"].as_f64()
         });
         match peer_rate {
-            Some(p) => println!("{size}\t{:.0}\t{p:.0}\t{:.2}", r.msgs_per_sec, r.msgs_per_sec / p),
+            Some(p) => println!(
+                "{size}\t{:.0}\t{p:.0}\t{:.2}",
+                r.msgs_per_sec,
+                r.msgs_per_sec / p
+            ),
             None => println!("{size}\t{:.0}\t-\t-", r.msgs_per_sec),
         }
     }

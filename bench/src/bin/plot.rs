@@ -55,9 +55,17 @@ fn read(path: &str) -> Series {
 }
 
 /// One panel at vertical offset `y0`; `pick` chooses the value plotted.
-fn panel(svg: &mut String, series: &Series, y0: f64, title: &str, pick: fn(&(f64, f64, f64)) -> f64) {
+fn panel(
+    svg: &mut String,
+    series: &Series,
+    y0: f64,
+    title: &str,
+    pick: fn(&(f64, f64, f64)) -> f64,
+) {
     let all: Vec<&(f64, f64, f64)> = series.values().flatten().collect();
-    let (xmin, xmax) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (xmin, xmax) = all
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let ymax = all.iter().map(|p| pick(p)).fold(0.0, f64::max) * 1.1;
     let (lx0, lx1) = (xmin.log2(), xmax.log2().max(xmin.log2() + 1.0));
     let x = |v: f64| PAD + (v.log2() - lx0) / (lx1 - lx0) * (W - 2.0 * PAD);
@@ -84,7 +92,11 @@ fn panel(svg: &mut String, series: &Series, y0: f64, title: &str, pick: fn(&(f64
             r#"<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text>"#,
             PAD - 4.0,
             y(v) + 3.0,
-            if v >= 10_000.0 { format!("{:.0}k", v / 1000.0) } else { format!("{v:.0}") }
+            if v >= 10_000.0 {
+                format!("{:.0}k", v / 1000.0)
+            } else {
+                format!("{v:.0}")
+            }
         );
     }
     let mut sizes: Vec<f64> = all.iter().map(|p| p.0).collect();
@@ -100,7 +112,10 @@ fn panel(svg: &mut String, series: &Series, y0: f64, title: &str, pick: fn(&(f64
     }
     for (i, (label, pts)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let path: Vec<String> = pts.iter().map(|p| format!("{:.1},{:.1}", x(p.0), y(pick(p)))).collect();
+        let path: Vec<String> = pts
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", x(p.0), y(pick(p))))
+            .collect();
         let _ = write!(
             svg,
             r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
@@ -131,8 +146,20 @@ fn main() {
         W + 140.0,
         2.0 * H
     );
-    panel(&mut svg, &series, 0.0, "median round trip (µs) by message size (octets)", |p| p.1);
-    panel(&mut svg, &series, H, "messages per second by message size (octets)", |p| p.2);
+    panel(
+        &mut svg,
+        &series,
+        0.0,
+        "median round trip (µs) by message size (octets)",
+        |p| p.1,
+    );
+    panel(
+        &mut svg,
+        &series,
+        H,
+        "messages per second by message size (octets)",
+        |p| p.2,
+    );
     svg.push_str("</svg>\n");
     std::fs::write(&a[2], svg).unwrap_or_else(|e| panic!("cannot write {}: {e}", a[2]));
     eprintln!("wrote {}", a[2]);

@@ -116,8 +116,16 @@ pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, Conne
 /// IP_BIND_ADDRESS_NO_PORT, a non-blocking connect, then wait until it is writable.
 async fn connect_from(src: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
-    let sock = Socket::new(domain, Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let sock = Socket::new(
+        domain,
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
     if src.is_ipv4() {
         let one: libc::c_int = 1;
         // SAFETY: a valid socket, a c_int option value of the right size.
@@ -143,7 +151,8 @@ async fn connect_from(src: std::net::IpAddr, addr: SocketAddr) -> std::io::Resul
     // The connect's own outcome.
     let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
     // SAFETY: borrowing the fd only to read SO_ERROR; the socket stays owned by `tcp`.
-    let sref = std::mem::ManuallyDrop::new(unsafe { <Socket as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    let sref =
+        std::mem::ManuallyDrop::new(unsafe { <Socket as std::os::fd::FromRawFd>::from_raw_fd(fd) });
     if let Some(e) = sref.take_error()? {
         return Err(e);
     }

@@ -23,13 +23,15 @@ pub fn raise_nofile() -> std::io::Result<(u64, u64)> {
             }
         }
     }
-    Ok((r.rlim_cur as u64, r.rlim_max as u64))
+    Ok((r.rlim_cur, r.rlim_max))
 }
 
 /// A sysctl under /proc/sys, as text (`net.ipv4.ip_local_port_range` style name).
 pub fn sysctl(name: &str) -> Option<String> {
     let p = Path::new("/proc/sys").join(name.replace('.', "/"));
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// The ephemeral port range (first, last).

@@ -221,7 +221,8 @@ pub async fn drive<H: Handler>(
                     let shut = !conn.has_transmit()
                         && conn.transport_action() == TransportAction::ShutdownWrite
                         && !write_shut;
-                    if let Some(fd) = eager_fd.filter(|_| !shut && !sync && wbuf.len() <= EAGER_MAX) {
+                    if let Some(fd) = eager_fd.filter(|_| !shut && !sync && wbuf.len() <= EAGER_MAX)
+                    {
                         match eager_send(fd, &wbuf) {
                             Ok(n) if n == wbuf.len() => {
                                 wr = Some(w);

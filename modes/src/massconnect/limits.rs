@@ -41,7 +41,8 @@ pub fn check(target: u64, sources: usize, embedded: bool) -> Vec<String> {
             ));
         }
     }
-    if let Some(max) = sysctl("net.netfilter.nf_conntrack_max").and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(max) = sysctl("net.netfilter.nf_conntrack_max").and_then(|v| v.parse::<u64>().ok())
+    {
         if target > max {
             w.push(format!(
                 "net.netfilter.nf_conntrack_max is {max}, below {target}: new connections will be \
@@ -60,7 +61,11 @@ mod tests {
     #[test]
     fn asking_for_too_much_names_the_fix() {
         let w = check(10_000_000, 1, false);
-        assert!(w.iter().any(|m| m.contains("RLIMIT_NOFILE") && m.contains("--shard")), "{w:?}");
+        assert!(
+            w.iter()
+                .any(|m| m.contains("RLIMIT_NOFILE") && m.contains("--shard")),
+            "{w:?}"
+        );
         assert!(w.iter().any(|m| m.contains("ip_local_port_range")), "{w:?}");
         assert!(check(10, 1, false).is_empty());
     }

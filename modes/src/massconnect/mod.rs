@@ -70,7 +70,16 @@ fn start_standin(cfg: &MassConfig) -> Result<(Standin, String)> {
             .port();
         let url = format!("ws://127.0.0.1:{port}");
         let child = std::process::Command::new(exe)
-            .args(["-m", "echoserver", "-w", &url, "-u", "0", "--deflate", "off"])
+            .args([
+                "-m",
+                "echoserver",
+                "-w",
+                &url,
+                "-u",
+                "0",
+                "--deflate",
+                "off",
+            ])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -78,7 +87,9 @@ fn start_standin(cfg: &MassConfig) -> Result<(Standin, String)> {
         let until = Instant::now() + Duration::from_secs(10);
         while !reachable(&url) {
             if Instant::now() >= until {
-                return Err(ModeError::Config(format!("the stand-in echo server at {url} did not start")));
+                return Err(ModeError::Config(format!(
+                    "the stand-in echo server at {url} did not start"
+                )));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -98,8 +109,10 @@ pub fn parse_shard(s: &str) -> std::result::Result<(u64, u64), String> {
         .split_once('/')
         .ok_or_else(|| format!("--shard {s:?}: expected I/N, e.g. 2/4"))?;
     let (i, n): (u64, u64) = (
-        i.parse().map_err(|_| format!("--shard {s:?}: {i:?} is not a number"))?,
-        n.parse().map_err(|_| format!("--shard {s:?}: {n:?} is not a number"))?,
+        i.parse()
+            .map_err(|_| format!("--shard {s:?}: {i:?} is not a number"))?,
+        n.parse()
+            .map_err(|_| format!("--shard {s:?}: {n:?} is not a number"))?,
     );
     if n == 0 || i == 0 || i > n {
         return Err(format!("--shard {s:?}: I must be 1..=N"));
@@ -137,7 +150,8 @@ fn reachable(uri: &str) -> bool {
 pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
     raise_nofile().map_err(|e| ModeError::io("cannot read RLIMIT_NOFILE", e))?;
     let generated = !cfg.spec.exists();
-    let template = spec::TEMPLATE.replace("{url}", cfg.url.as_deref().unwrap_or("ws://127.0.0.1:9001"));
+    let template =
+        spec::TEMPLATE.replace("{url}", cfg.url.as_deref().unwrap_or("ws://127.0.0.1:9001"));
     let mut spec: Spec = crate::spec::load(&cfg.spec, &template, spec::KEYS, |w| {
         eprintln!("massconnect: {w}")
     })?;
@@ -148,7 +162,11 @@ pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
         eprintln!(
             "massconnect: nothing answers at {}; using an echo server started {} at {url}",
             spec.servers[0].uri,
-            if matches!(s, Standin::Child(_)) { "as a child process" } else { "in-process" }
+            if matches!(s, Standin::Child(_)) {
+                "as a child process"
+            } else {
+                "in-process"
+            }
         );
         for sv in &mut spec.servers {
             sv.uri = url.clone();
@@ -161,7 +179,10 @@ pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
     };
     if let Some(at) = cfg.start_at {
         if let Ok(wait) = at.duration_since(SystemTime::now()) {
-            eprintln!("massconnect: starting in {:.1} s (--start-at)", wait.as_secs_f64());
+            eprintln!(
+                "massconnect: starting in {:.1} s (--start-at)",
+                wait.as_secs_f64()
+            );
             let until = Instant::now() + wait;
             while Instant::now() < until && !shutdown.is_triggered() {
                 std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
@@ -203,7 +224,11 @@ fn run_server(
     for w in limits::check(target, srcs.len(), embedded) {
         eprintln!("massconnect: warning: {w}");
     }
-    let threads = cfg.client.runtime.thread_count().min(target.max(1) as usize);
+    let threads = cfg
+        .client
+        .runtime
+        .thread_count()
+        .min(target.max(1) as usize);
     let shared = Arc::new(ramp::Shared::new(shutdown.clone()));
     wstest_engine::runtime::limits::trim_memory();
     let base_rss = resident_bytes();
@@ -254,17 +279,22 @@ fn run_server(
                 // Live memory, not allocator caches: every thread trims, then we sample.
                 shared.trim.store(true, Ordering::SeqCst);
                 let until = Instant::now() + Duration::from_secs(2);
-                while shared.trimmed.load(Ordering::SeqCst) < threads as u64 && Instant::now() < until {
+                while shared.trimmed.load(Ordering::SeqCst) < threads as u64
+                    && Instant::now() < until
+                {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 wstest_engine::runtime::limits::trim_memory();
                 mem = match (base_rss, resident_bytes()) {
-                    (Some(a), Some(b)) if live > 0 => Some(b.saturating_sub(a) as f64 / live as f64),
+                    (Some(a), Some(b)) if live > 0 => {
+                        Some(b.saturating_sub(a) as f64 / live as f64)
+                    }
                     _ => None,
                 };
             }
             let settled = live + gave_up >= target;
-            let hold_over = reached_at.is_some_and(|t| started.elapsed() >= t + Duration::from_secs_f64(o.hold));
+            let hold_over = reached_at
+                .is_some_and(|t| started.elapsed() >= t + Duration::from_secs_f64(o.hold));
             if hold_over || (settled && gave_up > 0) || shutdown.is_triggered() {
                 released_at = Some(Instant::now());
                 shared.release.trigger();
@@ -311,13 +341,21 @@ fn run_server(
     r.lost = shared.lost.load(Ordering::SeqCst);
     r.retries = r.failed + r.lost;
     r.gave_up = shared.gave_up.load(Ordering::SeqCst);
-    r.handshakes_per_sec = if r.seconds > 0.0 { r.handshakes as f64 / r.seconds } else { 0.0 };
+    r.handshakes_per_sec = if r.seconds > 0.0 {
+        r.handshakes as f64 / r.seconds
+    } else {
+        0.0
+    };
     r.memory_per_connection = mem;
     r.stopped = shared.exhausted_why.lock().ok().and_then(|w| w.clone());
     if !r.reached {
         let why = r.stopped.clone().unwrap_or_else(|| {
             let errs: Vec<String> = r.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            format!("gave up on {} connections after max_retries ({})", r.gave_up, errs.join(", "))
+            format!(
+                "gave up on {} connections after max_retries ({})",
+                r.gave_up,
+                errs.join(", ")
+            )
         });
         eprintln!(
             "massconnect: {}: reached {} of {} connections (peak {}): {why}",

@@ -7,14 +7,14 @@
 //! made only if the server sends something or a ping is due).
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use monoio::io::AsyncWriteRentExt;
@@ -218,7 +218,11 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
 }
 
 /// An error's kind for the tallies; host limits also stop the ramp, with the fix.
-fn classify(e: &ClientError, shared: &Shared, copts: &wstest_engine::net::ConnectOptions) -> String {
+fn classify(
+    e: &ClientError,
+    shared: &Shared,
+    copts: &wstest_engine::net::ConnectOptions,
+) -> String {
     use wstest_engine::net::ConnectError;
     use wstest_engine::proto::handshake::HandshakeError;
     match e {
@@ -336,14 +340,19 @@ async fn slot_task(ctx: Rc<Ctx>, slot: u64) {
                     }
                     Held::Lost(kind) => {
                         sh.lost.fetch_add(1, Ordering::SeqCst);
-                        *ctx.stats.borrow_mut().errors.entry(kind.into()).or_default() += 1;
+                        *ctx.stats
+                            .borrow_mut()
+                            .errors
+                            .entry(kind.into())
+                            .or_default() += 1;
                         streak = 1;
                     }
                 }
             }
         }
         // Retry after retrydelay, doubling while attempts keep failing (up to 32x).
-        let delay = Duration::from_millis(p.opts.retrydelay.max(1)) * (1u32 << streak.saturating_sub(1).min(5));
+        let delay = Duration::from_millis(p.opts.retrydelay.max(1))
+            * (1u32 << streak.saturating_sub(1).min(5));
         let f = Box::pin(retry_wait(delay, &sh.stop));
         f.await;
     }
@@ -484,7 +493,11 @@ async fn hold_driven(ctx: &Ctx, stream: Stream, leftover: Vec<u8>) -> Held {
         // Closed by us on release: done (the close handshake already ran).
         return Held::Released(None);
     }
-    Held::Lost(if out.io_error.is_some() { "reset" } else { "closed-by-server" })
+    Held::Lost(if out.io_error.is_some() {
+        "reset"
+    } else {
+        "closed-by-server"
+    })
 }
 
 /// Close a released connection with a close handshake (1000).

@@ -149,7 +149,9 @@ pub fn tsv(r: &MassReport) -> String {
             v.connect_latency.p99_us / 1000.0,
             v.handshake_latency.median_us / 1000.0,
             v.handshake_latency.p99_us / 1000.0,
-            v.memory_per_connection.map(|m| format!("{m:.0}")).unwrap_or_default()
+            v.memory_per_connection
+                .map(|m| format!("{m:.0}"))
+                .unwrap_or_default()
         ));
     }
     s
@@ -208,17 +210,34 @@ mod tests {
         let a = result(100, 1);
         let b = result(300, 5);
         let m = merge_reports(&[
-            ("a".into(), MassReport { servers: vec![a.clone()], shard: None }),
-            ("b".into(), MassReport { servers: vec![b.clone()], shard: None }),
+            (
+                "a".into(),
+                MassReport {
+                    servers: vec![a.clone()],
+                    shard: None,
+                },
+            ),
+            (
+                "b".into(),
+                MassReport {
+                    servers: vec![b.clone()],
+                    shard: None,
+                },
+            ),
         ])
         .unwrap();
         let s = &m.servers[0];
-        assert_eq!((s.connected, s.handshakes, s.agents, s.timeline[0]), (400, 400, 2, 400));
+        assert_eq!(
+            (s.connected, s.handshakes, s.agents, s.timeline[0]),
+            (400, 400, 2, 400)
+        );
         let (c, _) = s.latencies().unwrap();
         assert_eq!(c.count(), 400);
         let (mut ac, _) = a.latencies().unwrap();
         ac.merge(&b.latencies().unwrap().0);
         assert_eq!(c.summary(), ac.summary());
-        assert!(s.line().starts_with("connected 400 clients to s at ws://x in"));
+        assert!(s
+            .line()
+            .starts_with("connected 400 clients to s at ws://x in"));
     }
 }

@@ -14,19 +14,17 @@ pub fn expand(specs: &[String]) -> Result<Vec<IpAddr>> {
     for s in specs {
         let s = s.trim();
         match s.split_once('/') {
-            None => out.push(
-                s.parse::<IpAddr>()
-                    .map_err(|_| ModeError::Config(format!("source {s:?} is not an IP address")))?,
-            ),
+            None => out
+                .push(s.parse::<IpAddr>().map_err(|_| {
+                    ModeError::Config(format!("source {s:?} is not an IP address"))
+                })?),
             Some((a, p)) => {
                 let base: Ipv4Addr = a.parse().map_err(|_| {
                     ModeError::Config(format!("source range {s:?}: {a:?} is not an IPv4 address"))
                 })?;
-                let prefix: u32 = p
-                    .parse()
-                    .ok()
-                    .filter(|p| *p <= 32)
-                    .ok_or_else(|| ModeError::Config(format!("source range {s:?}: bad prefix {p:?}")))?;
+                let prefix: u32 = p.parse().ok().filter(|p| *p <= 32).ok_or_else(|| {
+                    ModeError::Config(format!("source range {s:?}: bad prefix {p:?}"))
+                })?;
                 let size = 1u64 << (32 - prefix);
                 let net = u32::from(base) & (u32::MAX.checked_shl(32 - prefix).unwrap_or(0));
                 let (first, last) = if size <= 2 {
@@ -69,10 +67,22 @@ mod tests {
         let s: Vec<String> = v.iter().map(|a| a.to_string()).collect();
         assert_eq!(
             s,
-            ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "::1", "10.0.0.7"]
+            [
+                "127.0.0.1",
+                "127.0.0.2",
+                "127.0.0.3",
+                "127.0.0.4",
+                "127.0.0.5",
+                "127.0.0.6",
+                "::1",
+                "10.0.0.7"
+            ]
         );
         assert!(expand(&["10.0.0.0/8".into()]).is_err());
-        assert!(expand(&["nope".into()]).unwrap_err().to_string().contains("nope"));
+        assert!(expand(&["nope".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
         assert_eq!(shard(&v, 1, 3).len(), 3);
         assert_eq!(shard(&v[..2], 1, 3).len(), 2);
     }

@@ -61,7 +61,11 @@ impl ControlReport {
 }
 
 /// Load (or write and load) the spec.
-pub fn load_spec(path: &Path, url: Option<&str>, mut warn: impl FnMut(String)) -> Result<(Spec, bool)> {
+pub fn load_spec(
+    path: &Path,
+    url: Option<&str>,
+    mut warn: impl FnMut(String),
+) -> Result<(Spec, bool)> {
     let generated = !path.exists();
     let template = wspec::TEMPLATE.replace("{url}", url.unwrap_or("ws://127.0.0.1:9001"));
     let spec: Spec = spec::load(path, &template, wspec::KEYS, &mut warn)?;
@@ -80,7 +84,9 @@ fn reachable(uri: &str) -> bool {
 }
 
 pub fn run(cfg: &ControlConfig, shutdown: Shutdown) -> Result<ControlReport> {
-    let (mut spec, generated) = load_spec(&cfg.spec, cfg.url.as_deref(), |w| eprintln!("wsperfcontrol: {w}"))?;
+    let (mut spec, generated) = load_spec(&cfg.spec, cfg.url.as_deref(), |w| {
+        eprintln!("wsperfcontrol: {w}")
+    })?;
     // A freshly written template whose target is not up: measure our own echo server.
     let mut embedded = None;
     if generated && !reachable(&spec.servers[0].uri) {
@@ -160,7 +166,12 @@ pub fn run(cfg: &ControlConfig, shutdown: Shutdown) -> Result<ControlReport> {
     Ok(report)
 }
 
-fn measure(p: &ProbeConfig, client: &ClientOptions, shutdown: &Shutdown, server: &Server) -> ProbeResult {
+fn measure(
+    p: &ProbeConfig,
+    client: &ClientOptions,
+    shutdown: &Shutdown,
+    server: &Server,
+) -> ProbeResult {
     run_probe(p, client, shutdown, || {}).unwrap_or_else(|e| {
         let mut r = ProbeResult::failed(p.connections, Outcome::Failed, e.to_string());
         if matches!(e, ModeError::Url(_) | ModeError::Config(_)) {
@@ -176,7 +187,13 @@ fn progress_line(server: &Server, p: &ProbeConfig, r: &ProbeResult) -> String {
             let s = r.latency.summary();
             format!(
                 "{} size {} x{} ({} conn, window {}): median {:.1} us, p99 {:.1} us, {:.0} msg/s",
-                server.name, p.size, p.count, p.connections, p.window, s.median_us, s.p99_us,
+                server.name,
+                p.size,
+                p.count,
+                p.connections,
+                p.window,
+                s.median_us,
+                s.p99_us,
                 r.msgs_per_sec
             )
         }
@@ -246,7 +263,10 @@ pub(crate) fn write_testset(out: &Output, rows: &[Row], json_beside: bool) -> Re
 
 /// `report_echo.txt` → `report_echo_rtts.txt`.
 fn rtts_path(p: &Path) -> PathBuf {
-    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = match p.extension() {
         Some(e) => format!("{stem}_rtts.{}", e.to_string_lossy()),
         None => format!("{stem}_rtts"),

@@ -40,9 +40,18 @@ pub struct MasterConfig {
 
 /// From the connections to the main thread.
 enum Ev {
-    Opened { id: u64, peer: SocketAddr, tx: Sender<Msg> },
-    Msg { id: u64, msg: std::result::Result<Msg, String> },
-    Left { id: u64 },
+    Opened {
+        id: u64,
+        peer: SocketAddr,
+        tx: Sender<Msg>,
+    },
+    Msg {
+        id: u64,
+        msg: std::result::Result<Msg, String>,
+    },
+    Left {
+        id: u64,
+    },
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -206,7 +215,14 @@ impl Master {
     fn handle(&mut self, ev: Ev) -> Option<(u64, Msg)> {
         match ev {
             Ev::Opened { id, peer, tx } => {
-                self.probes.insert(id, Probe { info: None, peer, tx });
+                self.probes.insert(
+                    id,
+                    Probe {
+                        info: None,
+                        peer,
+                        tx,
+                    },
+                );
                 None
             }
             Ev::Left { id } => {
@@ -219,9 +235,20 @@ impl Master {
                 self.publish_probes();
                 None
             }
-            Ev::Msg { id, msg: Ok(Msg::Welcome { ident, version, threads }) } => {
+            Ev::Msg {
+                id,
+                msg:
+                    Ok(Msg::Welcome {
+                        ident,
+                        version,
+                        threads,
+                    }),
+            } => {
                 if let Some(p) = self.probes.get_mut(&id) {
-                    eprintln!("wsperfmaster: probe {ident} connected from {} ({threads} threads)", p.peer);
+                    eprintln!(
+                        "wsperfmaster: probe {ident} connected from {} ({threads} threads)",
+                        p.peer
+                    );
                     p.info = Some(ProbeInfo {
                         id,
                         ident,
@@ -251,7 +278,11 @@ impl Master {
 
     fn publish_probes(&self) {
         if let Ok(mut s) = self.shared.status.lock() {
-            s.probes = self.probes.values().filter_map(|p| p.info.clone()).collect();
+            s.probes = self
+                .probes
+                .values()
+                .filter_map(|p| p.info.clone())
+                .collect();
         }
     }
 
@@ -274,10 +305,14 @@ impl Master {
         let idents: BTreeMap<u64, String> = ids.iter().map(|id| (*id, self.ident(*id))).collect();
         for id in ids {
             if let Some(p) = self.probes.get(id) {
-                let _ = p.tx.send(Msg::Prepare { token, probe: probe.clone() });
+                let _ = p.tx.send(Msg::Prepare {
+                    token,
+                    probe: probe.clone(),
+                });
             }
         }
-        let limit = Instant::now() + Duration::from_millis(probe.timeout_ms) * 2 + Duration::from_secs(30);
+        let limit =
+            Instant::now() + Duration::from_millis(probe.timeout_ms) * 2 + Duration::from_secs(30);
         let mut waiting_ready: Vec<u64> = ids.to_vec();
         let mut results: BTreeMap<u64, ProbeResult> = BTreeMap::new();
         let mut went = false;
@@ -291,7 +326,10 @@ impl Master {
                     }
                 }
             }
-            if ids.iter().all(|id| results.contains_key(id) || !self.probes.contains_key(id)) {
+            if ids
+                .iter()
+                .all(|id| results.contains_key(id) || !self.probes.contains_key(id))
+            {
                 break;
             }
             if Instant::now() >= limit || shutdown.is_triggered() {
@@ -302,7 +340,13 @@ impl Master {
                     Some((id, Msg::Ready { token: t })) if t == token => {
                         waiting_ready.retain(|x| *x != id);
                     }
-                    Some((id, Msg::Result { token: t, mut result })) if t == token => {
+                    Some((
+                        id,
+                        Msg::Result {
+                            token: t,
+                            mut result,
+                        },
+                    )) if t == token => {
                         if let Err(e) = result.restore_latency() {
                             *result = ProbeResult::failed(probe.connections, Outcome::Failed, e);
                         }
@@ -349,13 +393,26 @@ pub fn run(cfg: &MasterConfig, shutdown: Shutdown) -> Result<MasterReport> {
         driver: cfg.server.runtime.driver,
         no_pin: true,
     };
-    let ws = serve(scfg.clone(), Arc::new(MasterService(shared.clone())), Shutdown::new())?;
-    let ws_url = format!("{}://{}:{}", if url.secure { "wss" } else { "ws" }, url.host, ws.local_addr.port());
+    let ws = serve(
+        scfg.clone(),
+        Arc::new(MasterService(shared.clone())),
+        Shutdown::new(),
+    )?;
+    let ws_url = format!(
+        "{}://{}:{}",
+        if url.secure { "wss" } else { "ws" },
+        url.host,
+        ws.local_addr.port()
+    );
     let web = if cfg.webport != 0 {
         let mut w = scfg.clone();
         w.addr = SocketAddr::new(ws.local_addr.ip(), cfg.webport);
         let h = serve(w, Arc::new(MasterService(shared.clone())), Shutdown::new())?;
-        eprintln!("wsperfmaster: status page at http://{}:{}/", url.host, h.local_addr.port());
+        eprintln!(
+            "wsperfmaster: status page at http://{}:{}/",
+            url.host,
+            h.local_addr.port()
+        );
         Some(h)
     } else {
         None
@@ -433,7 +490,11 @@ pub fn run(cfg: &MasterConfig, shutdown: Shutdown) -> Result<MasterReport> {
                     }
                 }
                 let merged = merged.unwrap_or_else(|| {
-                    ProbeResult::failed(p.connections, Outcome::Failed, "every probe went away".into())
+                    ProbeResult::failed(
+                        p.connections,
+                        Outcome::Failed,
+                        "every probe went away".into(),
+                    )
                 });
                 let mut push = |name: String, r: ProbeResult| {
                     if let Ok(mut s) = shared.status.lock() {
@@ -475,7 +536,9 @@ pub fn run(cfg: &MasterConfig, shutdown: Shutdown) -> Result<MasterReport> {
                 }
             }
         }
-        control.outfiles.extend(write_testset(&t.output(), &rows, true)?);
+        control
+            .outfiles
+            .extend(write_testset(&t.output(), &rows, true)?);
         control.rows.extend(rows);
         if interrupted {
             break;

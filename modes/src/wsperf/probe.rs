@@ -502,13 +502,7 @@ fn make_payload(size: usize, binary: bool) -> Vec<u8> {
     }
 }
 
-type Job = (
-    ProbeConfig,
-    WsClientOptions,
-    Arc<[u8]>,
-    StartGate,
-    Shutdown,
-);
+type Job = (ProbeConfig, WsClientOptions, Arc<[u8]>, StartGate, Shutdown);
 
 /// One worker thread: open `n` connections, wait at the barrier, run them, return the shard.
 async fn thread_main(user_stop: Shutdown, job: &Job, n: usize) -> Shard {

@@ -66,7 +66,9 @@ impl SlaveHandler {
                 // Held here until the master releases every probe (or goes away).
                 let _ = go_rx.recv();
             })
-            .unwrap_or_else(|e| ProbeResult::failed(probe.connections, Outcome::Failed, e.to_string()));
+            .unwrap_or_else(|e| {
+                ProbeResult::failed(probe.connections, Outcome::Failed, e.to_string())
+            });
             let _ = out.send(Msg::Result {
                 token,
                 result: Box::new(r),

@@ -141,10 +141,10 @@ impl Testset {
         let count = pick!(case, set, count, 1000);
         let sync = pick!(case, set, sync, true);
         // Not sync: the original's wsperf sent every message without waiting.
-        let window = case
-            .window
-            .or(set.window)
-            .unwrap_or(if sync { 1 } else { count.max(1) as usize });
+        let window =
+            case.window
+                .or(set.window)
+                .unwrap_or(if sync { 1 } else { count.max(1) as usize });
         ProbeConfig {
             url: server.uri.clone(),
             connections: pick!(case, set, connections, 1),
@@ -167,7 +167,9 @@ impl Spec {
     /// Checks serde cannot express.
     pub fn validate(&self, name: &str) -> Result<()> {
         if self.servers.is_empty() {
-            return Err(ModeError::Config(format!("spec {name}: \"servers\" is empty")));
+            return Err(ModeError::Config(format!(
+                "spec {name}: \"servers\" is empty"
+            )));
         }
         for (i, t) in self.testsets.iter().enumerate() {
             if t.mode != "echo" {
@@ -184,8 +186,7 @@ impl Spec {
             for (j, c) in t.cases.iter().enumerate() {
                 for s in &self.servers {
                     let p = t.probe(c, s);
-                    if p.rate.is_some_and(|r| r <= 0.0) || p.duration.is_some_and(|d| d <= 0.0)
-                    {
+                    if p.rate.is_some_and(|r| r <= 0.0) || p.duration.is_some_and(|d| d <= 0.0) {
                         return Err(ModeError::Config(format!(
                             "spec {name}: testsets[{i}].cases[{j}]: rate and duration must be positive"
                         )));
@@ -217,15 +218,19 @@ mod tests {
         assert_eq!((big.count, big.size, big.window), (100, 524288, 1));
         assert_eq!(big.timeout_ms, 100_000);
         let piped = t.probe(&t.cases[4], s);
-        assert_eq!((piped.connections, piped.window, piped.warmup), (8, 16, 100));
+        assert_eq!(
+            (piped.connections, piped.window, piped.warmup),
+            (8, 16, 100)
+        );
         assert_eq!(t.output().sep, "\t");
     }
 
     #[test]
     fn unsynchronised_without_window_sends_everything() {
-        let t: Testset =
-            serde_json::from_str(r#"{"mode":"echo","options":{"sync":false,"count":50},"cases":[{}]}"#)
-                .unwrap();
+        let t: Testset = serde_json::from_str(
+            r#"{"mode":"echo","options":{"sync":false,"count":50},"cases":[{}]}"#,
+        )
+        .unwrap();
         let s = Server {
             name: "x".into(),
             uri: "ws://h:1".into(),
