@@ -99,11 +99,13 @@ impl Store {
             root.push((agent.as_str(), pyjson::obj(entries)));
         }
         let json = pyjson::to_string(&pyjson::obj(root));
-        write_atomic(&self.outdir.join("index.json"), json.as_bytes())?;
+        // The page first, index.json last: a reader that sees an agent in index.json finds
+        // its page too.
         write_atomic(
             &self.outdir.join("index.html"),
             html::index_page(self).as_bytes(),
         )?;
+        write_atomic(&self.outdir.join("index.json"), json.as_bytes())?;
         Ok(())
     }
 
