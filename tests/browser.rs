@@ -2,7 +2,11 @@
 //! suite, and the report lists the browser as an agent. Skipped, with a message, where
 //! Chromium is not installed (Debian package `chromium`).
 
+mod common;
+
 use std::path::Path;
+
+use common::free_port;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,14 +21,6 @@ fn chromium() -> Option<&'static str> {
                 .status()
                 .is_ok_and(|s| s.success())
         })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -267,6 +267,14 @@ fn bad_extension_responses_fail_the_handshake() {
     }
 }
 
+/// The per-case JSON report an index entry points to.
+fn case_report(dir: &std::path::Path, entry: &serde_json::Value) -> serde_json::Value {
+    let file = dir
+        .join("reports")
+        .join(entry["reportfile"].as_str().unwrap());
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
 fn run_fuzzer(dir: &std::path::Path, url: &str, cases: &[&str]) -> serde_json::Value {
     let spec = dir.join("spec.json");
     let outdir = dir.join("reports");
@@ -311,15 +319,7 @@ fn fuzzer_compression_cases_pass_on_our_testee() {
             (Some("OK"), Some("OK")),
             "{id}"
         );
-        let report: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                dir.path()
-                    .join("reports")
-                    .join(r["reportfile"].as_str().unwrap()),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let report = case_report(dir.path(), r);
         assert_eq!(report["reportCompressionRatio"], true, "{id}");
         let t = &report["trafficStats"];
         assert_eq!(t["outgoingWebSocketMessages"], 1000, "{id}");
@@ -339,15 +339,7 @@ fn fuzzer_compression_cases_pass_on_our_testee() {
     }
     // Text families compress: the JSON records shrink to well under their size.
     let r = &results["12.1.1"];
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            dir.path()
-                .join("reports")
-                .join(r["reportfile"].as_str().unwrap()),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let report = case_report(dir.path(), r);
     assert!(
         report["trafficStats"]["incomingCompressionRatio"]
             .as_f64()

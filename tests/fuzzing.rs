@@ -2,10 +2,13 @@
 //! testee, an unreachable server, the fuzzing server's URL protocol (including bad
 //! requests), results kept across a restart, and exit statuses.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{free_port, wait_port};
 use serde_json::Value;
 
 fn wstest(dir: &Path, args: &[&str]) -> Output {
@@ -14,14 +17,6 @@ fn wstest(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Read a report. Like the original's, reports show undecodable text with surrogate escapes
@@ -209,11 +204,7 @@ fn start_server(dir: &Path, port: u16, cases: &[&str]) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_port(port);
     child
 }
 

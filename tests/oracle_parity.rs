@@ -6,12 +6,14 @@
 //! Skipped, with a message on stderr, where the oracle or Python 3.11 is missing
 //! (`WSTEST_ORACLE` points at another copy of the oracle directory).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
+use common::{free_port, wait_port};
 use serde_json::Value;
 
 /// The oracle runs take the machine; run them one at a time.
@@ -76,25 +78,6 @@ fn oracle_dir() -> Option<PathBuf> {
             None
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on port {port}");
 }
 
 struct Killed(Child);

@@ -5,6 +5,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -291,22 +292,6 @@ fn vanishing_probe(master: SocketAddr) -> std::thread::JoinHandle<()> {
     })
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn master_spec(dir: &std::path::Path, echo: &str) -> std::path::PathBuf {
     let spec = serde_json::json!({
         "servers": [{"name": "echo", "uri": echo}],
@@ -319,6 +304,35 @@ fn master_spec(dir: &std::path::Path, echo: &str) -> std::path::PathBuf {
     p
 }
 
+/// A wsperfmaster on `port` waiting for two probes, once it listens.
+fn start_master(port: u16, spec: &Path) -> std::process::Child {
+    let url = format!("ws://127.0.0.1:{port}");
+    let spec = spec.to_str().unwrap();
+    let args = [
+        "-m",
+        "wsperfmaster",
+        "-w",
+        &url,
+        "-s",
+        spec,
+        "--probes",
+        "2",
+        "-u",
+        "0",
+        "--wait",
+        "30",
+        "--quiet",
+    ];
+    let master = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    master
+}
+
 #[test]
 fn master_merges_two_probes_histograms_exactly() {
     let echo = Server::testee();
@@ -326,27 +340,7 @@ fn master_merges_two_probes_histograms_exactly() {
     let spec = master_spec(dir.path(), &echo.url());
     let port = free_port();
     let master_url = format!("ws://127.0.0.1:{port}");
-    let master = Command::new(BIN)
-        .args([
-            "-m",
-            "wsperfmaster",
-            "-w",
-            &master_url,
-            "-s",
-            spec.to_str().unwrap(),
-            "--probes",
-            "2",
-            "-u",
-            "0",
-            "--wait",
-            "30",
-            "--quiet",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_port(port);
+    let master = start_master(port, &spec);
     let probes: Vec<_> = ["p1", "p2"]
         .iter()
         .map(|id| {
@@ -423,27 +417,7 @@ fn master_keeps_going_when_a_probe_disconnects() {
     let spec = master_spec(dir.path(), &echo.url());
     let port = free_port();
     let master_url = format!("ws://127.0.0.1:{port}");
-    let master = Command::new(BIN)
-        .args([
-            "-m",
-            "wsperfmaster",
-            "-w",
-            &master_url,
-            "-s",
-            spec.to_str().unwrap(),
-            "--probes",
-            "2",
-            "-u",
-            "0",
-            "--wait",
-            "30",
-            "--quiet",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_port(port);
+    let master = start_master(port, &spec);
     let fake = vanishing_probe(SocketAddr::from(([127, 0, 0, 1], port)));
     let real = Command::new(BIN)
         .args([

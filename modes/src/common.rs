@@ -99,6 +99,18 @@ pub fn resolve_listen(url: &WsUrl) -> Result<SocketAddr> {
         })
 }
 
+/// Does something accept TCP connections at `uri`'s host and port (within 500 ms)? Used to
+/// decide whether a generated template's target is up or a stand-in must be started.
+pub fn answers(uri: &str) -> bool {
+    let Ok(u) = WsUrl::parse(uri) else {
+        return false;
+    };
+    let Ok(addr) = wstest_engine::net::connect::resolve(&u) else {
+        return false;
+    };
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
 /// What every client mode takes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

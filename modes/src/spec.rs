@@ -8,6 +8,16 @@ use serde::de::DeserializeOwned;
 
 use crate::{ModeError, Result};
 
+/// A target in the `servers` list of the wsperfcontrol and massconnect specs.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub name: String,
+    pub uri: String,
+    #[serde(default)]
+    pub desc: String,
+}
+
 /// Where the spec lives: `-s FILE`, or `<mode>.json` in the current directory.
 pub fn spec_path(given: Option<&Path>, mode: &str) -> PathBuf {
     given

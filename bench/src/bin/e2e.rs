@@ -12,6 +12,8 @@
 //!
 //! usage: cargo run --release -p wstest-bench --bin e2e -- [--sizes 64,1024] [--count N]
 //!        [--rounds R] [--conns C] [--window W] [--seconds S] [--no-peer]
+//! env (for comparisons): NO_PIN=1 leaves threads unpinned, EPOLL=1 uses the epoll driver,
+//! WSTEST_URING_FLAGS=none|defer changes the io_uring setup (see engine/src/runtime/driver.rs).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

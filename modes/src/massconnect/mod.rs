@@ -85,7 +85,7 @@ fn start_standin(cfg: &MassConfig) -> Result<(Standin, String)> {
             .spawn()
             .map_err(|e| ModeError::io(format!("cannot start {}", exe.display()), e))?;
         let until = Instant::now() + Duration::from_secs(10);
-        while !reachable(&url) {
+        while !crate::common::answers(&url) {
             if Instant::now() >= until {
                 return Err(ModeError::Config(format!(
                     "the stand-in echo server at {url} did not start"
@@ -137,16 +137,6 @@ pub fn share(total: u64, shard: Option<(u64, u64)>) -> u64 {
     }
 }
 
-fn reachable(uri: &str) -> bool {
-    let Ok(u) = WsUrl::parse(uri) else {
-        return false;
-    };
-    let Ok(addr) = wstest_engine::net::connect::resolve(&u) else {
-        return false;
-    };
-    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
-}
-
 pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
     raise_nofile().map_err(|e| ModeError::io("cannot read RLIMIT_NOFILE", e))?;
     let generated = !cfg.spec.exists();
@@ -157,7 +147,7 @@ pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
     })?;
     spec.validate(&cfg.spec.display().to_string())?;
     let mut embedded: Option<Standin> = None;
-    if generated && !reachable(&spec.servers[0].uri) {
+    if generated && !crate::common::answers(&spec.servers[0].uri) {
         let (s, url) = start_standin(cfg)?;
         eprintln!(
             "massconnect: nothing answers at {}; using an echo server started {} at {url}",

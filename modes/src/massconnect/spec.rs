@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::spec::Server;
 use crate::{ModeError, Result};
 
 pub const TEMPLATE: &str = r#"{
@@ -29,15 +30,6 @@ pub const KEYS: &[&str] = &["options", "servers"];
 pub struct Spec {
     pub options: Options,
     pub servers: Vec<Server>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Server {
-    pub name: String,
-    pub uri: String,
-    #[serde(default)]
-    pub desc: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -73,23 +73,13 @@ pub fn load_spec(
     Ok((spec, generated))
 }
 
-fn reachable(uri: &str) -> bool {
-    let Ok(u) = wstest_engine::net::WsUrl::parse(uri) else {
-        return false;
-    };
-    let Ok(addr) = wstest_engine::net::connect::resolve(&u) else {
-        return false;
-    };
-    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500)).is_ok()
-}
-
 pub fn run(cfg: &ControlConfig, shutdown: Shutdown) -> Result<ControlReport> {
     let (mut spec, generated) = load_spec(&cfg.spec, cfg.url.as_deref(), |w| {
         eprintln!("wsperfcontrol: {w}")
     })?;
     // A freshly written template whose target is not up: measure our own echo server.
     let mut embedded = None;
-    if generated && !reachable(&spec.servers[0].uri) {
+    if generated && !crate::common::answers(&spec.servers[0].uri) {
         let mut o = ServerOptions::new("ws://127.0.0.1:0");
         o.runtime = cfg.client.runtime.clone();
         let s = start_echo_server(&o, "echoserver", &echo_server_name(), Shutdown::new())?;

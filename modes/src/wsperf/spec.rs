@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::probe::ProbeConfig;
+pub use crate::spec::Server;
 use crate::{ModeError, Result};
 
 /// The template written when the spec file is missing (`{url}` is the target).
@@ -60,15 +61,6 @@ pub struct Spec {
 #[serde(default)]
 pub struct SpecOptions {
     pub debug: bool,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Server {
-    pub name: String,
-    pub uri: String,
-    #[serde(default)]
-    pub desc: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
