@@ -161,6 +161,28 @@ pub struct Cli {
     /// `wstest merge RESULT.json... -o merged.json`: add up massconnect agents' results.
     #[arg(value_name = "merge FILES")]
     pub rest: Vec<String>,
+    /// broadcastclient: seconds between own messages (0: never send).
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    pub interval: f64,
+    /// broadcastclient: seconds to run (default: until the server closes or Ctrl-C); with
+    /// --clients, seconds of publishing (default 5).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// broadcastclient: measure fan-out with N receivers and one publisher.
+    #[arg(long, value_name = "N")]
+    pub clients: Option<usize>,
+    /// broadcastclient --clients: messages per second from the publisher.
+    #[arg(long, value_name = "R", default_value_t = 100.0)]
+    pub publish_rate: f64,
+    /// broadcastclient --clients: message size in octets.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub size: usize,
+    /// broadcastserver: seconds between "tick N" messages (0: none).
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub tick: f64,
+    /// broadcastserver: octets queued for one receiver before it is dropped (close 1008).
+    #[arg(long, value_name = "N", default_value_t = 4 << 20)]
+    pub queue_limit: usize,
     /// permessage-deflate on or off (default: servers accept offers, testeeclient offers,
     /// echoclient does not).
     #[arg(long, value_name = "on|off", value_parser = wstest_modes::common::parse_on_off)]

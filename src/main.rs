@@ -176,6 +176,86 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             }
             Ok(())
         }
+        "broadcastserver" => {
+            let cfg = wstest_modes::broadcast::BroadcastServerConfig {
+                server: server_opts("ws://127.0.0.1:9000"),
+                webport: cli.webport,
+                tick_s: cli.tick,
+                queue_limit: cli.queue_limit,
+            };
+            let r = wstest_modes::broadcast::run_server(&cfg, shutdown)?;
+            emit(
+                &cli,
+                &r,
+                &format!(
+                    "broadcastserver stopped: {} connections, {} messages published, {} delivered, {} slow receivers dropped",
+                    r.server.stats.connections, r.broadcast.published, r.broadcast.delivered, r.broadcast.dropped_slow
+                ),
+            )
+        }
+        "broadcastclient" => {
+            let url = cli.wsuri.clone().expect("checked above");
+            if let Some(clients) = cli.clients {
+                let cfg = wstest_modes::broadcast::FanoutConfig {
+                    url,
+                    client: client_opts,
+                    clients,
+                    rate: cli.publish_rate,
+                    duration_s: cli.duration.unwrap_or(5.0),
+                    size: cli.size,
+                    ..Default::default()
+                };
+                let r = wstest_modes::broadcast::run_fanout(&cfg, &shutdown)?;
+                let tsv = format!(
+                    "{}\n{}\n",
+                    wstest_modes::broadcast::FanoutReport::TSV_HEADER,
+                    r.tsv_row()
+                );
+                if let Some(path) = &cli.tsv {
+                    report::write_atomic(path, tsv.as_bytes())?;
+                }
+                if cli.json {
+                    emit(&cli, &r, "")?;
+                } else {
+                    print!("{tsv}");
+                    if let Some(out) = &cli.outfile {
+                        report::write_json(Path::new(out), &r)?;
+                    }
+                }
+                if let Some(e) = &r.first_error {
+                    eprintln!("broadcastclient: {e}");
+                }
+                if r.lost > 0 || r.dropped > 0 {
+                    return Err(ModeError::Failed(format!(
+                        "{} of {} deliveries lost, {} receivers dropped",
+                        r.lost, r.expected, r.dropped
+                    )));
+                }
+                return Ok(());
+            }
+            let cfg = wstest_modes::broadcast::BroadcastClientConfig {
+                url,
+                client: client_opts,
+                interval_s: cli.interval,
+                message: cli.message.clone(),
+                duration_s: cli.duration,
+                print: !cli.json,
+            };
+            let r = wstest_modes::broadcast::run_client(&cfg, shutdown)?;
+            let line = format!(
+                "broadcastclient: {} sent, {} received; closed: {:?}",
+                r.sent, r.received, r.close.remote_code
+            );
+            if cli.json {
+                emit(&cli, &r, &line)
+            } else {
+                eprintln!("{line}");
+                if let Some(out) = &cli.outfile {
+                    report::write_json(Path::new(out), &r)?;
+                }
+                Ok(())
+            }
+        }
         "testeeclient" => {
             let cfg = TesteeClientConfig {
                 url: cli.wsuri.clone().expect("checked above"),

@@ -27,6 +27,9 @@ pub enum ModeError {
     /// The run finished but its verdict is a failure (e.g. cases not OK).
     #[error("{0}")]
     Failed(String),
+    /// A peer could not be reached, or nothing could be measured on it.
+    #[error("{0}")]
+    Unreachable(String),
     #[error("interrupted")]
     Interrupted,
 }
@@ -48,7 +51,7 @@ impl ModeError {
         match self {
             ModeError::Failed(_) => 1,
             ModeError::Url(_) | ModeError::Tls(_) | ModeError::Config(_) => 2,
-            ModeError::Client(_) => 3,
+            ModeError::Client(_) | ModeError::Unreachable(_) => 3,
             ModeError::Serve(_) | ModeError::Worker(_) | ModeError::Io { .. } => 4,
             ModeError::Interrupted => 130,
         }

@@ -2,6 +2,7 @@
 //! binary only parses the command line, calls `run` and prints. Modes use the engine's
 //! pieces and never implement protocol logic of their own.
 
+pub mod broadcast;
 pub mod common;
 pub mod echo;
 pub mod error;

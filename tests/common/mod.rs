@@ -211,6 +211,17 @@ impl RawClient {
         RawClient::handshake_over(stream, &hs, &req)
     }
 
+    /// Perform the opening handshake on a stream the caller connected (and tuned).
+    pub fn handshake_request(stream: TcpStream) -> RawClient {
+        let addr = stream.peer_addr().expect("connected stream");
+        let hs = ClientHandshake::new(
+            ClientOptions::new(addr.to_string(), "/"),
+            *b"integration-test",
+        );
+        let req = hs.request();
+        RawClient::handshake_over(stream, &hs, &req)
+    }
+
     /// The value of a header of the 101 response (case-insensitive name).
     pub fn response_header(&self, name: &str) -> Option<String> {
         self.response.lines().find_map(|l| {

@@ -10,6 +10,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use bytes::{Buf, Bytes};
 use futures_util::future::{Fuse, FusedFuture, FutureExt};
 use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
@@ -41,6 +42,17 @@ pub trait Handler {
     fn on_tx_octets(&mut self, _data: &[u8], _sync: bool) {}
     /// The connection is over.
     fn on_closed(&mut self, _status: &CloseStatus, _counters: &Counters) {}
+    /// A complete frame encoded once elsewhere and shared between connections (a broadcast):
+    /// written as it is, not copied, after the connection's own output. Asked only while the
+    /// connection is open and nothing else is being written.
+    fn poll_shared(&mut self) -> Option<Bytes> {
+        None
+    }
+    /// This connection's wake-up, when [`DriveOptions::notify`] does not give one (a server's
+    /// handler is made before its connection is driven).
+    fn notifier(&self) -> Option<Rc<LocalNotify>> {
+        None
+    }
 }
 
 /// A handler that ignores everything (the connection still answers pings and closes).
@@ -135,13 +147,16 @@ async fn read_op(
 async fn write_op(
     mut wr: OwnedWriteHalf<Stream>,
     buf: Vec<u8>,
+    shared: Option<Bytes>,
     shutdown: bool,
     pause: Duration,
 ) -> (OwnedWriteHalf<Stream>, Vec<u8>, io::Result<()>) {
     let mut buf = buf;
     let mut res = Ok(());
     let started = Instant::now();
-    if !buf.is_empty() {
+    if let Some(frame) = shared {
+        res = wr.write_all(frame).await.0.map(|_| ());
+    } else if !buf.is_empty() {
         let (r, b) = wr.write_all(buf).await;
         buf = b;
         res = r.map(|_| ());
@@ -198,7 +213,8 @@ pub async fn drive<H: Handler>(
     let mut reading = pin!(read_op(rd, Vec::with_capacity(read_cap)).fuse());
     let mut writing = pin!(Fuse::terminated());
     let never_notify = LocalNotify::default();
-    let notify = opts.notify.as_deref().unwrap_or(&never_notify);
+    let own_notify = opts.notify.clone().or_else(|| handler.notifier());
+    let notify = own_notify.as_deref().unwrap_or(&never_notify);
     let shutdown = opts.shutdown.clone().unwrap_or_default();
     // One wait for the whole connection (registered once, not once per event).
     let mut shutdown_wait = pin!(shutdown.wait().fuse());
@@ -246,10 +262,31 @@ pub async fn drive<H: Handler>(
                     } else {
                         Duration::ZERO
                     };
-                    writing.set(write_op(w, std::mem::take(&mut wbuf), shut, pause).fuse());
+                    writing.set(write_op(w, std::mem::take(&mut wbuf), None, shut, pause).fuse());
+                } else if let Some(mut frame) =
+                    conn.is_open().then(|| handler.poll_shared()).flatten()
+                {
+                    handler.on_tx_octets(&frame, false);
+                    if let Some(fd) = eager_fd.filter(|_| frame.len() <= EAGER_MAX) {
+                        match eager_send(fd, &frame) {
+                            Ok(n) if n == frame.len() => {
+                                wr = Some(w);
+                                continue;
+                            }
+                            Ok(n) => frame.advance(n),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(e) => {
+                                io_error.get_or_insert(e);
+                                conn.handle_eof();
+                                wr = Some(w);
+                                continue;
+                            }
+                        }
+                    }
+                    writing.set(write_op(w, Vec::new(), Some(frame), false, Duration::ZERO).fuse());
                 } else if conn.transport_action() == TransportAction::ShutdownWrite && !write_shut {
                     write_shut = true;
-                    writing.set(write_op(w, Vec::new(), true, Duration::ZERO).fuse());
+                    writing.set(write_op(w, Vec::new(), None, true, Duration::ZERO).fuse());
                 } else {
                     wr = Some(w);
                 }
@@ -295,7 +332,10 @@ pub async fn drive<H: Handler>(
             r = &mut writing, if !writing.is_terminated() => {
                 let (w, buf, res) = r;
                 wr = Some(w);
-                wbuf = buf;
+                // A shared frame's write hands back an empty buffer; keep ours then.
+                if buf.capacity() > 0 {
+                    wbuf = buf;
+                }
                 if let Err(e) = res {
                     io_error.get_or_insert(e);
                     // The peer is gone: nothing more can be written.
@@ -314,7 +354,7 @@ pub async fn drive<H: Handler>(
                 shutdown_seen = true;
                 conn.close(Some(CloseCode::GOING_AWAY), "shutting down", Instant::now());
             }
-            _ = notify.notified(), if opts.notify.is_some() => {
+            _ = notify.notified(), if own_notify.is_some() => {
                 handler.on_notify(conn, Instant::now());
             }
         }
