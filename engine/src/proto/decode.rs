@@ -300,7 +300,9 @@ mod tests {
         assert_eq!(f[1].0.opcode, OpCode::TEXT);
     }
 
-    fn arb_frames() -> impl Strategy<Value = Vec<(u8, bool, Vec<u8>, Option<[u8; 4]>)>> {
+    type ArbFrame = (u8, bool, Vec<u8>, Option<[u8; 4]>);
+
+    fn arb_frames() -> impl Strategy<Value = Vec<ArbFrame>> {
         proptest::collection::vec(
             (
                 prop_oneof![Just(1u8), Just(2u8), Just(9u8)],

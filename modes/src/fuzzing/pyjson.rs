@@ -314,7 +314,7 @@ mod tests {
         assert_eq!(bin_log(&d).len(), 128 + 4);
         assert_eq!(bin_log(&[1, 2]), "0102");
         assert_eq!(
-            bin_log(&vec![0; 61]).len(),
+            bin_log(&[0; 61]).len(),
             122 + 4,
             "the ellipsis starts at 61 octets"
         );

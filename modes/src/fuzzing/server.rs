@@ -73,7 +73,7 @@ pub struct FuzzService(Arc<Shared>);
 /// What a connection of the fuzzing server does.
 pub enum FuzzHandler {
     /// Run a case (its session; the result goes to the store when it ends).
-    Case(Option<CaseSession>, Arc<Shared>),
+    Case(Option<Box<CaseSession>>, Arc<Shared>),
     /// Send these text messages, then close.
     Reply(Vec<String>),
     /// Wait for a case result, then send its behavior.
@@ -178,7 +178,7 @@ impl Service for FuzzService {
                 s.http_response = resp.clone();
                 s.log_handshake(&resp, &req.raw);
                 Upgrade::Accept {
-                    handler: FuzzHandler::Case(Some(s), sh.clone()),
+                    handler: FuzzHandler::Case(Some(Box::new(s)), sh.clone()),
                     config,
                     protocol: None,
                     extensions,

@@ -780,17 +780,14 @@ impl Handler for CaseSession {
     }
 
     fn on_deadline(&mut self, conn: &mut Connection, now: Instant) {
-        loop {
-            let Some(pos) = self
-                .timers
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.0 <= now)
-                .min_by_key(|(_, t)| (t.0, t.1))
-                .map(|(i, _)| i)
-            else {
-                break;
-            };
+        while let Some(pos) = self
+            .timers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.0 <= now)
+            .min_by_key(|(_, t)| (t.0, t.1))
+            .map(|(i, _)| i)
+        {
             let (_, _, t) = self.timers.swap_remove(pos);
             self.run_timer(t, conn, now);
         }
