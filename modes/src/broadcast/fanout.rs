@@ -1,8 +1,11 @@
 //! Fan-out measurement (`broadcastclient --clients N --publish-rate R`): N receivers spread
-//! over the pinned threads, one publisher that sends R stamped messages a second for a while;
-//! each receiver records how long every message took from its intended send time to arrival
-//! (an open model: a publisher that falls behind does not hide the delay) and counts them, so
-//! the messages the server lost show up as `expected - delivered`.
+//! over the pinned threads, one publisher that sends R stamped messages a second for a while
+//! (on a fixed schedule: messages that fall due together go out together, none is skipped);
+//! each receiver records how long every message took from the moment the publisher queued it
+//! to its arrival, and counts them, so the messages the server lost show up as
+//! `expected - delivered`. The stamp is taken when the message is queued, not when it reaches
+//! the socket, so a server that pushes back on the publisher shows up in the latency; the
+//! runtime's millisecond timer only moves when messages are sent, not what is measured.
 //!
 //! Every thread owns its receivers, its HdrHistogram and its counters; they are merged at the
 //! end. One process, one clock: stamps are nanoseconds since a shared `Instant`.
@@ -71,7 +74,7 @@ pub struct FanoutReport {
     pub lost: u64,
     /// Receivers the server closed (or that failed) before the end.
     pub dropped: u64,
-    /// Delivery latency from the intended send time.
+    /// Delivery latency from the moment the publisher queued the message.
     pub latency: Summary,
     /// HdrHistogram V2, base64 (nanoseconds).
     pub histogram: String,
@@ -223,7 +226,7 @@ impl Handler for Publisher {
             if due > now {
                 return;
             }
-            let ns = due.duration_since(self.run.epoch).as_nanos() as u64;
+            let ns = now.duration_since(self.run.epoch).as_nanos() as u64;
             conn.send_text(&stamp(&self.run.tag, self.seq, ns, self.run.cfg.size));
             self.seq += 1;
         }
