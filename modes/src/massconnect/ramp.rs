@@ -41,6 +41,10 @@ pub struct Shared {
     /// Ctrl-C: stop everything.
     pub stop: Shutdown,
     pub started: Instant,
+    /// This process's target, and when `live` first reached it (nanoseconds after
+    /// `started`; 0: not yet), taken by the slot that got there.
+    pub target: u64,
+    pub reached_ns: AtomicU64,
     /// Set at the plateau: each thread gives its cached memory back, then counts itself in
     /// `trimmed`, before resident memory is sampled.
     pub trim: AtomicBool,
@@ -48,7 +52,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(stop: Shutdown) -> Self {
+    pub fn new(stop: Shutdown, target: u64) -> Self {
         Shared {
             live: AtomicU64::new(0),
             peak: AtomicU64::new(0),
@@ -61,6 +65,8 @@ impl Shared {
             release: Shutdown::new(),
             stop,
             started: Instant::now(),
+            target,
+            reached_ns: AtomicU64::new(0),
             trim: AtomicBool::new(false),
             trimmed: AtomicU64::new(0),
         }
@@ -312,6 +318,12 @@ async fn slot_task(ctx: Rc<Ctx>, slot: u64) {
                 sh.handshakes.fetch_add(1, Ordering::SeqCst);
                 let live = sh.live.fetch_add(1, Ordering::SeqCst) + 1;
                 sh.peak.fetch_max(live, Ordering::SeqCst);
+                if live >= sh.target {
+                    let at = (sh.started.elapsed().as_nanos() as u64).max(1);
+                    let _ =
+                        sh.reached_ns
+                            .compare_exchange(0, at, Ordering::SeqCst, Ordering::Relaxed);
+                }
                 // Boxed and awaited in their own statements (as every wait here): a
                 // temporary in an `.await` statement keeps its space in the task for the
                 // whole wait. Measured: slot task 392 B, held-connection state 408 B.
