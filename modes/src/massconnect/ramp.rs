@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use monoio::io::AsyncWriteRentExt;
-use wstest_engine::net::{connect, Stream, WsUrl};
+use wstest_engine::net::{connect, resolve, ConnectOptions, Stream, WsUrl};
 use wstest_engine::proto::{CloseCode, Config, Connection, TransportAction};
 use wstest_engine::runtime::Shutdown;
 use wstest_engine::stats::Latency;
-use wstest_engine::ws::{drive, handshake_ws, ClientError, DriveOptions, WsClientOptions};
+use wstest_engine::ws::{drive, ClientError, DriveOptions, Opener, WsClientOptions};
 
 use super::spec::Options;
 
@@ -111,6 +111,10 @@ struct Ctx {
     next_attempt: Cell<Instant>,
     interval: Option<Duration>,
     config: Config,
+    /// Connect settings for every attempt: the address resolved once, no TCP_NODELAY.
+    connect: ConnectOptions,
+    /// The upgrade request, built once (only the key changes per attempt).
+    opener: Opener,
     /// Attempts under way on this thread, and a wake-up when one ends (with `batchdelay` 0
     /// the batch size is a window of attempts in flight).
     attempting: Cell<u64>,
@@ -121,7 +125,16 @@ struct Ctx {
 pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
     let o = &plan.opts;
     let per_thread_rate = o.rate / plan.threads as f64;
+    let mut connect = plan.wopts.connect.clone();
+    connect.nodelay = false;
+    if connect.addr.is_none() {
+        // Once per thread, not per attempt; if it fails here, each attempt tries (and
+        // tallies the failure).
+        connect.addr = resolve(&plan.url).ok();
+    }
     let ctx = Rc::new(Ctx {
+        connect,
+        opener: Opener::new(&plan.url, &plan.wopts),
         interval: (per_thread_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / per_thread_rate)),
         next_attempt: Cell::new(Instant::now()),
         stats: RefCell::new(ThreadStats::default()),
@@ -193,9 +206,9 @@ enum Attempt {
 
 async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
     let p = &ctx.plan;
-    let mut copts = p.wopts.connect.clone();
+    let mut copts = std::borrow::Cow::Borrowed(&ctx.connect);
     if !p.sources.is_empty() {
-        copts.bind = Some(p.sources[(slot % p.sources.len() as u64) as usize]);
+        copts.to_mut().bind = Some(p.sources[(slot % p.sources.len() as u64) as usize]);
     }
     let t0 = Instant::now();
     let stream = match connect(&p.url, &copts).await {
@@ -203,8 +216,8 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
         Err(e) => return Attempt::Failed(classify(&ClientError::from(e), &p.shared, &copts)),
     };
     let t1 = Instant::now();
-    match handshake_ws(stream, &p.url, &p.wopts).await {
-        Ok(c) => {
+    match ctx.opener.handshake(stream).await {
+        Ok((stream, leftover)) => {
             let t2 = Instant::now();
             let mut st = ctx.stats.borrow_mut();
             st.connect.record(t1 - t0);
@@ -214,7 +227,7 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
                 st.timeline.resize(sec + 1, 0);
             }
             st.timeline[sec] += 1;
-            Attempt::Open(c.stream, c.leftover)
+            Attempt::Open(stream, leftover)
         }
         Err(e) => Attempt::Failed(classify(&e, &p.shared, &copts)),
     }
