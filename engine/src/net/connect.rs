@@ -22,6 +22,9 @@ pub struct ConnectOptions {
     /// IP_BIND_ADDRESS_NO_PORT, so many sources × destinations are not capped by one port
     /// range per source).
     pub bind: Option<std::net::IpAddr>,
+    /// Set TCP_NODELAY (default). A client that sends one small message at a time with
+    /// nothing unacknowledged in flight (massconnect) gets nothing from it but a syscall.
+    pub nodelay: bool,
 }
 
 impl Default for ConnectOptions {
@@ -31,6 +34,7 @@ impl Default for ConnectOptions {
             tls: None,
             addr: None,
             bind: None,
+            nodelay: true,
         }
     }
 }
@@ -86,7 +90,9 @@ pub async fn connect(url: &WsUrl, opts: &ConnectOptions) -> Result<Stream, Conne
         Ok(Err(source)) => return Err(ConnectError::Tcp { addr, source }),
         Ok(Ok(s)) => s,
     };
-    let _ = tcp.set_nodelay(true);
+    if opts.nodelay {
+        let _ = tcp.set_nodelay(true);
+    }
     if !url.secure {
         return Ok(Stream::Plain(tcp));
     }

@@ -6,6 +6,6 @@ pub mod tls;
 pub mod url;
 
 pub use self::url::{UrlError, WsUrl};
-pub use connect::{connect, ConnectError, ConnectOptions};
+pub use connect::{connect, resolve, ConnectError, ConnectOptions};
 pub use stream::Stream;
 pub use tls::{client_config, server_config, ClientTls, TlsError};

@@ -20,6 +20,8 @@ fn one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     if addr.is_ipv6() {
         s.set_only_v6(false).ok();
     }
+    // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies it into the new
+    // socket), so servers need no setsockopt per connection.
     s.set_tcp_nodelay(true)?;
     s.bind(&addr.into())?;
     s.listen(backlog)?;
@@ -58,5 +60,14 @@ mod tests {
         assert!(v.iter().all(|l| l.local_addr().unwrap().port() == p));
         // A second, unrelated bind without SO_REUSEPORT fails: the port really is taken.
         assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_err());
+    }
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay() {
+        let l = one("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        l.set_nonblocking(false).unwrap();
+        let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (a, _) = l.accept().unwrap();
+        assert!(a.nodelay().unwrap());
     }
 }

@@ -7,7 +7,9 @@ use rand::Rng;
 use crate::net::{connect, ConnectError, ConnectOptions, Stream, WsUrl};
 use crate::proto::deflate::{self, DeflateConfig};
 
-use crate::proto::handshake::{ClientHandshake, ClientOptions, HandshakeError, Response};
+use crate::proto::handshake::{
+    ClientHandshake, ClientOptions, HandshakeError, RequestTemplate, Response,
+};
 use crate::proto::{Config, Connection, Role};
 
 use super::handshake::client_handshake;
@@ -97,12 +99,8 @@ pub async fn connect_ws(url: &WsUrl, opts: &WsClientOptions) -> Result<WsClient,
     handshake_ws(stream, url, opts).await
 }
 
-/// The opening handshake over a connected `stream` (TCP, or TLS already set up).
-pub async fn handshake_ws(
-    mut stream: Stream,
-    url: &WsUrl,
-    opts: &WsClientOptions,
-) -> Result<WsClient, ClientError> {
+/// The handshake options `opts` ask for at `url`.
+fn handshake_options(url: &WsUrl, opts: &WsClientOptions) -> ClientOptions {
     let mut ho = ClientOptions::new(url.host_header(), url.resource.clone());
     ho.origin = opts.origin.clone();
     ho.protocols = opts.protocols.clone();
@@ -112,19 +110,77 @@ pub async fn handshake_ws(
         .or_else(|| opts.deflate.as_ref().map(deflate::client_offer));
     ho.user_agent = opts.user_agent.clone();
     ho.extra_headers = opts.extra_headers.clone();
-    let hs = ClientHandshake::new(ho, rand::rng().random());
-    let request = hs.request();
+    ho
+}
+
+/// Send `request` (the octets of `hs`) and read the answer, within `timeout`.
+async fn exchange(
+    stream: &mut Stream,
+    url: &WsUrl,
+    hs: &ClientHandshake,
+    request: Vec<u8>,
+    timeout: Duration,
+) -> Result<(Response, Vec<u8>), ClientError> {
     let hs_err = |source| ClientError::Handshake {
         url: url.to_string(),
         source,
     };
-    let (response, leftover) =
-        match monoio::time::timeout(opts.handshake_timeout, client_handshake(&mut stream, &hs))
-            .await
-        {
-            Err(_) => return Err(hs_err(HandshakeError::Timeout)),
-            Ok(r) => r.map_err(hs_err)?,
-        };
+    match monoio::time::timeout(timeout, client_handshake(stream, hs, request)).await {
+        Err(_) => Err(hs_err(HandshakeError::Timeout)),
+        Ok(r) => r.map_err(hs_err),
+    }
+}
+
+/// Many opening handshakes with the same options (massconnect): the request is built once
+/// and only its key changes, and no protocol state is made (the caller holds the socket and
+/// makes a `Connection` only if it needs one). Offers no extension (the options' `deflate`
+/// and `extensions` are left out), so the connection is plain RFC 6455 framing.
+pub struct Opener {
+    url: WsUrl,
+    template: RequestTemplate,
+    timeout: Duration,
+}
+
+impl Opener {
+    pub fn new(url: &WsUrl, opts: &WsClientOptions) -> Self {
+        let mut ho = handshake_options(url, opts);
+        ho.extensions = None;
+        Opener {
+            url: url.clone(),
+            template: RequestTemplate::new(ho),
+            timeout: opts.handshake_timeout,
+        }
+    }
+
+    /// The opening handshake over a connected `stream`: the stream and the octets that
+    /// came after the server's answer.
+    pub async fn handshake(&self, mut stream: Stream) -> Result<(Stream, Vec<u8>), ClientError> {
+        let (hs, request) = self.template.handshake(rand::rng().random());
+        let (_, leftover) = exchange(&mut stream, &self.url, &hs, request, self.timeout).await?;
+        Ok((stream, leftover))
+    }
+}
+
+/// The opening handshake over a connected `stream` (TCP, or TLS already set up).
+pub async fn handshake_ws(
+    mut stream: Stream,
+    url: &WsUrl,
+    opts: &WsClientOptions,
+) -> Result<WsClient, ClientError> {
+    let hs = ClientHandshake::new(handshake_options(url, opts), rand::rng().random());
+    let request = hs.request();
+    let (response, leftover) = exchange(
+        &mut stream,
+        url,
+        &hs,
+        request.clone(),
+        opts.handshake_timeout,
+    )
+    .await?;
+    let hs_err = |source| ClientError::Handshake {
+        url: url.to_string(),
+        source,
+    };
     let mut cfg = opts.config.clone();
     cfg.role = Role::Client;
     let params =

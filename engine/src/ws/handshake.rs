@@ -46,12 +46,12 @@ pub async fn read_head_only(
     read_head(stream, |b| parse_head(b, max_head)).await
 }
 
-/// Send the request and check the server's answer.
+/// Send the request (`hs`'s octets) and check the server's answer.
 pub async fn client_handshake(
     stream: &mut Stream,
     hs: &ClientHandshake,
+    req: Vec<u8>,
 ) -> Result<(Response, Vec<u8>), HandshakeError> {
-    let req = hs.request();
     let (res, _) = stream.write_all(req).await;
     res.map_err(|e| HandshakeError::Malformed(format!("write error: {e}")))?;
     read_head(stream, |b| hs.parse_response(b)).await

@@ -7,7 +7,7 @@ pub mod handshake;
 pub mod notify;
 pub mod server;
 
-pub use client::{connect_ws, handshake_ws, ClientError, WsClient, WsClientOptions};
+pub use client::{connect_ws, handshake_ws, ClientError, Opener, WsClient, WsClientOptions};
 pub use driver::{drive, DriveOptions, DriveOutcome, Handler};
 pub use notify::LocalNotify;
 pub use server::{serve, ServerConfig, ServerHandle, ServerStats, Service, Upgrade};

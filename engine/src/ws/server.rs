@@ -206,7 +206,8 @@ async fn accept_loop<S: Service>(
             _ = shutdown.wait() => break,
             r = listener.accept() => match r {
                 Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
+                    // TCP_NODELAY comes from the listener (accepted sockets inherit it on
+                    // Linux): no setsockopt per connection.
                     stats.borrow_mut().accepted += 1;
                     live.set(live.get() + 1);
                     let (cfg, service, stats, live, acceptor, shutdown) = (cfg.clone(), service.clone(), stats.clone(), live.clone(), acceptor.clone(), shutdown.clone());

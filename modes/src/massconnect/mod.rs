@@ -219,7 +219,7 @@ fn run_server(
         .runtime
         .thread_count()
         .min(target.max(1) as usize);
-    let shared = Arc::new(ramp::Shared::new(shutdown.clone()));
+    let shared = Arc::new(ramp::Shared::new(shutdown.clone(), target));
     wstest_engine::runtime::limits::trim_memory();
     let base_rss = resident_bytes();
     let plans: Vec<Arc<ramp::Plan>> = (0..threads as u64)
@@ -265,7 +265,11 @@ fn run_server(
         }
         if released_at.is_none() {
             if reached_at.is_none() && live >= target {
-                reached_at = Some(started.elapsed());
+                // The instant the last slot got there, not this poll's (up to 50 ms later).
+                reached_at = Some(match shared.reached_ns.load(Ordering::SeqCst) {
+                    0 => started.elapsed(),
+                    ns => Duration::from_nanos(ns),
+                });
                 // Live memory, not allocator caches: every thread trims, then we sample.
                 shared.trim.store(true, Ordering::SeqCst);
                 let until = Instant::now() + Duration::from_secs(2);

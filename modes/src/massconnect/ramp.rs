@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use monoio::io::AsyncWriteRentExt;
-use wstest_engine::net::{connect, Stream, WsUrl};
+use wstest_engine::net::{connect, resolve, ConnectOptions, Stream, WsUrl};
 use wstest_engine::proto::{CloseCode, Config, Connection, TransportAction};
 use wstest_engine::runtime::Shutdown;
 use wstest_engine::stats::Latency;
-use wstest_engine::ws::{drive, handshake_ws, ClientError, DriveOptions, WsClientOptions};
+use wstest_engine::ws::{drive, ClientError, DriveOptions, Opener, WsClientOptions};
 
 use super::spec::Options;
 
@@ -41,6 +41,10 @@ pub struct Shared {
     /// Ctrl-C: stop everything.
     pub stop: Shutdown,
     pub started: Instant,
+    /// This process's target, and when `live` first reached it (nanoseconds after
+    /// `started`; 0: not yet), taken by the slot that got there.
+    pub target: u64,
+    pub reached_ns: AtomicU64,
     /// Set at the plateau: each thread gives its cached memory back, then counts itself in
     /// `trimmed`, before resident memory is sampled.
     pub trim: AtomicBool,
@@ -48,7 +52,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(stop: Shutdown) -> Self {
+    pub fn new(stop: Shutdown, target: u64) -> Self {
         Shared {
             live: AtomicU64::new(0),
             peak: AtomicU64::new(0),
@@ -61,6 +65,8 @@ impl Shared {
             release: Shutdown::new(),
             stop,
             started: Instant::now(),
+            target,
+            reached_ns: AtomicU64::new(0),
             trim: AtomicBool::new(false),
             trimmed: AtomicU64::new(0),
         }
@@ -105,6 +111,10 @@ struct Ctx {
     next_attempt: Cell<Instant>,
     interval: Option<Duration>,
     config: Config,
+    /// Connect settings for every attempt: the address resolved once, no TCP_NODELAY.
+    connect: ConnectOptions,
+    /// The upgrade request, built once (only the key changes per attempt).
+    opener: Opener,
     /// Attempts under way on this thread, and a wake-up when one ends (with `batchdelay` 0
     /// the batch size is a window of attempts in flight).
     attempting: Cell<u64>,
@@ -115,7 +125,16 @@ struct Ctx {
 pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
     let o = &plan.opts;
     let per_thread_rate = o.rate / plan.threads as f64;
+    let mut connect = plan.wopts.connect.clone();
+    connect.nodelay = false;
+    if connect.addr.is_none() {
+        // Once per thread, not per attempt; if it fails here, each attempt tries (and
+        // tallies the failure).
+        connect.addr = resolve(&plan.url).ok();
+    }
     let ctx = Rc::new(Ctx {
+        connect,
+        opener: Opener::new(&plan.url, &plan.wopts),
         interval: (per_thread_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / per_thread_rate)),
         next_attempt: Cell::new(Instant::now()),
         stats: RefCell::new(ThreadStats::default()),
@@ -187,9 +206,9 @@ enum Attempt {
 
 async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
     let p = &ctx.plan;
-    let mut copts = p.wopts.connect.clone();
+    let mut copts = std::borrow::Cow::Borrowed(&ctx.connect);
     if !p.sources.is_empty() {
-        copts.bind = Some(p.sources[(slot % p.sources.len() as u64) as usize]);
+        copts.to_mut().bind = Some(p.sources[(slot % p.sources.len() as u64) as usize]);
     }
     let t0 = Instant::now();
     let stream = match connect(&p.url, &copts).await {
@@ -197,8 +216,8 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
         Err(e) => return Attempt::Failed(classify(&ClientError::from(e), &p.shared, &copts)),
     };
     let t1 = Instant::now();
-    match handshake_ws(stream, &p.url, &p.wopts).await {
-        Ok(c) => {
+    match ctx.opener.handshake(stream).await {
+        Ok((stream, leftover)) => {
             let t2 = Instant::now();
             let mut st = ctx.stats.borrow_mut();
             st.connect.record(t1 - t0);
@@ -208,7 +227,7 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
                 st.timeline.resize(sec + 1, 0);
             }
             st.timeline[sec] += 1;
-            Attempt::Open(c.stream, c.leftover)
+            Attempt::Open(stream, leftover)
         }
         Err(e) => Attempt::Failed(classify(&e, &p.shared, &copts)),
     }
@@ -312,6 +331,12 @@ async fn slot_task(ctx: Rc<Ctx>, slot: u64) {
                 sh.handshakes.fetch_add(1, Ordering::SeqCst);
                 let live = sh.live.fetch_add(1, Ordering::SeqCst) + 1;
                 sh.peak.fetch_max(live, Ordering::SeqCst);
+                if live >= sh.target {
+                    let at = (sh.started.elapsed().as_nanos() as u64).max(1);
+                    let _ =
+                        sh.reached_ns
+                            .compare_exchange(0, at, Ordering::SeqCst, Ordering::Relaxed);
+                }
                 // Boxed and awaited in their own statements (as every wait here): a
                 // temporary in an `.await` statement keeps its space in the task for the
                 // whole wait. Measured: slot task 392 B, held-connection state 408 B.

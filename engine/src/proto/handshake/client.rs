@@ -1,5 +1,7 @@
 //! Client side of the opening handshake: build the request, check the server's answer.
 
+use std::sync::Arc;
+
 use super::error::HandshakeError;
 use super::extensions::{parse_extensions, ExtensionOffer};
 use super::key::{accept_key, generate_key};
@@ -59,8 +61,41 @@ impl Response {
 /// One client handshake in progress.
 #[derive(Clone, Debug)]
 pub struct ClientHandshake {
-    opts: ClientOptions,
+    opts: Arc<ClientOptions>,
     key: String,
+}
+
+/// The request head for many handshakes with the same options, built once: only the key
+/// (always 24 octets of base64) differs from one handshake to the next.
+#[derive(Clone, Debug)]
+pub struct RequestTemplate {
+    opts: Arc<ClientOptions>,
+    head: Vec<u8>,
+    key_at: usize,
+}
+
+impl RequestTemplate {
+    pub fn new(opts: ClientOptions) -> Self {
+        let hs = ClientHandshake::new(opts, [0; 16]);
+        let (head, key_at) = hs.request_head();
+        RequestTemplate {
+            opts: hs.opts,
+            head,
+            key_at,
+        }
+    }
+
+    /// A handshake keyed from `nonce`, and its request octets.
+    pub fn handshake(&self, nonce: [u8; 16]) -> (ClientHandshake, Vec<u8>) {
+        let key = generate_key(nonce);
+        let mut head = self.head.clone();
+        head[self.key_at..self.key_at + key.len()].copy_from_slice(key.as_bytes());
+        let hs = ClientHandshake {
+            opts: self.opts.clone(),
+            key,
+        };
+        (hs, head)
+    }
 }
 
 impl ClientHandshake {
@@ -68,7 +103,7 @@ impl ClientHandshake {
     pub fn new(opts: ClientOptions, nonce: [u8; 16]) -> Self {
         ClientHandshake {
             key: generate_key(nonce),
-            opts,
+            opts: Arc::new(opts),
         }
     }
 
@@ -78,11 +113,19 @@ impl ClientHandshake {
 
     /// The request octets.
     pub fn request(&self) -> Vec<u8> {
+        self.request_head().0
+    }
+
+    /// The request octets and where the key starts in them.
+    fn request_head(&self) -> (Vec<u8>, usize) {
         let o = &self.opts;
         let mut r = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
-            o.resource, o.host, self.key
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ",
+            o.resource, o.host
         );
+        let key_at = r.len();
+        r.push_str(&self.key);
+        r.push_str("\r\nSec-WebSocket-Version: 13\r\n");
         if let Some(ua) = &o.user_agent {
             r.push_str(&format!("User-Agent: {ua}\r\n"));
         }
@@ -102,7 +145,7 @@ impl ClientHandshake {
             r.push_str(&format!("{k}: {v}\r\n"));
         }
         r.push_str("\r\n");
-        r.into_bytes()
+        (r.into_bytes(), key_at)
     }
 
     /// Parse and check the response. `Ok(None)`: incomplete. On success also returns the octets
@@ -222,6 +265,23 @@ mod tests {
         let (res, n) = hs.parse_response(&resp).unwrap().unwrap();
         assert_eq!(n, resp.len() - 2);
         assert_eq!(res.protocol.as_deref(), Some("wamp.2.json"));
+    }
+
+    #[test]
+    fn template_gives_the_same_request_as_a_fresh_handshake() {
+        let mut o = ClientOptions::new("example.com:9001", "/chat?x=1");
+        o.user_agent = Some("Sec-WebSocket-Key: not this one".into());
+        o.extra_headers = vec![("X-A".into(), "b".into())];
+        let t = RequestTemplate::new(o.clone());
+        for nonce in [[0u8; 16], [9; 16], *b"0123456789abcdef"] {
+            let (hs, req) = t.handshake(nonce);
+            let fresh = ClientHandshake::new(o.clone(), nonce);
+            assert_eq!(req, fresh.request());
+            assert_eq!(hs.key(), fresh.key());
+            let (r, _) = parse_request(&req, 16384).unwrap().unwrap();
+            let resp = accept_response(&r, None, None, None);
+            assert!(hs.parse_response(&resp).unwrap().is_some());
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub mod extensions;
 pub mod key;
 pub mod server;
 
-pub use client::{ClientHandshake, ClientOptions, Response};
+pub use client::{ClientHandshake, ClientOptions, RequestTemplate, Response};
 pub use error::HandshakeError;
 pub use extensions::{parse_extensions, ExtensionOffer};
 pub use key::{accept_key, generate_key};
