@@ -127,7 +127,7 @@ pub struct Cli {
     /// echoclient: send this text (instead of reading lines from stdin).
     #[arg(long)]
     pub message: Option<String>,
-    /// echoclient: how many times to send --message.
+    /// echoclient: how many times to send --message; wampclient --load: calls per client.
     #[arg(long, default_value_t = 1)]
     pub count: u64,
     /// echoclient: send binary messages.
@@ -155,12 +155,28 @@ pub struct Cli {
     /// several machines start together.
     #[arg(long, value_name = "TIME", value_parser = wstest_modes::massconnect::parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
-    /// massconnect: also write one TSV row per server to this file.
+    /// massconnect, wampclient --load: also write the TSV to this file.
     #[arg(long, value_name = "FILE")]
     pub tsv: Option<PathBuf>,
     /// `wstest merge RESULT.json... -o merged.json`: add up massconnect agents' results.
     #[arg(value_name = "merge FILES")]
     pub rest: Vec<String>,
+    /// wampclient: the realm to join (default realm1); wampserver: only these realms may be
+    /// joined (repeat the option; default: any realm, created on first join).
+    #[arg(long, value_name = "URI")]
+    pub realm: Vec<String>,
+    /// wampclient: json (wamp.2.json) or msgpack (wamp.2.msgpack).
+    #[arg(long, default_value = "json", value_parser = ["json", "msgpack"])]
+    pub serializer: String,
+    /// wampclient: measure calls/s and publish→event latency instead of running the checks.
+    #[arg(long)]
+    pub load: bool,
+    /// wampclient --load: caller/publisher sessions.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// wampclient --load: seconds to run (default 5, unless --count is given).
+    #[arg(long)]
+    pub duration: Option<f64>,
     /// permessage-deflate on or off (default: servers accept offers, testeeclient offers,
     /// echoclient does not).
     #[arg(long, value_name = "on|off", value_parser = wstest_modes::common::parse_on_off)]

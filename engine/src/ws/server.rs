@@ -21,6 +21,7 @@ use crate::runtime::{
 
 use super::driver::{drive, DriveOptions, Handler};
 use super::handshake::{read_head_only, send};
+use super::notify::LocalNotify;
 
 /// Listener and connection settings.
 #[derive(Clone)]
@@ -80,6 +81,12 @@ pub trait Service: Send + Sync + 'static {
     }
     /// `Server` header value.
     fn server_name(&self) -> Option<&str> {
+        None
+    }
+    /// A notifier for an accepted connection's handler: when it fires, the driver calls
+    /// [`Handler::on_notify`]. For handlers fed from other threads (e.g. a task that waits on
+    /// a [`crate::runtime::Mailbox`] and notifies). Called on the connection's worker thread.
+    fn notify(&self, _handler: &Self::Handler) -> Option<Rc<LocalNotify>> {
         None
     }
 }
@@ -346,7 +353,7 @@ async fn serve_conn<S: Service>(
             let opts = DriveOptions {
                 read_buf: cfg.read_buf,
                 shutdown: Some(shutdown),
-                notify: None,
+                notify: service.notify(&handler),
                 sync_pause: cfg.sync_pause,
             };
             let out = drive(stream, &mut conn, leftover, &mut handler, &opts).await;
