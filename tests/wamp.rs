@@ -118,7 +118,7 @@ fn wampclient_binary_fails_against_a_plain_echo_server() {
 #[test]
 fn wampserver_and_wampclient_binaries_pass_with_msgpack() {
     let port = free_port();
-    let mut server = Command::new(BIN)
+    let server = Command::new(BIN)
         .args([
             "-m",
             "wampserver",

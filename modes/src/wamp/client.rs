@@ -171,7 +171,10 @@ async fn session(
             );
             Ok(None)
         }
-        Err(PeerError::Connect(e)) => Err(ModeError::Client(e)),
+        // Unreachable (TCP, TLS) is the run's error; a refused upgrade is a failed check.
+        Err(PeerError::Connect(e @ wstest_engine::ws::ClientError::Connect(_))) => {
+            Err(ModeError::Client(e))
+        }
         Err(e) => {
             rec.record(name, Err(e.to_string()));
             Ok(None)
