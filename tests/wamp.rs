@@ -173,10 +173,7 @@ fn wampserver_and_wampclient_binaries_pass_with_msgpack() {
 
 /// A raw WebSocket client that offers `protocol`.
 fn raw(addr: SocketAddr, protocol: &str) -> RawClient {
-    let mut o = HsOptions::new(addr.to_string(), "/");
-    o.protocols = vec![protocol.into()];
-    let hs = ClientHandshake::new(o, *b"integration-test");
-    RawClient::handshake_over(tcp(addr), &hs, &hs.request())
+    raw_offering(addr, &[protocol])
 }
 
 const HELLO: &str =
@@ -199,6 +196,13 @@ fn expect_abort(c: &mut RawClient, reason: &str) -> serde_json::Value {
     m
 }
 
+/// ABORT with `reason` whose details' message contains `text`.
+fn expect_abort_saying(c: &mut RawClient, reason: &str, text: &str) {
+    let m = expect_abort(c, reason);
+    let said = m[1]["message"].as_str().unwrap_or_default();
+    assert!(said.contains(text), "{m}");
+}
+
 fn joined(addr: SocketAddr) -> RawClient {
     let mut c = raw(addr, "wamp.2.json");
     c.send_text(HELLO);
@@ -214,24 +218,14 @@ fn bad_input_is_aborted_with_protocol_violation() {
 
     let mut c = raw(a, "wamp.2.json");
     c.send_text(r#"[48,1,{},"com.p"]"#);
-    let m = expect_abort(&mut c, "wamp.error.protocol_violation");
-    assert!(
-        m[1]["message"]
-            .as_str()
-            .unwrap()
-            .contains("CALL before HELLO"),
-        "{m}"
-    );
+    expect_abort_saying(&mut c, "wamp.error.protocol_violation", "CALL before HELLO");
 
     let mut c = joined(a);
     c.send_text(r#"[1000,1,2]"#);
-    let m = expect_abort(&mut c, "wamp.error.protocol_violation");
-    assert!(
-        m[1]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown message type 1000"),
-        "{m}"
+    expect_abort_saying(
+        &mut c,
+        "wamp.error.protocol_violation",
+        "unknown message type 1000",
     );
 
     let mut c = joined(a);
@@ -495,4 +489,21 @@ fn python_autobahn_pubsub_and_rpc_through_our_router_with_both_serializers() {
     let rep = router.finish();
     assert_eq!(rep.router.sessions, 4, "{rep:?}");
     assert_eq!(rep.router.aborts, 0, "{rep:?}");
+}
+
+#[test]
+fn stopping_the_router_says_goodbye_to_its_sessions() {
+    let router = Router::start(None, 0);
+    let mut c = joined(router.addr());
+    router.inner.as_ref().unwrap().stop();
+    let m = json(&c.expect_frame());
+    assert_eq!(
+        (m[0].as_u64(), m[2].as_str()),
+        (Some(6), Some("wamp.close.system_shutdown")),
+        "{m}"
+    );
+    c.send_text(r#"[6,{},"wamp.close.goodbye_and_out"]"#);
+    c.expect_close(1000);
+    let rep = router.finish();
+    assert_eq!(rep.router.sessions, 1, "{rep:?}");
 }

@@ -230,7 +230,7 @@ async fn run_load(
             })
             .await;
             (rs, r1.and(r2))
-        }
+        },
     )
     .await;
     let seconds = shared.start.elapsed().as_secs_f64();

@@ -53,6 +53,7 @@ pub struct Peer {
     conn: Connection,
     pub ser: Serializer,
     inbox: VecDeque<Result<Message, DecodeError>>,
+    rbuf: Option<Vec<u8>>,
     wbuf: Vec<u8>,
     closed: Option<String>,
     pub session: u64,
@@ -80,6 +81,7 @@ impl Peer {
             conn: c.conn,
             ser,
             inbox: VecDeque::new(),
+            rbuf: None,
             wbuf: Vec::new(),
             closed: None,
             session: 0,
@@ -149,7 +151,12 @@ impl Peer {
             if let Some(c) = &self.closed {
                 return Err(PeerError::Closed(c.clone()));
             }
-            let (res, mut buf) = self.stream.read(Vec::with_capacity(16 * 1024)).await;
+            // A read cancelled by a timeout takes its buffer along: then a new one.
+            let buf = self
+                .rbuf
+                .take()
+                .unwrap_or_else(|| Vec::with_capacity(16 * 1024));
+            let (res, mut buf) = self.stream.read(buf).await;
             match res? {
                 0 => {
                     self.conn.handle_eof();
@@ -157,6 +164,8 @@ impl Peer {
                 }
                 n => self.input(&mut buf[..n]),
             }
+            buf.clear();
+            self.rbuf = Some(buf);
             // Pongs and close replies.
             self.flush().await?;
         }

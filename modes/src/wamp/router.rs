@@ -327,7 +327,7 @@ impl Router {
             );
         }
         if let Some(allowed) = &self.cfg.realms {
-            if !allowed.iter().any(|r| *r == realm) {
+            if !allowed.contains(&realm) {
                 let text = format!("realm {realm:?} does not exist");
                 return self.abort(conn, uri::NO_SUCH_REALM, &text, out);
             }

@@ -215,12 +215,9 @@ fn subscribe_twice_gives_the_same_id_and_unsubscribe_checks_ownership() {
         t.send(2, &format!("[34,3,{a}]")),
         vec![(2, "[35,3]".to_string())]
     );
-    assert_eq!(
-        t.send(2, &format!("[34,4,{a}]"))[0]
-            .1
-            .contains("no_such_subscription"),
-        true
-    );
+    assert!(t.send(2, &format!("[34,4,{a}]"))[0]
+        .1
+        .contains("no_such_subscription"));
     // 1 still gets events; 2 does not.
     let out = t.send(2, r#"[16,5,{},"com.t"]"#);
     assert_eq!(out.len(), 1);
