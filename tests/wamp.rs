@@ -113,6 +113,23 @@ fn wampclient_binary_fails_against_a_plain_echo_server() {
         "{out}"
     );
     assert!(err.contains("WAMP checks failed"), "{err}");
+    // The load mode stops at once with the reason.
+    let o = Command::new(BIN)
+        .args([
+            "-m",
+            "wampclient",
+            "-w",
+            &echo.url(),
+            "--load",
+            "--duration",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("did not accept a WAMP subprotocol"), "{err}");
 }
 
 #[test]

@@ -190,14 +190,17 @@ async fn run_load(
     };
     let until = shared.start + load.duration;
     let sh = &shared;
-    let (callee_r, sub_r, client_rs) = futures_util::future::join3(
+    // The first error ends the run (the other sessions' loops are dropped with it).
+    futures_util::future::try_join3(
         callee_loop(&mut callee),
         subscriber_loop(&mut sub, sh),
         async {
             let workers = clients
                 .iter_mut()
                 .map(|c| client_loop(c, sh, &procedure, &topic, load.count, until, shutdown));
-            let rs = join_all(workers).await;
+            for r in join_all(workers).await {
+                r?;
+            }
             // Tell the callee and the subscriber to stop (after every client is done).
             let stop = dict([("stop", Value::from(true))]);
             let c = &mut clients[0];
@@ -211,10 +214,10 @@ async fn run_load(
                     kwargs: Some(stop.clone()),
                 },
             };
-            let r1 = ask(c, &call, "stop call", |m| {
+            ask(c, &call, "stop call", |m| {
                 matches!(m, Message::Result { .. })
             })
-            .await;
+            .await?;
             let request = c.request();
             let publish = Message::Publish {
                 request,
@@ -225,22 +228,15 @@ async fn run_load(
                     kwargs: Some(stop),
                 },
             };
-            let r2 = ask(c, &publish, "stop publish", |m| {
+            ask(c, &publish, "stop publish", |m| {
                 matches!(m, Message::Published { .. })
             })
-            .await;
-            (rs, r1.and(r2))
+            .await?;
+            Ok(())
         },
     )
-    .await;
+    .await?;
     let seconds = shared.start.elapsed().as_secs_f64();
-    let (rs, stop_r) = client_rs;
-    for r in rs {
-        r?;
-    }
-    stop_r?;
-    callee_r?;
-    sub_r?;
     for p in clients.into_iter().chain([callee, sub]) {
         let mut p = p;
         let _ = p.leave(STEP).await;
