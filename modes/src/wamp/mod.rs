@@ -3,7 +3,8 @@
 //!
 //! - [`message`]: the messages with their type codes; [`serializer`]: `wamp.2.json` and
 //!   `wamp.2.msgpack`; [`uri`]: the predefined URIs and the URI check.
-//! - [`router`]: the sans-IO router core (sessions, realms, Broker, Dealer).
+//! - [`router`]: the sans-IO router core (sessions, realms; its Broker and Dealer in
+//!   `router/`).
 //! - [`server`]: the router on the engine (one router thread, connections on the workers);
 //!   [`page`]: its demo page.
 //! - [`peer`]: a client session (send, await); [`client`]: the checks; [`load`]: the load.
