@@ -127,7 +127,7 @@ pub struct Cli {
     /// echoclient: send this text (instead of reading lines from stdin).
     #[arg(long)]
     pub message: Option<String>,
-    /// echoclient: how many times to send --message.
+    /// echoclient: how many times to send --message; wampclient --load: calls per client.
     #[arg(long, default_value_t = 1)]
     pub count: u64,
     /// echoclient: send binary messages.
@@ -155,7 +155,7 @@ pub struct Cli {
     /// several machines start together.
     #[arg(long, value_name = "TIME", value_parser = wstest_modes::massconnect::parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
-    /// massconnect: also write one TSV row per server to this file.
+    /// massconnect, wampclient --load: also write the TSV to this file.
     #[arg(long, value_name = "FILE")]
     pub tsv: Option<PathBuf>,
     /// `wstest merge RESULT.json... -o merged.json`: add up massconnect agents' results.
@@ -165,10 +165,12 @@ pub struct Cli {
     #[arg(long, value_name = "S", default_value_t = 2.0)]
     pub interval: f64,
     /// broadcastclient: seconds to run (default: until the server closes or Ctrl-C); with
-    /// --clients, seconds of publishing (default 5).
+    /// --clients, seconds of publishing (default 5). wampclient --load: seconds to run
+    /// (default 5, unless --count is given).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
-    /// broadcastclient: measure fan-out with N receivers and one publisher.
+    /// broadcastclient: measure fan-out with N receivers and one publisher. wampclient --load:
+    /// caller/publisher sessions (default 4).
     #[arg(long, value_name = "N")]
     pub clients: Option<usize>,
     /// broadcastclient --clients: messages per second from the publisher.
@@ -183,6 +185,16 @@ pub struct Cli {
     /// broadcastserver: octets queued for one receiver before it is dropped (close 1008).
     #[arg(long, value_name = "N", default_value_t = 4 << 20)]
     pub queue_limit: usize,
+    /// wampclient: the realm to join (default realm1); wampserver: only these realms may be
+    /// joined (repeat the option; default: any realm, created on first join).
+    #[arg(long, value_name = "URI")]
+    pub realm: Vec<String>,
+    /// wampclient: json (wamp.2.json) or msgpack (wamp.2.msgpack).
+    #[arg(long, default_value = "json", value_parser = ["json", "msgpack"])]
+    pub serializer: String,
+    /// wampclient: measure calls/s and publish→event latency instead of running the checks.
+    #[arg(long)]
+    pub load: bool,
     /// permessage-deflate on or off (default: servers accept offers, testeeclient offers,
     /// echoclient does not).
     #[arg(long, value_name = "on|off", value_parser = wstest_modes::common::parse_on_off)]

@@ -479,6 +479,73 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             }
             Ok(())
         }
+        "wampserver" => {
+            let cfg = wstest_modes::wamp::WampServerConfig {
+                server: server_opts("ws://127.0.0.1:9000"),
+                webport: cli.webport,
+                realms: (!cli.realm.is_empty()).then(|| cli.realm.clone()),
+            };
+            let r = wstest_modes::wamp::server::run(&cfg, shutdown)?;
+            let line = format!(
+                "wampserver stopped: {} sessions, {} messages in, {} out, {} aborted",
+                r.router.sessions, r.router.messages_in, r.router.messages_out, r.router.aborts
+            );
+            emit(&cli, &r, &line)
+        }
+        "wampclient" => {
+            let serializer = match cli.serializer.as_str() {
+                "msgpack" => wstest_modes::wamp::Serializer::Msgpack,
+                _ => wstest_modes::wamp::Serializer::Json,
+            };
+            let cfg = wstest_modes::wamp::WampClientConfig {
+                url: cli.wsuri.clone().unwrap_or_default(),
+                realm: cli
+                    .realm
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "realm1".into()),
+                serializer,
+                client: client_opts,
+                print: !cli.json,
+            };
+            if cli.load {
+                let load = wstest_modes::wamp::LoadConfig {
+                    clients: cli.clients.unwrap_or(4).max(1),
+                    count: (cli.duration.is_none() && cli.count > 1).then_some(cli.count),
+                    duration: std::time::Duration::from_secs_f64(
+                        cli.duration.unwrap_or(5.0).max(0.0),
+                    ),
+                };
+                let r = wstest_modes::wamp::load::run(&cfg, &load, shutdown)?;
+                let tsv = r.tsv();
+                if let Some(t) = &cli.tsv {
+                    report::write_atomic(t, tsv.as_bytes())?;
+                }
+                emit(&cli, &r, tsv.trim_end())?;
+                if r.interrupted {
+                    return Err(ModeError::Interrupted);
+                }
+                return Ok(());
+            }
+            let r = wstest_modes::wamp::client::run(&cfg, shutdown)?;
+            let line = format!(
+                "wampclient: {} of {} checks passed ({}, {} serializer, realm {})",
+                r.checks.len() - r.failed(),
+                r.checks.len(),
+                r.url,
+                cfg.serializer.name(),
+                r.realm
+            );
+            emit(&cli, &r, &line)?;
+            if r.failed() > 0 {
+                return Err(ModeError::Failed(format!(
+                    "{} of {} WAMP checks failed",
+                    r.failed(),
+                    r.checks.len()
+                )));
+            }
+            Ok(())
+        }
         "merge" => {
             let files: Vec<&String> = cli.rest.iter().filter(|f| f.as_str() != "merge").collect();
             if files.is_empty() {

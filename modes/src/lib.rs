@@ -11,6 +11,7 @@ pub mod massconnect;
 pub mod report;
 pub mod spec;
 pub mod testee;
+pub mod wamp;
 pub mod wsperf;
 
 pub use error::ModeError;
