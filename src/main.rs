@@ -487,8 +487,12 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             };
             let r = wstest_modes::wamp::server::run(&cfg, shutdown)?;
             let line = format!(
-                "wampserver stopped: {} sessions, {} messages in, {} out, {} aborted",
-                r.router.sessions, r.router.messages_in, r.router.messages_out, r.router.aborts
+                "wampserver stopped: {} sessions, {} messages in, {} out, {} aborted, {} too slow",
+                r.router.sessions,
+                r.router.messages_in,
+                r.router.messages_out,
+                r.router.aborts,
+                r.dropped_slow
             );
             emit(&cli, &r, &line)
         }

@@ -524,3 +524,39 @@ fn stopping_the_router_says_goodbye_to_its_sessions() {
     let rep = router.finish();
     assert_eq!(rep.router.sessions, 1, "{rep:?}");
 }
+
+/// A subscriber that stops reading is closed (1008) once more than the limit waits for it;
+/// the router keeps serving everyone else.
+#[test]
+fn a_subscriber_that_stops_reading_is_dropped() {
+    let router = Router::start(None, 0);
+    let mut slow = joined(router.addr());
+    slow.send_text(r#"[32,1,{},"com.flood"]"#);
+    let m = json(&slow.expect_frame());
+    assert_eq!(m[0], 33, "SUBSCRIBED: {m}");
+    // From here on the subscriber reads nothing.
+    let mut publisher = joined(router.addr());
+    let big = "x".repeat(64 * 1024);
+    for i in 0..400u64 {
+        publisher.send_text(&format!(r#"[16,{},{{}},"com.flood",["{big}"]]"#, i + 1));
+    }
+    // The publisher's session still works: an acknowledged publish gets PUBLISHED.
+    publisher.send_text(r#"[16,1000,{"acknowledge":true},"com.other",[]]"#);
+    let m = json(&publisher.expect_frame());
+    assert_eq!(
+        (m[0].as_u64(), m[1].as_u64()),
+        (Some(17), Some(1000)),
+        "{m}"
+    );
+    let rep = router.finish();
+    assert_eq!(rep.dropped_slow, 1, "{rep:?}");
+    assert_eq!(
+        rep.router.events, 400,
+        "the router routed every event: {rep:?}"
+    );
+    assert!(
+        rep.stats.tx_messages < 400,
+        "the stalled session was not sent all 400: {rep:?}"
+    );
+    drop(slow);
+}

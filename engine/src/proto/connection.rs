@@ -1002,6 +1002,12 @@ impl Connection {
         self.cfg.record_payloads = on;
     }
 
+    /// Octets queued and not yet taken by [`Connection::take_transmit`] (a peer that does
+    /// not read makes this grow: callers bound it).
+    pub fn transmit_len(&self) -> usize {
+        self.out.len() - self.out_start
+    }
+
     /// Octets waiting to be written?
     pub fn has_transmit(&self) -> bool {
         self.out.len() > self.out_start

@@ -65,6 +65,8 @@ enum ToConn {
 /// What both servers (the WAMP port and the page port) share.
 struct Shared {
     router: Sender<ToRouter>,
+    /// Sessions closed (1008) because they did not read what the router sent them.
+    dropped_slow: Arc<AtomicU64>,
     next_id: AtomicU64,
     name: String,
     max_message_size: u64,
@@ -77,6 +79,7 @@ struct WampService(Arc<Shared>);
 
 struct WampHandler {
     id: ConnId,
+    dropped_slow: Arc<AtomicU64>,
     ser: Serializer,
     router: Sender<ToRouter>,
     mailbox: Option<MailboxSender<ToConn>>,
@@ -114,6 +117,7 @@ impl Service for WampService {
         Upgrade::Accept {
             handler: WampHandler {
                 id: self.0.next_id.fetch_add(1, Ordering::Relaxed),
+                dropped_slow: self.0.dropped_slow.clone(),
                 ser,
                 router: self.0.router.clone(),
                 mailbox: Some(tx),
@@ -181,6 +185,21 @@ impl Handler for WampHandler {
     fn on_notify(&mut self, conn: &mut Connection, now: Instant) {
         let items = std::mem::take(&mut *self.queue.borrow_mut());
         for item in items {
+            if self.closing {
+                break;
+            }
+            // A session that does not read what it is sent (a stalled subscriber, a callee
+            // that stopped) is closed rather than buffered for without limit.
+            if conn.transmit_len() > SLOW_LIMIT {
+                self.closing = true;
+                self.dropped_slow.fetch_add(1, Ordering::Relaxed);
+                conn.close(
+                    Some(CloseCode::POLICY_VIOLATION),
+                    "too slow: outgoing queue full",
+                    now,
+                );
+                break;
+            }
             match item {
                 ToConn::Send(m) => match self.ser.encode(&m) {
                     Ok(b) => {
@@ -204,6 +223,9 @@ impl Handler for WampHandler {
         let _ = self.router.send(ToRouter::Closed { conn: self.id });
     }
 }
+
+/// Octets queued for one session, beyond what is being written, before it is dropped.
+pub const SLOW_LIMIT: usize = 4 << 20;
 
 /// How long sessions get to answer the router's GOODBYE at shutdown.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
@@ -274,6 +296,8 @@ pub struct WampServerReport {
     pub driver: String,
     pub stats: ServerStats,
     pub router: RouterStats,
+    /// Sessions closed with 1008 because more than [`SLOW_LIMIT`] octets waited for them.
+    pub dropped_slow: u64,
 }
 
 /// A router that is listening.
@@ -286,6 +310,7 @@ pub struct RunningWamp {
     web: Option<ServerHandle>,
     router_tx: Sender<ToRouter>,
     router: std::thread::JoinHandle<RouterStats>,
+    dropped_slow: Arc<AtomicU64>,
 }
 
 impl RunningWamp {
@@ -317,6 +342,7 @@ impl RunningWamp {
             driver,
             stats,
             router,
+            dropped_slow: self.dropped_slow.load(Ordering::Relaxed),
         })
     }
 }
@@ -338,8 +364,10 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
         rand::random(),
     );
     let stop_servers = Shutdown::new();
+    let dropped_slow = Arc::new(AtomicU64::new(0));
     let shared = Arc::new(Shared {
         router: tx.clone(),
+        dropped_slow: dropped_slow.clone(),
         next_id: AtomicU64::new(1),
         name,
         max_message_size: cfg.server.max_message_size,
@@ -389,6 +417,7 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
         web,
         router_tx: tx,
         router,
+        dropped_slow,
     })
 }
 
