@@ -66,6 +66,9 @@ pub struct Shared {
     config: Config,
     server_name: String,
     ws_url: Mutex<String>,
+    /// Case connections not yet finished (their results not yet stored): /updateReports waits
+    /// for them, so a client that saw its last case close gets reports that include it.
+    running: std::sync::atomic::AtomicUsize,
 }
 
 pub struct FuzzService(Arc<Shared>);
@@ -87,6 +90,9 @@ pub enum FuzzHandler {
     Update {
         shared: Arc<Shared>,
         stop_after: bool,
+        /// Waiting for running cases: next look, and when to stop waiting.
+        next: Option<Instant>,
+        until: Instant,
     },
     /// Stop the server.
     Stop(Arc<Shared>),
@@ -177,6 +183,7 @@ impl Service for FuzzService {
                 s.http_request = req.raw.clone();
                 s.http_response = resp.clone();
                 s.log_handshake(&resp, &req.raw);
+                sh.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Upgrade::Accept {
                     handler: FuzzHandler::Case(Some(Box::new(s)), sh.clone()),
                     config,
@@ -218,6 +225,8 @@ impl Service for FuzzService {
                     handler: FuzzHandler::Update {
                         shared: sh.clone(),
                         stop_after,
+                        next: None,
+                        until: Instant::now() + UPDATE_WAIT,
                     },
                     config: Config::new(Role::Server),
                     protocol: None,
@@ -254,6 +263,53 @@ impl Service for FuzzService {
     }
 }
 
+/// How long /updateReports waits for cases still running.
+const UPDATE_WAIT: Duration = Duration::from_secs(10);
+
+impl FuzzHandler {
+    /// /updateReports: once no case is running (or the wait is over), write the index.
+    fn update_reports(&mut self, conn: &mut Connection, now: Instant) {
+        let FuzzHandler::Update {
+            shared,
+            stop_after,
+            next,
+            until,
+        } = self
+        else {
+            return;
+        };
+        if shared.running.load(std::sync::atomic::Ordering::SeqCst) > 0 && now < *until {
+            *next = Some(now + Duration::from_millis(10));
+            return;
+        }
+        *next = None;
+        let res = shared
+            .store
+            .lock()
+            .map_err(|_| "store lock poisoned".to_string())
+            .and_then(|s| s.write_index().map_err(|e| e.to_string()));
+        match res {
+            Ok(()) => eprintln!("fuzzingserver: reports written to {}", shared.spec.outdir),
+            Err(e) => eprintln!("fuzzingserver: error: {e}"),
+        }
+        conn.close(Some(CloseCode::NORMAL), "", now);
+        if *stop_after {
+            shared.stop.trigger();
+        }
+    }
+}
+
+impl Drop for FuzzHandler {
+    fn drop(&mut self) {
+        // After on_closed stored the result (or the connection never ran).
+        if let FuzzHandler::Case(_, shared) = self {
+            shared
+                .running
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
 impl Handler for FuzzHandler {
     fn on_open(&mut self, conn: &mut Connection, now: Instant) {
         match self {
@@ -265,21 +321,7 @@ impl Handler for FuzzHandler {
                 }
                 conn.close(Some(CloseCode::NORMAL), "", now);
             }
-            FuzzHandler::Update { shared, stop_after } => {
-                let res = shared
-                    .store
-                    .lock()
-                    .map_err(|_| "store lock poisoned".to_string())
-                    .and_then(|s| s.write_index().map_err(|e| e.to_string()));
-                match res {
-                    Ok(()) => eprintln!("fuzzingserver: reports written to {}", shared.spec.outdir),
-                    Err(e) => eprintln!("fuzzingserver: error: {e}"),
-                }
-                conn.close(Some(CloseCode::NORMAL), "", now);
-                if *stop_after {
-                    shared.stop.trigger();
-                }
-            }
+            FuzzHandler::Update { .. } => self.update_reports(conn, now),
             FuzzHandler::Stop(shared) => {
                 eprintln!("fuzzingserver: stopping (requested by /stopServer)");
                 conn.close(Some(CloseCode::GOING_AWAY), "", now);
@@ -306,11 +348,15 @@ impl Handler for FuzzHandler {
         match self {
             FuzzHandler::Case(Some(s), _) => s.deadline(),
             FuzzHandler::Status { next, .. } => Some(*next),
+            FuzzHandler::Update { next, .. } => *next,
             _ => None,
         }
     }
 
     fn on_deadline(&mut self, conn: &mut Connection, now: Instant) {
+        if let FuzzHandler::Update { .. } = self {
+            return self.update_reports(conn, now);
+        }
         match self {
             FuzzHandler::Case(Some(s), _) => s.on_deadline(conn, now),
             FuzzHandler::Status {
@@ -480,6 +526,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
         stop: shutdown.clone(),
         server_name,
         ws_url: Mutex::new(String::new()),
+        running: std::sync::atomic::AtomicUsize::new(0),
     });
     let tls = ecfg.tls.clone();
     let ws = serve(
