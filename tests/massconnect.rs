@@ -51,23 +51,31 @@ fn config(spec: PathBuf, shard: Option<(u64, u64)>) -> MassConfig {
 }
 
 /// A server that records client addresses and closes the first `drop_first` connections
-/// right after their handshake.
+/// right after their handshake, or (with `on_ping`) when their first ping arrives.
 struct Recorder {
     peers: Arc<Mutex<HashSet<IpAddr>>>,
     drop_first: usize,
+    on_ping: bool,
     seen: AtomicUsize,
     pings: Arc<AtomicUsize>,
 }
-struct Closer(bool, Arc<AtomicUsize>);
+struct Closer {
+    close: bool,
+    on_ping: bool,
+    pings: Arc<AtomicUsize>,
+}
 impl Handler for Closer {
     fn on_open(&mut self, conn: &mut Connection, now: Instant) {
-        if self.0 {
+        if self.close && !self.on_ping {
             conn.close(Some(CloseCode::GOING_AWAY), "go away", now);
         }
     }
-    fn on_event(&mut self, _c: &mut Connection, e: Event, _now: Instant) {
+    fn on_event(&mut self, c: &mut Connection, e: Event, now: Instant) {
         if let Event::Ping(_) = e {
-            self.1.fetch_add(1, Ordering::SeqCst);
+            self.pings.fetch_add(1, Ordering::SeqCst);
+            if self.close && self.on_ping {
+                c.close(Some(CloseCode::GOING_AWAY), "go away", now);
+            }
         }
     }
 }
@@ -77,7 +85,11 @@ impl Service for Recorder {
         self.peers.lock().unwrap().insert(peer.ip());
         let n = self.seen.fetch_add(1, Ordering::SeqCst);
         Upgrade::Accept {
-            handler: Closer(n < self.drop_first, self.pings.clone()),
+            handler: Closer {
+                close: n < self.drop_first,
+                on_ping: self.on_ping,
+                pings: self.pings.clone(),
+            },
             config: Config::new(Role::Server),
             protocol: None,
             extensions: None,
@@ -88,6 +100,13 @@ impl Service for Recorder {
 type Peers = Arc<Mutex<HashSet<IpAddr>>>;
 
 fn recorder(drop_first: usize) -> (ServerHandle, String, Peers, Arc<AtomicUsize>) {
+    recorder_with(drop_first, false)
+}
+
+fn recorder_with(
+    drop_first: usize,
+    on_ping: bool,
+) -> (ServerHandle, String, Peers, Arc<AtomicUsize>) {
     let peers = Arc::new(Mutex::new(HashSet::new()));
     let pings = Arc::new(AtomicUsize::new(0));
     let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap());
@@ -96,6 +115,7 @@ fn recorder(drop_first: usize) -> (ServerHandle, String, Peers, Arc<AtomicUsize>
     let svc = Recorder {
         peers: peers.clone(),
         drop_first,
+        on_ping,
         seen: AtomicUsize::new(0),
         pings: pings.clone(),
     };
@@ -152,6 +172,37 @@ fn held_connections_ping_and_stay_open() {
     // would not fail the client, a broken frame would close the connection: lost > 0).
     let n = pings.load(Ordering::SeqCst);
     assert!((20 * 3..=20 * 6).contains(&n), "{n} pings");
+    h.stop();
+    let _ = h.join();
+}
+
+#[test]
+fn held_connections_the_server_closes_later_are_lost_and_opened_again() {
+    // Held idle connections are closed by the server only when their first ping arrives,
+    // long after the handshake: the close reaches an idle held socket, which must be seen,
+    // counted lost and opened again.
+    let (h, url, _, pings) = recorder_with(25, true);
+    let dir = tempfile::tempdir().unwrap();
+    let p = spec(
+        dir.path(),
+        &url,
+        serde_json::json!({"connections": 100, "hold": 0.6, "ping_interval": 0.1}),
+    );
+    let r = run(&config(p, None), Shutdown::new()).unwrap();
+    let s = &r.servers[0];
+    assert!(s.reached, "{s:?}");
+    assert_eq!(s.lost, 25, "{s:?}");
+    assert_eq!(s.handshakes, 125, "{s:?}");
+    assert_eq!(
+        s.errors.get("closed-by-server"),
+        Some(&25),
+        "{:?}",
+        s.errors
+    );
+    assert!(
+        pings.load(Ordering::SeqCst) >= 125,
+        "every connection pinged"
+    );
     h.stop();
     let _ = h.join();
 }

@@ -1008,6 +1008,22 @@ impl Connection {
         self.out.len() - self.out_start
     }
 
+    /// Open, between messages, with nothing half-read, queued, unread or timed: dropping
+    /// this state loses nothing, and a fresh `Connection` can take over the socket later
+    /// (massconnect's holder of idle connections).
+    pub fn at_rest(&self) -> bool {
+        self.state == State::Open
+            && !self.msg.active
+            && self.current.is_none()
+            && self.decoder.at_boundary()
+            && !self.has_transmit()
+            && self.events.is_empty()
+            && self.close_deadline.is_none()
+            && self.linger_deadline.is_none()
+            && self.deflater.is_none()
+            && self.inflater.is_none()
+    }
+
     /// Octets waiting to be written?
     pub fn has_transmit(&self) -> bool {
         self.out.len() > self.out_start

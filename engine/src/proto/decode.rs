@@ -124,6 +124,14 @@ impl FrameDecoder {
         self.current.as_ref()
     }
 
+    /// Between frames: no partial header, no frame payload still to come, not inside a
+    /// fragmented message.
+    pub fn at_boundary(&self) -> bool {
+        self.hdr_len == 0
+            && self.current.is_none()
+            && !self.rules.as_ref().is_some_and(|r| r.in_message)
+    }
+
     /// Payload octets of the current frame still to come.
     pub fn remaining(&self) -> u64 {
         self.remaining

@@ -4,6 +4,7 @@
 //! `retrydelay` ms), plus: lost connections retried too, threads, source addresses, hold,
 //! pings, timeouts, a rate cap, host limits checked up front, shards over many agents.
 
+pub mod holder;
 pub mod limits;
 pub mod ramp;
 pub mod report;

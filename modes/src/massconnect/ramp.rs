@@ -1,11 +1,17 @@
 //! The ramp: each pinned thread opens its share of the connections in batches, retries failed
 //! and lost ones, and holds them open until released.
 //!
-//! Per connection slot, one task. While it connects, its connect and handshake state lives in
-//! a boxed future that is freed once the handshake is done; a held plain connection keeps
-//! only its socket and a readiness wait (no read buffer, no protocol state: a `Connection` is
-//! made only if the server sends something or a ping is due).
-
+//! Per connection slot, one task while it connects: its connect and handshake state lives in
+//! a boxed future that is freed once the handshake is done. An open plain connection with
+//! nothing more to read is then handed to the thread's [`Holder`] as a bare socket (a
+//! 16-byte entry and an epoll registration) and its task ends: an idle held connection has
+//! no task, no future and no protocol state. When a held socket turns readable (the server
+//! sent something, closed, or reset) or a ping cannot be written whole, the holder starts a
+//! task for its slot again, which reads it with the protocol core (a `Connection` made for
+//! the occasion), answers, and gives the socket back once the connection is at rest, or
+//! counts it lost and retries the slot. TLS connections, and plain ones not at rest, stay
+//! with their task (no buffer while waiting; protocol state only once the server sent
+//! something). At the release the holder closes every socket it holds (close 1000).
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -14,13 +20,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+
 use monoio::io::AsyncWriteRentExt;
+use rand::Rng;
 use wstest_engine::net::{connect, resolve, ConnectOptions, Stream, WsUrl};
-use wstest_engine::proto::{CloseCode, Config, Connection, TransportAction};
+use wstest_engine::proto::frame::encode_frame;
+use wstest_engine::proto::{CloseCode, Config, Connection, OpCode, TransportAction};
 use wstest_engine::runtime::Shutdown;
 use wstest_engine::stats::Latency;
 use wstest_engine::ws::{drive, ClientError, DriveOptions, Opener, WsClientOptions};
 
+use super::holder::{Entry, Holder, SWEEP};
 use super::spec::Options;
 
 /// What every thread shares (atomics only; touched once per connection, never per message).
@@ -119,6 +130,13 @@ struct Ctx {
     /// the batch size is a window of attempts in flight).
     attempting: Cell<u64>,
     attempt_ended: wstest_engine::ws::LocalNotify,
+    /// Idle plain connections, held without a task each (`None`: no epoll here; every
+    /// connection keeps its task).
+    holder: Option<Holder>,
+    /// Tasks of this thread still running (slots, the holder, closes), and a wake-up when
+    /// none is left.
+    running: Cell<u64>,
+    all_done: wstest_engine::ws::LocalNotify,
 }
 
 /// One thread's ramp; returns its tallies once every slot is released or has given up.
@@ -142,10 +160,20 @@ pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
         plan: plan.clone(),
         attempting: Cell::new(0),
         attempt_ended: Default::default(),
+        holder: Holder::new().ok(),
+        running: Cell::new(0),
+        all_done: Default::default(),
     });
+    {
+        let guard = Running::new(&ctx);
+        let c = ctx.clone();
+        drop(monoio::spawn(async move {
+            let _guard = guard;
+            holder_task(c).await
+        }));
+    }
     // The batch is split over the threads; every thread waits `batchdelay` between its parts.
     let batch = (o.batchsize / plan.threads as u64).max(1);
-    let mut tasks = Vec::with_capacity(plan.slots as usize);
     let mut started = 0;
     while started < plan.slots {
         if plan.shared.stop.is_triggered() || plan.shared.exhausted.load(Ordering::Relaxed) {
@@ -166,10 +194,7 @@ pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
         // Counted as attempting from the start, so the window holds before they run.
         ctx.attempting.set(ctx.attempting.get() + n);
         for i in 0..n {
-            let ctx = ctx.clone();
-            let slot = plan.first_slot + started + i;
-            let fut = slot_task(ctx, slot);
-            tasks.push(monoio::spawn(fut));
+            spawn_slot(&ctx, plan.first_slot + started + i, 0, None);
         }
         started += n;
         if started < plan.slots && o.batchdelay > 0 {
@@ -193,8 +218,8 @@ pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
     plan.shared
         .gave_up
         .fetch_add(plan.slots - started, Ordering::SeqCst);
-    for t in tasks {
-        t.await;
+    while ctx.running.get() > 0 {
+        ctx.all_done.notified().await;
     }
     ctx.stats.take()
 }
@@ -273,102 +298,144 @@ fn classify(
     }
 }
 
-/// How a held connection ended.
+/// How a held connection ended (for its slot task).
 enum Held {
+    /// Given to the thread's [`Holder`]: still open, no longer this task's.
+    HandedOver,
     /// The stream and any protocol state, or `None` when already closed.
     Released(Option<(Stream, Option<Box<Connection>>)>),
     Lost(&'static str),
 }
 
-async fn slot_task(ctx: Rc<Ctx>, slot: u64) {
+/// An open connection a slot task takes on.
+enum Opened {
+    /// Just opened by this task: the stream and the octets after the handshake response.
+    Fresh(Stream, Vec<u8>),
+    /// Back from the holder: the socket turned readable (no octets), or a ping did not go
+    /// out whole (the octets still to write).
+    Woke(OwnedFd, Vec<u8>),
+}
+
+/// Counts a task of this thread as running until dropped (the thread ends when none is).
+struct Running(Rc<Ctx>);
+
+impl Running {
+    fn new(ctx: &Rc<Ctx>) -> Running {
+        ctx.running.set(ctx.running.get() + 1);
+        Running(ctx.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let n = self.0.running.get() - 1;
+        self.0.running.set(n);
+        if n == 0 {
+            self.0.all_done.notify();
+        }
+    }
+}
+
+/// Start a slot's task (a new slot, or one taking a connection back from the holder).
+fn spawn_slot(ctx: &Rc<Ctx>, slot: u64, attempts: u64, open: Option<Opened>) {
+    let guard = Running::new(ctx);
+    let ctx = ctx.clone();
+    // Detached: a kept JoinHandle would keep the finished task's memory.
+    drop(monoio::spawn(async move {
+        let _guard = guard;
+        slot_task(ctx, slot, attempts, open).await
+    }));
+}
+
+async fn slot_task(ctx: Rc<Ctx>, slot: u64, mut attempts: u64, mut open: Option<Opened>) {
     let p = ctx.plan.clone();
-    let mut first = true;
+    // A new slot is counted as attempting by the ramp before it runs.
+    let mut first = open.is_none();
     let sh = &p.shared;
-    let mut attempts = 0u64;
     let mut streak = 0u32;
     loop {
-        let over = sh.stop.is_triggered()
-            || sh.release.is_triggered()
-            || sh.exhausted.load(Ordering::Relaxed)
-            || (p.opts.max_retries > 0 && attempts > p.opts.max_retries);
-        if over {
-            sh.gave_up.fetch_add(1, Ordering::SeqCst);
-            if first {
-                // Counted as attempting by the ramp; it never will.
-                ctx.attempting.set(ctx.attempting.get() - 1);
-                ctx.attempt_ended.notify();
-            }
-            return;
-        }
-        attempts += 1;
-        if let Some(i) = ctx.interval {
-            let now = Instant::now();
-            let at = ctx.next_attempt.get().max(now);
-            ctx.next_attempt.set(at + i);
-            if at > now {
-                // Boxed, as every timer here: monoio's sleep future is 640 bytes, and a
-                // slot's state is sized by its largest wait.
-                let f = Box::pin(monoio::time::sleep(at - now));
-                f.await;
-            }
-        }
-        // Boxed: its state is freed when the handshake is over.
-        if !first {
-            ctx.attempting.set(ctx.attempting.get() + 1);
-        }
-        first = false;
-        let f = Box::pin(attempt(&ctx, slot));
-        let r = f.await;
-        ctx.attempting.set(ctx.attempting.get() - 1);
-        ctx.attempt_ended.notify();
-        match r {
-            Attempt::Failed(kind) => {
-                sh.failed.fetch_add(1, Ordering::SeqCst);
-                *ctx.stats.borrow_mut().errors.entry(kind).or_default() += 1;
-                streak += 1;
-            }
-            Attempt::Open(stream, leftover) => {
-                sh.handshakes.fetch_add(1, Ordering::SeqCst);
-                let live = sh.live.fetch_add(1, Ordering::SeqCst) + 1;
-                sh.peak.fetch_max(live, Ordering::SeqCst);
-                if live >= sh.target {
-                    let at = (sh.started.elapsed().as_nanos() as u64).max(1);
-                    let _ =
-                        sh.reached_ns
-                            .compare_exchange(0, at, Ordering::SeqCst, Ordering::Relaxed);
+        if let Some(o) = open.take() {
+            // Boxed and awaited in its own statement (as every wait here): a temporary in
+            // an `.await` statement keeps its space in the task for the whole wait.
+            let f = Box::pin(keep(&ctx, slot, attempts, o));
+            let held = f.await;
+            match held {
+                Held::HandedOver => return,
+                Held::Released(open) => {
+                    sh.live.fetch_sub(1, Ordering::SeqCst);
+                    if let Some((stream, conn)) = open {
+                        // Boxed: the driver's state exists only while closing.
+                        let f = Box::pin(close(&ctx, stream, conn));
+                        f.await;
+                    }
+                    return;
                 }
-                // Boxed and awaited in their own statements (as every wait here): a
-                // temporary in an `.await` statement keeps its space in the task for the
-                // whole wait. Measured: slot task 392 B, held-connection state 408 B.
-                let held = match stream {
-                    Stream::Plain(tcp) => {
-                        let h = Box::pin(hold_plain(&ctx, tcp, leftover));
-                        h.await
+                Held::Lost(kind) => {
+                    sh.live.fetch_sub(1, Ordering::SeqCst);
+                    sh.lost.fetch_add(1, Ordering::SeqCst);
+                    *ctx.stats
+                        .borrow_mut()
+                        .errors
+                        .entry(kind.into())
+                        .or_default() += 1;
+                    streak = 1;
+                }
+            }
+        } else {
+            let over = sh.stop.is_triggered()
+                || sh.release.is_triggered()
+                || sh.exhausted.load(Ordering::Relaxed)
+                || (p.opts.max_retries > 0 && attempts > p.opts.max_retries);
+            if over {
+                sh.gave_up.fetch_add(1, Ordering::SeqCst);
+                if first {
+                    // Counted as attempting by the ramp; it never will.
+                    ctx.attempting.set(ctx.attempting.get() - 1);
+                    ctx.attempt_ended.notify();
+                }
+                return;
+            }
+            attempts += 1;
+            if let Some(i) = ctx.interval {
+                let now = Instant::now();
+                let at = ctx.next_attempt.get().max(now);
+                ctx.next_attempt.set(at + i);
+                if at > now {
+                    // Boxed, as every timer here: monoio's sleep future is 640 bytes.
+                    let f = Box::pin(monoio::time::sleep(at - now));
+                    f.await;
+                }
+            }
+            if !first {
+                ctx.attempting.set(ctx.attempting.get() + 1);
+            }
+            first = false;
+            // Boxed: its state is freed when the handshake is over.
+            let f = Box::pin(attempt(&ctx, slot));
+            let r = f.await;
+            ctx.attempting.set(ctx.attempting.get() - 1);
+            ctx.attempt_ended.notify();
+            match r {
+                Attempt::Failed(kind) => {
+                    sh.failed.fetch_add(1, Ordering::SeqCst);
+                    *ctx.stats.borrow_mut().errors.entry(kind).or_default() += 1;
+                    streak += 1;
+                }
+                Attempt::Open(stream, leftover) => {
+                    sh.handshakes.fetch_add(1, Ordering::SeqCst);
+                    let live = sh.live.fetch_add(1, Ordering::SeqCst) + 1;
+                    sh.peak.fetch_max(live, Ordering::SeqCst);
+                    if live >= sh.target {
+                        let at = (sh.started.elapsed().as_nanos() as u64).max(1);
+                        let _ = sh.reached_ns.compare_exchange(
+                            0,
+                            at,
+                            Ordering::SeqCst,
+                            Ordering::Relaxed,
+                        );
                     }
-                    other => {
-                        let h = Box::pin(hold_driven(&ctx, other, leftover));
-                        h.await
-                    }
-                };
-                sh.live.fetch_sub(1, Ordering::SeqCst);
-                match held {
-                    Held::Released(open) => {
-                        if let Some((stream, conn)) = open {
-                            // Boxed: the driver's state exists only while closing.
-                            let f = Box::pin(close(&ctx, stream, conn));
-                            f.await;
-                        }
-                        return;
-                    }
-                    Held::Lost(kind) => {
-                        sh.lost.fetch_add(1, Ordering::SeqCst);
-                        *ctx.stats
-                            .borrow_mut()
-                            .errors
-                            .entry(kind.into())
-                            .or_default() += 1;
-                        streak = 1;
-                    }
+                    open = Some(Opened::Fresh(stream, leftover));
+                    continue;
                 }
             }
         }
@@ -387,6 +454,80 @@ async fn retry_wait(delay: Duration, stop: &Shutdown) {
     }
 }
 
+/// Hold an open connection: a plain one with nothing to read goes to the holder; others
+/// stay with this task until they are at rest (plain) or end (TLS).
+async fn keep(ctx: &Ctx, slot: u64, attempts: u64, o: Opened) -> Held {
+    match o {
+        Opened::Fresh(Stream::Plain(tcp), leftover) => {
+            let start = if leftover.is_empty() {
+                Start::AtRest
+            } else {
+                Start::Input(leftover)
+            };
+            hold_plain(ctx, slot, attempts, tcp, start).await
+        }
+        Opened::Fresh(other, leftover) => hold_driven(ctx, other, leftover).await,
+        Opened::Woke(fd, rest) => {
+            let tcp = match monoio::net::TcpStream::from_std(std::net::TcpStream::from(fd)) {
+                Ok(t) => t,
+                Err(_) => return Held::Lost("reset"),
+            };
+            let start = if rest.is_empty() {
+                Start::Read
+            } else {
+                Start::Write(rest)
+            };
+            hold_plain(ctx, slot, attempts, tcp, start).await
+        }
+    }
+}
+
+/// Give `tcp` to the thread's holder (this task then lets it go); back if the holder
+/// cannot take it, or `Gone` if it could not even be given back.
+fn hand_over(ctx: &Ctx, slot: u64, attempts: u64, tcp: monoio::net::TcpStream) -> HandOver {
+    let Some(h) = &ctx.holder else {
+        return HandOver::Back(tcp);
+    };
+    if ctx.plan.shared.release.is_triggered() {
+        return HandOver::Back(tcp);
+    }
+    // No operation on `tcp` is in flight (the caller's rule: no wait on it was cancelled),
+    // so monoio gives its descriptor up (deregistered from the legacy driver).
+    let raw = tcp.into_raw_fd();
+    // SAFETY: `into_raw_fd` handed over the only ownership of this open descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let e = Entry {
+        fd,
+        slot,
+        attempts: attempts.min(u32::MAX as u64) as u32,
+    };
+    match h.insert(e) {
+        Ok(()) => HandOver::Done,
+        Err(e) => match monoio::net::TcpStream::from_std(std::net::TcpStream::from(e.fd)) {
+            Ok(t) => HandOver::Back(t),
+            Err(_) => HandOver::Gone,
+        },
+    }
+}
+
+enum HandOver {
+    Done,
+    Back(monoio::net::TcpStream),
+    Gone,
+}
+
+/// What a plain connection starts `hold_plain` with.
+enum Start {
+    /// Just opened, nothing read: straight to the holder.
+    AtRest,
+    /// Octets that came with the handshake response.
+    Input(Vec<u8>),
+    /// The holder saw it readable.
+    Read,
+    /// The rest of a ping the holder could not write whole.
+    Write(Vec<u8>),
+}
+
 /// What woke a held connection.
 enum Wake {
     Readable(bool),
@@ -394,21 +535,53 @@ enum Wake {
     Release,
 }
 
-/// Keep a plain connection open until released: answer what the server sends, ping if asked.
-/// The waiting state is small (socket, readiness wait, release wait: 408 B measured);
-/// reading, protocol state and writing are boxed and exist only while the server sends
-/// something or a ping is due.
-async fn hold_plain(ctx: &Ctx, mut tcp: monoio::net::TcpStream, leftover: Vec<u8>) -> Held {
+/// Keep a plain connection while it is not at rest (a partial frame or message read, a
+/// close under way), answering what the server sends and pinging if asked; once at rest,
+/// hand it to the holder. The waiting state here is small (socket, readiness wait, release
+/// wait); reading, protocol state and writing are boxed and exist only while the server
+/// sends something or a ping is due.
+async fn hold_plain(
+    ctx: &Ctx,
+    slot: u64,
+    attempts: u64,
+    mut tcp: monoio::net::TcpStream,
+    start: Start,
+) -> Held {
     let release = &ctx.plan.shared.release;
     let mut conn: Option<Box<Connection>> = None;
-    if !leftover.is_empty() {
-        let f = Box::pin(service(ctx, &mut tcp, &mut conn, Some(leftover), false));
-        if let Err(kind) = f.await {
-            return Held::Lost(kind);
+    let first = match start {
+        Start::AtRest => Ok(()),
+        Start::Input(v) => {
+            let f = Box::pin(service(ctx, &mut tcp, &mut conn, Some(v), false));
+            f.await
         }
+        Start::Read => {
+            let f = Box::pin(service(ctx, &mut tcp, &mut conn, None, false));
+            f.await
+        }
+        Start::Write(rest) => {
+            let (r, _) = tcp.write_all(rest).await;
+            r.map(|_| ()).map_err(|_| "reset")
+        }
+    };
+    if let Err(kind) = first {
+        return Held::Lost(kind);
     }
+    // Handing over needs no operation on `tcp` in flight: not after a wait for readability
+    // was given up (for a ping or the release).
+    let mut can_hand_over = ctx.holder.is_some();
     let pinging = ctx.plan.opts.ping_interval > 0.0;
     loop {
+        if can_hand_over && conn.as_ref().is_none_or(|c| c.at_rest()) {
+            match hand_over(ctx, slot, attempts, tcp) {
+                HandOver::Done => return Held::HandedOver,
+                HandOver::Gone => return Held::Lost("reset"),
+                HandOver::Back(t) => {
+                    tcp = t;
+                    can_hand_over = false;
+                }
+            }
+        }
         let woke = if pinging {
             let d = Duration::from_secs_f64(ctx.plan.opts.ping_interval);
             let f = Box::pin(wait_or_ping(&tcp, d, release));
@@ -425,7 +598,10 @@ async fn hold_plain(ctx: &Ctx, mut tcp: monoio::net::TcpStream, leftover: Vec<u8
             Wake::Release => return Held::Released(Some((Stream::Plain(tcp), conn))),
             Wake::Readable(false) => return Held::Lost("reset"),
             Wake::Readable(true) => false,
-            Wake::Ping => true,
+            Wake::Ping => {
+                can_hand_over = false;
+                true
+            }
         };
         let f = Box::pin(service(ctx, &mut tcp, &mut conn, None, ping_now));
         let r = f.await;
@@ -440,6 +616,81 @@ async fn wait_or_ping(tcp: &monoio::net::TcpStream, every: Duration, release: &S
         r = tcp.readable(false) => Wake::Readable(r.is_ok()),
         _ = monoio::time::sleep(every) => Wake::Ping,
         _ = release.wait() => Wake::Release,
+    }
+}
+
+/// The holder's task: sweep for readable sockets (back to a slot task each), ping every
+/// held socket each `ping_interval`, and at the release close them all.
+async fn holder_task(ctx: Rc<Ctx>) {
+    let Some(holder) = &ctx.holder else {
+        return;
+    };
+    let sh = &ctx.plan.shared;
+    let ping_every = (ctx.plan.opts.ping_interval > 0.0)
+        .then(|| Duration::from_secs_f64(ctx.plan.opts.ping_interval));
+    let mut next_ping = ping_every.map(|d| Instant::now() + d);
+    let mut ready = Vec::new();
+    let mut unsent = Vec::new();
+    loop {
+        let f = Box::pin(sweep_wait(&sh.release));
+        f.await;
+        if sh.release.is_triggered() {
+            holder.take_all(&mut ready);
+            for e in ready.drain(..) {
+                sh.live.fetch_sub(1, Ordering::SeqCst);
+                let Ok(tcp) = monoio::net::TcpStream::from_std(std::net::TcpStream::from(e.fd))
+                else {
+                    continue;
+                };
+                let guard = Running::new(&ctx);
+                let c = ctx.clone();
+                drop(monoio::spawn(async move {
+                    let _guard = guard;
+                    close(&c, Stream::Plain(tcp), None).await
+                }));
+            }
+            return;
+        }
+        holder.take_ready(&mut ready);
+        for e in ready.drain(..) {
+            spawn_slot(
+                &ctx,
+                e.slot,
+                e.attempts.into(),
+                Some(Opened::Woke(e.fd, Vec::new())),
+            );
+        }
+        if let (Some(every), Some(at)) = (ping_every, next_ping) {
+            let now = Instant::now();
+            if now >= at {
+                next_ping = Some((at + every).max(now));
+                let mut rng = rand::rng();
+                holder.send_each(
+                    || {
+                        let mut f = Vec::with_capacity(6);
+                        let mask: [u8; 4] = rng.random();
+                        encode_frame(&mut f, true, 0, OpCode::PING, Some(mask), b"");
+                        f
+                    },
+                    &mut unsent,
+                );
+                for (e, rest) in unsent.drain(..) {
+                    spawn_slot(
+                        &ctx,
+                        e.slot,
+                        e.attempts.into(),
+                        Some(Opened::Woke(e.fd, rest)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn sweep_wait(release: &Shutdown) {
+    monoio::select! {
+        _ = monoio::time::sleep(SWEEP) => {}
+        _ = release.wait() => {}
     }
 }
 

@@ -557,3 +557,33 @@ fn deflate_violations() {
     feed(&mut s, &masked(RawFrame::new(1, vec![0x00]).rsv(4)));
     assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1002)));
 }
+
+#[test]
+fn at_rest_only_between_messages_with_nothing_queued() {
+    let (mut s, mut c) = (server(), client());
+    assert!(c.at_rest());
+    // A ping from the server: the pong is queued, then written: at rest again.
+    s.ping(b"hi");
+    pump(&mut s, &mut c, now());
+    let _ = events(&mut c);
+    assert!(!c.at_rest(), "pong queued");
+    drain(&mut c);
+    assert!(c.at_rest());
+    // Half a frame, then the first fragment of a message: not at rest until it ends.
+    s.send_fragmented(false, b"abcdef", 3);
+    let mut bytes = drain(&mut s);
+    feed_at(&mut c, &mut bytes[..1], now());
+    assert!(!c.at_rest(), "partial header");
+    feed_at(&mut c, &mut bytes[1..5], now());
+    let _ = events(&mut c);
+    assert!(!c.at_rest(), "inside a fragmented message");
+    feed_at(&mut c, &mut bytes[5..], now());
+    let _ = events(&mut c);
+    assert!(c.at_rest());
+    // A close from the server: never at rest again.
+    s.close(Some(CloseCode::NORMAL), "", now());
+    pump(&mut s, &mut c, now());
+    let _ = events(&mut c);
+    drain(&mut c);
+    assert!(!c.at_rest());
+}
