@@ -25,20 +25,23 @@ impl Stream {
     }
 }
 
+// TLS operations are boxed: their futures are several hundred octets (TLS state machines),
+// and inline they would size every plain connection's pending read and write too. One
+// allocation per TLS operation is small beside the TLS work itself.
 impl AsyncReadRent for Stream {
     async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Stream::Plain(s) => s.read(buf).await,
-            Stream::TlsClient(s) => s.read(buf).await,
-            Stream::TlsServer(s) => s.read(buf).await,
+            Stream::TlsClient(s) => Box::pin(s.read(buf)).await,
+            Stream::TlsServer(s) => Box::pin(s.read(buf)).await,
         }
     }
 
     async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Stream::Plain(s) => s.readv(buf).await,
-            Stream::TlsClient(s) => s.readv(buf).await,
-            Stream::TlsServer(s) => s.readv(buf).await,
+            Stream::TlsClient(s) => Box::pin(s.readv(buf)).await,
+            Stream::TlsServer(s) => Box::pin(s.readv(buf)).await,
         }
     }
 }
@@ -47,32 +50,32 @@ impl AsyncWriteRent for Stream {
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Stream::Plain(s) => s.write(buf).await,
-            Stream::TlsClient(s) => s.write(buf).await,
-            Stream::TlsServer(s) => s.write(buf).await,
+            Stream::TlsClient(s) => Box::pin(s.write(buf)).await,
+            Stream::TlsServer(s) => Box::pin(s.write(buf)).await,
         }
     }
 
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Stream::Plain(s) => s.writev(buf).await,
-            Stream::TlsClient(s) => s.writev(buf).await,
-            Stream::TlsServer(s) => s.writev(buf).await,
+            Stream::TlsClient(s) => Box::pin(s.writev(buf)).await,
+            Stream::TlsServer(s) => Box::pin(s.writev(buf)).await,
         }
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush().await,
-            Stream::TlsClient(s) => s.flush().await,
-            Stream::TlsServer(s) => s.flush().await,
+            Stream::TlsClient(s) => Box::pin(s.flush()).await,
+            Stream::TlsServer(s) => Box::pin(s.flush()).await,
         }
     }
 
     async fn shutdown(&mut self) -> std::io::Result<()> {
         match self {
             Stream::Plain(s) => s.shutdown().await,
-            Stream::TlsClient(s) => s.shutdown().await,
-            Stream::TlsServer(s) => s.shutdown().await,
+            Stream::TlsClient(s) => Box::pin(s.shutdown()).await,
+            Stream::TlsServer(s) => Box::pin(s.shutdown()).await,
         }
     }
 }

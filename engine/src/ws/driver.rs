@@ -210,7 +210,10 @@ async fn write_op(
     let rest = pause.saturating_sub(started.elapsed());
     if !rest.is_zero() {
         if rest >= Duration::from_millis(1) {
-            monoio::time::sleep(rest).await;
+            // Boxed: a timer is 640 octets (cache-padded), and this one is only the
+            // fuzzer's; every connection's write state would otherwise carry it.
+            let f = Box::pin(monoio::time::sleep(rest));
+            f.await;
         } else {
             precise_sleep(rest);
         }
@@ -219,6 +222,22 @@ async fn write_op(
         res = wr.shutdown().await;
     }
     (wr, buf, res)
+}
+
+/// Waits for the connection's timer (pending forever without one; the select arm is off then).
+struct DeadlineWait<'a>(Option<&'a mut std::pin::Pin<Box<monoio::time::Sleep>>>);
+
+impl std::future::Future for DeadlineWait<'_> {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        match self.0.as_mut() {
+            Some(t) => t.as_mut().poll(cx),
+            None => std::task::Poll::Pending,
+        }
+    }
 }
 
 /// Run `conn` over `stream` until the connection is closed. `initial` holds octets that came
@@ -265,6 +284,10 @@ pub async fn drive<H: Handler>(
     let shutdown = opts.shutdown.clone().unwrap_or_default();
     // One wait for the whole connection (registered once, not once per event).
     let mut shutdown_wait = pin!(shutdown.wait().fuse());
+    // The connection's one timer (close handshake, linger, the handler's deadline): made the
+    // first time a deadline is set and moved after that, never made per wait. Boxed, so a
+    // connection that never needs one does not carry its 640 octets.
+    let mut timer: Option<std::pin::Pin<Box<monoio::time::Sleep>>> = None;
 
     loop {
         let now = Instant::now();
@@ -357,9 +380,14 @@ pub async fn drive<H: Handler>(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let sleep_for = deadline
-            .map(|d| d.saturating_duration_since(now))
-            .unwrap_or(Duration::from_secs(3600));
+        if let Some(d) = deadline {
+            let at = monoio::time::Instant::from_std(d);
+            match &mut timer {
+                Some(t) if t.deadline() == at => {}
+                Some(t) => t.as_mut().reset(at),
+                None => timer = Some(Box::pin(monoio::time::sleep_until(at))),
+            }
+        }
         monoio::select! {
             r = &mut reading, if !reading.is_terminated() => {
                 let (rd, mut buf, res) = r;
@@ -399,7 +427,7 @@ pub async fn drive<H: Handler>(
                     conn.handle_eof();
                 }
             }
-            _ = monoio::time::sleep(sleep_for), if deadline.is_some() => {
+            _ = DeadlineWait(timer.as_mut()), if deadline.is_some() => {
                 let now = Instant::now();
                 conn.handle_timeout(now);
                 // The deadline slept for, not a fresh one: a handler may compute it from now.
@@ -426,5 +454,33 @@ pub async fn drive<H: Handler>(
         status: conn.close_status().clone(),
         counters: *conn.counters(),
         io_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an idle connection's task carries while driven: no timer inline (monoio's is
+    /// 640 octets and cache-padded, which also forces an over-aligned allocation), no TLS
+    /// operation state on plain connections.
+    #[test]
+    fn drive_state_stays_small() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let t = monoio::net::TcpStream::connect_addr(l.local_addr().unwrap())
+                .await
+                .unwrap();
+            let mut conn = Connection::new(crate::proto::Config::new(crate::proto::Role::Server));
+            let (opts, mut handler) = (DriveOptions::default(), ());
+            let f = drive(Stream::Plain(t), &mut conn, Vec::new(), &mut handler, &opts);
+            let (size, align) = (std::mem::size_of_val(&f), std::mem::align_of_val(&f));
+            assert!(size <= 1536, "drive's state is {size} octets");
+            assert!(align <= 16, "drive's state is aligned to {align}");
+        });
     }
 }

@@ -238,6 +238,14 @@ async fn accept_loop<S: Service>(
     s
 }
 
+/// A connection whose opening handshake succeeded: what driving it needs.
+struct Opened<H> {
+    stream: Stream,
+    handler: H,
+    config: Config,
+    leftover: Vec<u8>,
+}
+
 async fn serve_conn<S: Service>(
     cfg: &ServerConfig,
     service: &S,
@@ -247,6 +255,48 @@ async fn serve_conn<S: Service>(
     shutdown: Shutdown,
     stats: &RefCell<ServerStats>,
 ) {
+    // Boxed: the TLS and HTTP state of the opening handshake (timers, parser, TLS
+    // acceptor) is freed before the connection is driven, so a long-lived connection's task
+    // holds only what driving needs.
+    let f = Box::pin(open_conn(cfg, service, tcp, peer, acceptor, stats));
+    let Some(Opened {
+        stream,
+        mut handler,
+        config,
+        leftover,
+    }) = f.await
+    else {
+        return;
+    };
+    let mut conn = Connection::new(config);
+    let opts = DriveOptions {
+        read_buf: cfg.read_buf,
+        shutdown: Some(shutdown),
+        notify: None,
+        sync_pause: cfg.sync_pause,
+    };
+    let out = drive(stream, &mut conn, leftover, &mut handler, &opts).await;
+    if let Some(e) = &out.status.error {
+        log::debug!("{peer}: {e}");
+    }
+    let mut s = stats.borrow_mut();
+    s.protocol_errors += u64::from(out.status.failed_by_me);
+    s.rx_messages += out.counters.rx_messages;
+    s.tx_messages += out.counters.tx_messages;
+    s.rx_octets += out.counters.rx_octets;
+    s.tx_octets += out.counters.tx_octets;
+}
+
+/// TLS (when configured) and the opening handshake: the connection to drive, or `None`
+/// when it ended here (refused, failed, answered as plain HTTP).
+async fn open_conn<S: Service>(
+    cfg: &ServerConfig,
+    service: &S,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: Option<monoio_rustls::TlsAcceptor>,
+    stats: &RefCell<ServerStats>,
+) -> Option<Opened<S::Handler>> {
     let mut stream = match acceptor {
         None => Stream::Plain(tcp),
         Some(a) => match monoio::time::timeout(cfg.handshake_timeout, a.accept(tcp)).await {
@@ -257,12 +307,12 @@ async fn serve_conn<S: Service>(
                     crate::net::connect::tls_error_text(&e)
                 );
                 stats.borrow_mut().tls_failed += 1;
-                return;
+                return None;
             }
             Err(_) => {
                 log::debug!("{peer}: TLS handshake timed out");
                 stats.borrow_mut().tls_failed += 1;
-                return;
+                return None;
             }
         },
     };
@@ -277,24 +327,24 @@ async fn serve_conn<S: Service>(
         Ok(Err(HandshakeError::Eof)) => {
             log::debug!("{peer}: closed during the opening handshake");
             stats.borrow_mut().handshakes_failed += 1;
-            return;
+            return None;
         }
         Ok(Err(e)) => {
             log::debug!("{peer}: bad opening handshake: {e}");
             stats.borrow_mut().handshakes_failed += 1;
             let _ = send(&mut stream, error_response(&e, name)).await;
-            return;
+            return None;
         }
         Err(_) => {
             log::debug!("{peer}: opening handshake timed out");
             stats.borrow_mut().handshakes_failed += 1;
-            return;
+            return None;
         }
     };
     if !head.is_upgrade() {
         if let Some(resp) = service.http(&head, peer) {
             let _ = send(&mut stream, resp).await;
-            return;
+            return None;
         }
     }
     let req = match validate_upgrade(head) {
@@ -303,7 +353,7 @@ async fn serve_conn<S: Service>(
             log::debug!("{peer}: bad opening handshake: {e}");
             stats.borrow_mut().handshakes_failed += 1;
             let _ = send(&mut stream, error_response(&e, name)).await;
-            return;
+            return None;
         }
     };
     match service.upgrade(&req, peer) {
@@ -322,12 +372,14 @@ async fn serve_conn<S: Service>(
                 ),
             )
             .await;
+            None
         }
         Upgrade::Respond(bytes) => {
             let _ = send(&mut stream, bytes).await;
+            None
         }
         Upgrade::Accept {
-            mut handler,
+            handler,
             config,
             protocol,
             extensions,
@@ -340,26 +392,15 @@ async fn serve_conn<S: Service>(
             .is_err()
             {
                 stats.borrow_mut().handshakes_failed += 1;
-                return;
+                return None;
             }
             stats.borrow_mut().connections += 1;
-            let mut conn = Connection::new(config);
-            let opts = DriveOptions {
-                read_buf: cfg.read_buf,
-                shutdown: Some(shutdown),
-                notify: None,
-                sync_pause: cfg.sync_pause,
-            };
-            let out = drive(stream, &mut conn, leftover, &mut handler, &opts).await;
-            if let Some(e) = &out.status.error {
-                log::debug!("{peer}: {e}");
-            }
-            let mut s = stats.borrow_mut();
-            s.protocol_errors += u64::from(out.status.failed_by_me);
-            s.rx_messages += out.counters.rx_messages;
-            s.tx_messages += out.counters.tx_messages;
-            s.rx_octets += out.counters.rx_octets;
-            s.tx_octets += out.counters.tx_octets;
+            Some(Opened {
+                stream,
+                handler,
+                config,
+                leftover,
+            })
         }
     }
 }
