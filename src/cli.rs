@@ -106,15 +106,20 @@ pub struct Cli {
     /// I/O driver: auto (io_uring, else epoll), uring, epoll.
     #[arg(long, default_value = "auto")]
     pub driver: String,
-    /// Do not pin worker threads to cores.
+    /// Do not pin worker threads to cores (by default a pool over every core is pinned, one
+    /// worker per core; a smaller one is left to the scheduler).
     #[arg(long)]
     pub no_pin: bool,
+    /// Pin the worker threads to these cores, round-robin (`taskset -c` syntax: 0-3,8). For
+    /// processes started side by side with fewer threads than cores.
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
     /// Listen backlog for server modes.
     #[arg(long, default_value_t = 1024)]
     pub backlog: i32,
-    /// Largest message accepted, in bytes.
-    #[arg(long, default_value_t = 64 << 20)]
-    pub max_message_size: u64,
+    /// Largest message accepted, in bytes (default 64 MiB; wampserver 1 MiB).
+    #[arg(long)]
+    pub max_message_size: Option<u64>,
     /// Extra CA certificates (PEM) to trust for wss:// (clients).
     #[arg(long)]
     pub cacert: Option<PathBuf>,
@@ -122,14 +127,16 @@ pub struct Cli {
     #[arg(long)]
     pub insecure: bool,
     /// Seconds to wait for connect and opening handshake (clients).
-    #[arg(long)]
+    #[arg(long, value_parser = seconds)]
     pub connect_timeout: Option<f64>,
-    /// echoclient: send this text (instead of reading lines from stdin).
+    /// echoclient: send this text (instead of reading lines from stdin); broadcastclient: the
+    /// text sent every --interval.
     #[arg(long)]
     pub message: Option<String>,
-    /// echoclient: how many times to send --message; wampclient --load: calls per client.
-    #[arg(long, default_value_t = 1)]
-    pub count: u64,
+    /// echoclient: how many times to send --message (default 1); wampclient --load: calls per
+    /// client (instead of --duration).
+    #[arg(long)]
+    pub count: Option<u64>,
     /// echoclient: send binary messages.
     #[arg(long)]
     pub binary: bool,
@@ -146,7 +153,7 @@ pub struct Cli {
     #[arg(long, default_value_t = 1)]
     pub probes: usize,
     /// wsperfmaster: seconds to wait for the probes.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = 300.0, value_parser = seconds)]
     pub wait: f64,
     /// massconnect: run shard I of N (1-based): its share of the connections and sources.
     #[arg(long, value_name = "I/N", value_parser = wstest_modes::massconnect::parse_shard)]
@@ -162,25 +169,25 @@ pub struct Cli {
     #[arg(value_name = "merge FILES")]
     pub rest: Vec<String>,
     /// broadcastclient: seconds between own messages (0: never send).
-    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    #[arg(long, value_name = "S", default_value_t = 2.0, value_parser = seconds)]
     pub interval: f64,
     /// broadcastclient: seconds to run (default: until the server closes or Ctrl-C); with
     /// --clients, seconds of publishing (default 5). wampclient --load: seconds to run
     /// (default 5, unless --count is given).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = seconds)]
     pub duration: Option<f64>,
     /// broadcastclient: measure fan-out with N receivers and one publisher. wampclient --load:
     /// caller/publisher sessions (default 4).
     #[arg(long, value_name = "N")]
     pub clients: Option<usize>,
     /// broadcastclient --clients: messages per second from the publisher.
-    #[arg(long, value_name = "R", default_value_t = 100.0)]
+    #[arg(long, value_name = "R", default_value_t = 100.0, value_parser = rate)]
     pub publish_rate: f64,
     /// broadcastclient --clients: message size in octets.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub size: usize,
     /// broadcastserver: seconds between "tick N" messages (0: none).
-    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    #[arg(long, value_name = "S", default_value_t = 1.0, value_parser = seconds)]
     pub tick: f64,
     /// broadcastserver: octets queued for one receiver before it is dropped (close 1008).
     #[arg(long, value_name = "N", default_value_t = 4 << 20)]
@@ -211,4 +218,26 @@ pub struct Cli {
     /// permessage-deflate: zlib compression level (0-9, default 6).
     #[arg(long, value_name = "N")]
     pub deflate_level: Option<u32>,
+}
+
+/// A number of seconds: finite, not negative, at most 10^9 (a typo, not a plan).
+fn seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || !(0.0..=1e9).contains(&v) {
+        return Err(format!("{s}: expected seconds from 0 to 1e9"));
+    }
+    Ok(v)
+}
+
+/// A rate per second: finite, above 0, at most 10^9.
+fn rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a rate"))?;
+    if !v.is_finite() || v <= 0.0 || v > 1e9 {
+        return Err(format!(
+            "{s}: expected a rate above 0 and at most 1e9 per second"
+        ));
+    }
+    Ok(v)
 }

@@ -20,6 +20,9 @@ use cli::{Cli, MODES, NEEDS_URL};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `--max-message-size` when not given (every mode but wampserver).
+const DEFAULT_MAX_MESSAGE: u64 = 64 << 20;
+
 fn main() {
     let cli = Cli::parse();
     env_logger::Builder::new()
@@ -79,10 +82,16 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         .driver
         .parse()
         .map_err(|e: String| usage(format!("--driver: {e}")))?;
+    let cpus = match &cli.cpus {
+        Some(list) => wstest_engine::runtime::parse_cpu_list(list)
+            .map_err(|e| usage(format!("--cpus: {e}")))?,
+        None => Vec::new(),
+    };
     let runtime = RuntimeConfig {
         threads: cli.threads,
         driver,
         no_pin: cli.no_pin,
+        cpus,
     };
     wstest_engine::runtime::limits::set_trim_hook(|| {
         // SAFETY: mi_collect only frees mimalloc's own cached memory of this thread.
@@ -110,7 +119,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         cert: cli.cert.clone(),
         runtime: runtime.clone(),
         backlog: cli.backlog,
-        max_message_size: cli.max_message_size,
+        max_message_size: cli.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE),
         ident: cli.ident.clone(),
         deflate: server_deflate.clone(),
     };
@@ -150,7 +159,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             let source = match &cli.message {
                 Some(t) => MessageSource::Fixed {
                     text: t.clone(),
-                    count: cli.count,
+                    count: cli.count.unwrap_or(1),
                 },
                 None => MessageSource::Stdin,
             };
@@ -261,7 +270,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 url: cli.wsuri.clone().expect("checked above"),
                 agent: cli.ident.clone(),
                 client: client_opts,
-                max_message_size: cli.max_message_size,
+                max_message_size: cli.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE),
                 no_update_reports: false,
             };
             let r = wstest_modes::testee::run_client(&cfg, shutdown)?;
@@ -480,19 +489,25 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             Ok(())
         }
         "wampserver" => {
+            let mut server = server_opts("ws://127.0.0.1:9000");
+            server.max_message_size = cli
+                .max_message_size
+                .unwrap_or(wstest_modes::wamp::server::DEFAULT_MAX_MESSAGE);
             let cfg = wstest_modes::wamp::WampServerConfig {
-                server: server_opts("ws://127.0.0.1:9000"),
+                server,
                 webport: cli.webport,
                 realms: (!cli.realm.is_empty()).then(|| cli.realm.clone()),
+                limits: Default::default(),
             };
             let r = wstest_modes::wamp::server::run(&cfg, shutdown)?;
             let line = format!(
-                "wampserver stopped: {} sessions, {} messages in, {} out, {} aborted, {} too slow",
+                "wampserver stopped: {} sessions, {} messages in, {} out, {} aborted, {} too slow, {} flooding",
                 r.router.sessions,
                 r.router.messages_in,
                 r.router.messages_out,
                 r.router.aborts,
-                r.dropped_slow
+                r.dropped_slow,
+                r.dropped_flooding
             );
             emit(&cli, &r, &line)
         }
@@ -515,7 +530,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             if cli.load {
                 let load = wstest_modes::wamp::LoadConfig {
                     clients: cli.clients.unwrap_or(4).max(1),
-                    count: (cli.duration.is_none() && cli.count > 1).then_some(cli.count),
+                    count: cli.count.filter(|_| cli.duration.is_none()),
                     duration: std::time::Duration::from_secs_f64(
                         cli.duration.unwrap_or(5.0).max(0.0),
                     ),
@@ -533,9 +548,10 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             }
             let r = wstest_modes::wamp::client::run(&cfg, shutdown)?;
             let line = format!(
-                "wampclient: {} of {} checks passed ({}, {} serializer, realm {})",
-                r.checks.len() - r.failed(),
+                "wampclient: {} of {} checks passed, {} skipped ({}, {} serializer, realm {})",
+                r.checks.len() - r.failed() - r.skipped(),
                 r.checks.len(),
+                r.skipped(),
                 r.url,
                 cfg.serializer.name(),
                 r.realm

@@ -115,7 +115,7 @@ fn engine_floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
     let addr = l.local_addr().unwrap();
     l.set_nonblocking(true).unwrap();
     let server = spawn_workers(
-        &one_thread(),
+        &one_thread(0),
         Shutdown::new(),
         vec![l],
         move |_, l| async move {
@@ -138,7 +138,7 @@ fn engine_floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
     )
     .unwrap();
     let client = spawn_workers(
-        &one_thread(),
+        &one_thread(1),
         Shutdown::new(),
         vec![()],
         move |_, ()| async move {
@@ -168,10 +168,14 @@ fn engine_floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
     lat
 }
 
-fn one_thread() -> RuntimeConfig {
+/// One worker pinned to `core` (servers on core 0, clients on core 1; modulo the cores
+/// there are), or unpinned with NO_PIN.
+fn one_thread(core: usize) -> RuntimeConfig {
+    let cores = wstest_engine::runtime::available_threads();
     RuntimeConfig {
         threads: 1,
         no_pin: std::env::var_os("NO_PIN").is_some(),
+        cpus: vec![core % cores],
         driver: if std::env::var_os("EPOLL").is_some() {
             wstest_engine::runtime::DriverKind::Epoll
         } else {
@@ -182,7 +186,7 @@ fn one_thread() -> RuntimeConfig {
 
 fn ws_probe(url: &str, cfg: ProbeConfig) -> wstest_modes::wsperf::ProbeResult {
     let client = ClientOptions {
-        runtime: one_thread(),
+        runtime: one_thread(1),
         ..Default::default()
     };
     let r = run_probe(
@@ -234,7 +238,7 @@ fn peer_binary() -> Option<PathBuf> {
 fn main() {
     let a = args();
     let mut so = ServerOptions::new("ws://127.0.0.1:0");
-    so.runtime = one_thread();
+    so.runtime = one_thread(0);
     so.deflate = None;
     let server = start_echo_server(&so, "echoserver", &echo_server_name(), Shutdown::new())
         .expect("echo server");

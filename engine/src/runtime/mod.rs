@@ -12,5 +12,8 @@ pub mod shutdown;
 pub use driver::{block_on, resolve_driver, Driver, DriverKind};
 pub use listener::{bind_reuseport, BindError};
 pub use mailbox::{mailbox, Mailbox, MailboxSender};
-pub use pool::{available_threads, spawn_workers, RuntimeConfig, WorkerCtx, WorkerError, Workers};
+pub use pool::{
+    available_threads, parse_cpu_list, spawn_workers, RuntimeConfig, WorkerCtx, WorkerError,
+    Workers,
+};
 pub use shutdown::{install_signal_handler, Shutdown};

@@ -1,4 +1,9 @@
 //! Worker threads: one per core, each pinned, each running its own runtime.
+//!
+//! Placement: a pool that covers every core this process may run on is pinned, one worker
+//! per core. A smaller pool is left to the scheduler unless `cpus` names its cores: pinning
+//! it from the first core would stack every such process (a server and a load generator
+//! started side by side, shards on one host) on the same cores while the others idle.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,8 +18,11 @@ pub struct RuntimeConfig {
     /// Worker threads; 0 = every available core.
     pub threads: usize,
     pub driver: DriverKind,
-    /// Pin each worker to a core (default on).
+    /// Pin no worker (a pool over every core is pinned by default).
     pub no_pin: bool,
+    /// Pin the workers to these cores (round-robin), whatever the pool's size.
+    #[serde(default)]
+    pub cpus: Vec<usize>,
 }
 
 impl RuntimeConfig {
@@ -25,6 +33,73 @@ impl RuntimeConfig {
             self.threads
         }
     }
+}
+
+/// Parse a core list as `taskset -c` writes it: `0-3,8,10-11`.
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let num = |x: &str| {
+            x.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{x:?} in {s:?} is not a core number"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("{part:?} in {s:?} is a descending range"));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(num(part)?),
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{s:?} names no core"));
+    }
+    Ok(out)
+}
+
+/// The core each of `threads` workers is pinned to (see the module's notes).
+fn placement(
+    cfg: &RuntimeConfig,
+    threads: usize,
+) -> std::io::Result<Vec<Option<core_affinity::CoreId>>> {
+    if cfg.no_pin {
+        return Ok(vec![None; threads]);
+    }
+    let allowed = core_affinity::get_core_ids().unwrap_or_default();
+    if !cfg.cpus.is_empty() {
+        let mut chosen = Vec::with_capacity(cfg.cpus.len());
+        for &c in &cfg.cpus {
+            match allowed.iter().find(|a| a.id == c) {
+                Some(a) => chosen.push(*a),
+                None => {
+                    let ids: Vec<String> = allowed.iter().map(|a| a.id.to_string()).collect();
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "--cpus: core {c} is not one this process may run on (allowed: {})",
+                            ids.join(",")
+                        ),
+                    ));
+                }
+            }
+        }
+        return Ok((0..threads)
+            .map(|i| Some(chosen[i % chosen.len()]))
+            .collect());
+    }
+    if allowed.is_empty() || threads < allowed.len() {
+        return Ok(vec![None; threads]);
+    }
+    // Full pools in one process (a server and a client in a test) continue where the last
+    // one ended.
+    let first = NEXT_CORE.fetch_add(threads, std::sync::atomic::Ordering::Relaxed);
+    Ok((0..threads)
+        .map(|i| Some(allowed[(first + i) % allowed.len()]))
+        .collect())
 }
 
 pub fn available_threads() -> usize {
@@ -98,9 +173,9 @@ impl<T> Workers<T> {
 
 static NEXT_CORE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Start one worker per input, each on its own thread with its own runtime, pinned to a core
-/// (round-robin over the cores this process may use, continuing from the previous pool). `f` builds the worker's future on its
-/// thread, so the future need not be `Send`.
+/// Start one worker per input, each on its own thread with its own runtime, pinned as
+/// [`placement`] says. `f` builds the worker's future on its thread, so the future need not
+/// be `Send`.
 pub fn spawn_workers<I, T, F, Fut>(
     cfg: &RuntimeConfig,
     shutdown: Shutdown,
@@ -115,20 +190,13 @@ where
 {
     let driver = resolve_driver(cfg.driver);
     let fallback = cfg.driver == DriverKind::Auto;
-    let cores = if cfg.no_pin {
-        Vec::new()
-    } else {
-        core_affinity::get_core_ids().unwrap_or_default()
-    };
     let threads = inputs.len();
-    // Pools in one process (a server and a client in a test or bench) start where the last
-    // one ended, so they spread over distinct cores instead of piling onto core 0.
-    let first = NEXT_CORE.fetch_add(threads, std::sync::atomic::Ordering::Relaxed);
+    let cores = placement(cfg, threads)?;
     let f = Arc::new(f);
     let mut handles = Vec::with_capacity(threads);
     for (index, input) in inputs.into_iter().enumerate() {
         let f = f.clone();
-        let core = (!cores.is_empty()).then(|| cores[(first + index) % cores.len()]);
+        let core = cores[index];
         let ctx = WorkerCtx {
             index,
             threads,
@@ -163,7 +231,7 @@ mod tests {
             let cfg = RuntimeConfig {
                 threads: 2,
                 driver: kind,
-                no_pin: false,
+                ..Default::default()
             };
             let w = spawn_workers(
                 &cfg,
@@ -185,6 +253,7 @@ mod tests {
             threads: 2,
             driver: DriverKind::Auto,
             no_pin: true,
+            ..Default::default()
         };
         let sd = Shutdown::new();
         let w = spawn_workers(&cfg, sd.clone(), vec![(), ()], |ctx, ()| async move {
@@ -195,5 +264,65 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(50));
         sd.trigger();
         assert_eq!(w.join().unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-3,8").unwrap(), vec![0, 1, 2, 3, 8]);
+        assert_eq!(parse_cpu_list(" 2 ").unwrap(), vec![2]);
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("a").is_err());
+        assert!(parse_cpu_list(",").is_err());
+    }
+
+    fn affinity_of_worker(cfg: &RuntimeConfig) -> Vec<usize> {
+        let w = spawn_workers(cfg, Shutdown::new(), vec![()], |_, ()| async move {
+            // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity fills it for this thread.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            let r = unsafe {
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set)
+            };
+            assert_eq!(r, 0);
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+        w.join().unwrap().remove(0)
+    }
+
+    #[test]
+    fn small_pools_are_left_to_the_scheduler_unless_cores_are_named() {
+        let allowed: Vec<usize> = core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        if allowed.len() < 2 {
+            eprintln!("SKIP: one core only, nothing to place");
+            return;
+        }
+        let one = RuntimeConfig {
+            threads: 1,
+            ..Default::default()
+        };
+        // Not pinned: the worker may run wherever the process may.
+        assert_eq!(affinity_of_worker(&one), allowed);
+        let last = *allowed.last().unwrap();
+        let named = RuntimeConfig {
+            threads: 1,
+            cpus: vec![last],
+            ..Default::default()
+        };
+        assert_eq!(affinity_of_worker(&named), vec![last]);
+        let foreign = RuntimeConfig {
+            threads: 1,
+            cpus: vec![100_000],
+            ..Default::default()
+        };
+        let e = spawn_workers(&foreign, Shutdown::new(), vec![()], |_, ()| async {})
+            .err()
+            .expect("a core outside the allowed set is refused");
+        assert!(e.to_string().contains("core 100000"), "{e}");
     }
 }

@@ -170,6 +170,7 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
                 threads: 1,
                 driver: cfg.runtime.driver,
                 no_pin: true,
+                ..Default::default()
             };
             Some(testee::start_server(&o, Shutdown::new()).map_err(|e| {
                 ModeError::Config(format!(

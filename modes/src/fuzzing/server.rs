@@ -551,6 +551,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
             threads: 1,
             driver: cfg.runtime.driver,
             no_pin: true,
+            ..Default::default()
         };
         wcfg.tls = tls;
         let h = serve(

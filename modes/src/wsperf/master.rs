@@ -392,6 +392,7 @@ pub fn run(cfg: &MasterConfig, shutdown: Shutdown) -> Result<MasterReport> {
         threads: 1,
         driver: cfg.server.runtime.driver,
         no_pin: true,
+        ..Default::default()
     };
     let ws = serve(
         scfg.clone(),
