@@ -24,10 +24,19 @@ struct Router {
 
 impl Router {
     fn start(realms: Option<Vec<String>>, webport: u16) -> Router {
+        Router::with_limits(realms, webport, Default::default())
+    }
+
+    fn with_limits(
+        realms: Option<Vec<String>>,
+        webport: u16,
+        limits: wamp::server::Limits,
+    ) -> Router {
         let cfg = WampServerConfig {
             server: server_options("ws://127.0.0.1:0"),
             webport,
             realms,
+            limits,
         };
         Router {
             inner: Some(wamp::server::start(&cfg, Shutdown::new()).expect("router starts")),
@@ -559,4 +568,109 @@ fn a_subscriber_that_stops_reading_is_dropped() {
         "the stalled session was not sent all 400: {rep:?}"
     );
     drop(slow);
+}
+
+/// A session whose messages wait for the router beyond the inbound limit is closed (1008)
+/// rather than queued for without limit; the others keep being served.
+#[test]
+fn a_session_that_floods_the_router_is_dropped() {
+    let limits = wamp::server::Limits {
+        inbound: 1000,
+        ..Default::default()
+    };
+    let router = Router::with_limits(None, 0, limits);
+    let mut flood = joined(router.addr());
+    let big = "x".repeat(2000);
+    flood.send_text(&format!(r#"[16,1,{{}},"com.t",["{big}"]]"#));
+    let f = flood.expect_close(1008);
+    assert!(f.close_reason().contains("waiting for the router"), "{f:?}");
+    let mut other = joined(router.addr());
+    other.send_text(r#"[16,2,{"acknowledge":true},"com.t",[]]"#);
+    assert_eq!(json(&other.expect_frame())[0], 17);
+    let rep = router.finish();
+    assert_eq!(rep.dropped_flooding, 1, "{rep:?}");
+    assert_eq!(
+        rep.router.publications, 1,
+        "the flood never reached the router: {rep:?}"
+    );
+}
+
+/// What the router queues for a session its thread has not taken yet is bounded too: past
+/// the outbound limit the session is closed (1008) and nothing more is queued for it.
+#[test]
+fn a_session_the_router_cannot_queue_for_is_dropped() {
+    let limits = wamp::server::Limits {
+        outbound: 1000,
+        ..Default::default()
+    };
+    let router = Router::with_limits(None, 0, limits);
+    let mut sub = joined(router.addr());
+    sub.send_text(r#"[32,1,{},"com.t"]"#);
+    assert_eq!(json(&sub.expect_frame())[0], 33);
+    let mut publisher = joined(router.addr());
+    let big = "y".repeat(2000);
+    publisher.send_text(&format!(
+        r#"[16,2,{{"acknowledge":true}},"com.t",["{big}"]]"#
+    ));
+    assert_eq!(
+        json(&publisher.expect_frame())[0],
+        17,
+        "the publisher is served"
+    );
+    let f = sub.expect_close(1008);
+    assert!(f.close_reason().contains("too slow"), "{f:?}");
+    let rep = router.finish();
+    assert_eq!(rep.dropped_slow, 1, "{rep:?}");
+}
+
+/// Binary data from a msgpack session reaches a JSON session as the spec's NUL + Base64
+/// string, and back.
+#[test]
+fn binary_payloads_cross_between_msgpack_and_json_sessions() {
+    let router = Router::start(None, 0);
+    let mut js = joined(router.addr());
+    js.send_text(r#"[32,1,{},"com.bin"]"#);
+    assert_eq!(json(&js.expect_frame())[0], 33);
+    let mut mp = raw(router.addr(), "wamp.2.msgpack");
+    let hello = serde_json::from_str::<serde_json::Value>(HELLO).unwrap();
+    mp.send_binary(&rmp_serde_value(&hello));
+    let w = mp.expect_frame();
+    assert_eq!(w.opcode, BINARY, "{w:?}");
+    // PUBLISH [16, 1, {}, "com.bin", [bin8 00 01 fe ff]]
+    let mut publish = vec![0x95, 16, 1, 0x80, 0xa7];
+    publish.extend_from_slice(b"com.bin");
+    publish.extend_from_slice(&[0x91, 0xc4, 4, 0x00, 0x01, 0xfe, 0xff]);
+    mp.send_binary(&publish);
+    let ev = json(&js.expect_frame());
+    assert_eq!(ev[0], 36, "{ev}");
+    assert_eq!(ev[4][0], "\u{0}AAH+/w==", "{ev}");
+    drop(router);
+}
+
+/// A JSON value as msgpack (small maps, arrays, strings and integers: enough for HELLO).
+fn rmp_serde_value(v: &serde_json::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    fn put(v: &serde_json::Value, out: &mut Vec<u8>) {
+        match v {
+            serde_json::Value::Number(n) => out.push(n.as_u64().expect("small uint") as u8),
+            serde_json::Value::String(s) => {
+                out.push(0xa0 | s.len() as u8);
+                out.extend_from_slice(s.as_bytes());
+            }
+            serde_json::Value::Array(a) => {
+                out.push(0x90 | a.len() as u8);
+                a.iter().for_each(|x| put(x, out));
+            }
+            serde_json::Value::Object(m) => {
+                out.push(0x80 | m.len() as u8);
+                for (k, x) in m {
+                    put(&serde_json::Value::String(k.clone()), out);
+                    put(x, out);
+                }
+            }
+            other => panic!("not needed here: {other}"),
+        }
+    }
+    put(v, &mut out);
+    out
 }

@@ -70,10 +70,15 @@ pub struct FanoutReport {
     pub published: u64,
     /// published × connected receivers.
     pub expected: u64,
+    /// Distinct messages that reached a receiver (a message counts once per receiver).
     pub delivered: u64,
     pub lost: u64,
+    /// Messages a receiver got more than once (not counted as delivered again).
+    pub duplicates: u64,
     /// Receivers the server closed (or that failed) before the end.
     pub dropped: u64,
+    /// Receivers connected only after publishing had started: closed, not measured.
+    pub late: u64,
     /// Delivery latency from the moment the publisher queued the message.
     pub latency: Summary,
     /// HdrHistogram V2, base64 (nanoseconds).
@@ -82,12 +87,12 @@ pub struct FanoutReport {
 }
 
 impl FanoutReport {
-    pub const TSV_HEADER: &'static str = "url\tclients\tconnected\trate\tsize\tduration_s\tpublished\texpected\tdelivered\tlost\tdropped\tmin_us\tp50_us\tp90_us\tp99_us\tp999_us\tmax_us";
+    pub const TSV_HEADER: &'static str = "url\tclients\tconnected\trate\tsize\tduration_s\tpublished\texpected\tdelivered\tlost\tdropped\tmin_us\tp50_us\tp90_us\tp99_us\tp999_us\tmax_us\tduplicates\tlate";
 
     pub fn tsv_row(&self) -> String {
         let l = &self.latency;
         format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{}\t{}",
             self.url,
             self.clients,
             self.connected,
@@ -104,7 +109,9 @@ impl FanoutReport {
             l.p90_us,
             l.p99_us,
             l.p999_us,
-            l.max_us
+            l.max_us,
+            self.duplicates,
+            self.late
         )
     }
 }
@@ -114,7 +121,9 @@ impl FanoutReport {
 struct Shard {
     latency: Latency,
     delivered: u64,
+    duplicates: u64,
     dropped: u64,
+    late: u64,
     connected: usize,
     first_error: Option<String>,
 }
@@ -135,6 +144,8 @@ struct Run {
     go: Shutdown,
     stop: Shutdown,
     delivered: Vec<Padded>,
+    /// The highest sequence number the publisher can reach (rate × duration, with room).
+    max_seq: u64,
     published: AtomicU64,
     publishing_done: AtomicBool,
     publisher_failed: std::sync::Mutex<Option<String>>,
@@ -149,29 +160,55 @@ fn stamp(tag: &str, seq: u64, ns: u64, size: usize) -> String {
     s
 }
 
-/// The stamp's nanoseconds, if the message is one of this run's.
-fn parse_stamp(tag: &str, data: &[u8]) -> Option<u64> {
+/// The stamp's sequence number and nanoseconds, if the message is one of this run's.
+fn parse_stamp(tag: &str, data: &[u8]) -> Option<(u64, u64)> {
     let s = std::str::from_utf8(data.get(..data.len().min(80))?).ok()?;
     let mut it = s.split(' ');
     (it.next()? == "fanout" && it.next()? == tag).then_some(())?;
-    it.next()?.parse::<u64>().ok()?;
-    it.next()?.parse().ok()
+    let seq = it.next()?.parse::<u64>().ok()?;
+    Some((seq, it.next()?.parse().ok()?))
+}
+
+/// Which sequence numbers one receiver has seen (one bit each).
+#[derive(Default)]
+struct Seen(Vec<u64>);
+
+impl Seen {
+    /// Mark `seq`; false if it was marked already.
+    fn first_time(&mut self, seq: u64) -> bool {
+        let (word, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        let fresh = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        fresh
+    }
 }
 
 struct Receiver {
     run: Arc<Run>,
     shard: Rc<RefCell<Shard>>,
     slot: usize,
+    seen: Seen,
 }
 
 impl Handler for Receiver {
     fn on_event(&mut self, _conn: &mut Connection, event: Event, now: Instant) {
         let Event::Message(m) = event else { return };
-        let Some(ns) = parse_stamp(&self.run.tag, &m.data) else {
+        let Some((seq, ns)) = parse_stamp(&self.run.tag, &m.data) else {
             return;
         };
+        // Far beyond what was published: not a stamp of ours after all.
+        if seq > self.run.max_seq {
+            return;
+        }
         let at = now.duration_since(self.run.epoch).as_nanos() as u64;
         let mut s = self.shard.borrow_mut();
+        if !self.seen.first_time(seq) {
+            s.duplicates += 1;
+            return;
+        }
         s.latency
             .record(Duration::from_nanos(at.saturating_sub(ns)));
         s.delivered += 1;
@@ -292,7 +329,13 @@ async fn thread_main(run: Arc<Run>, index: usize, n: usize, stop_all: Shutdown) 
     } else {
         None
     };
-    let open = connect_many(&run, &url, n, &shard).await;
+    let mut open = connect_many(&run, &url, n, &shard).await;
+    if run.go.is_triggered() {
+        // Publishing started without these (they took longer than the others were given):
+        // what they missed would count as lost, so they are not measured.
+        shard.borrow_mut().late = open.len() as u64;
+        open.clear();
+    }
     shard.borrow_mut().connected = open.len();
     run.receivers.fetch_add(open.len(), Ordering::SeqCst);
     run.ready.fetch_add(1, Ordering::SeqCst);
@@ -308,6 +351,7 @@ async fn thread_main(run: Arc<Run>, index: usize, n: usize, stop_all: Shutdown) 
             run: run.clone(),
             shard: shard.clone(),
             slot: index,
+            seen: Seen::default(),
         };
         let opts = opts.clone();
         tasks.push(monoio::spawn(async move {
@@ -362,6 +406,7 @@ pub fn run_fanout(cfg: &FanoutConfig, shutdown: &Shutdown) -> Result<FanoutRepor
         go: Shutdown::new(),
         stop: Shutdown::new(),
         delivered: (0..threads).map(|_| Padded::default()).collect(),
+        max_seq: (cfg.rate * cfg.duration_s * 2.0 + 16.0) as u64,
         published: AtomicU64::new(0),
         publishing_done: AtomicBool::new(false),
         publisher_failed: std::sync::Mutex::new(None),
@@ -415,10 +460,13 @@ pub fn run_fanout(cfg: &FanoutConfig, shutdown: &Shutdown) -> Result<FanoutRepor
 
     let mut latency = Latency::new();
     let (mut delivered, mut dropped, mut connected) = (0u64, 0u64, 0usize);
+    let (mut duplicates, mut late) = (0u64, 0u64);
     let mut first_error = run.publisher_failed.lock().ok().and_then(|f| f.clone());
     for s in shards {
         latency.merge(&s.latency);
         delivered += s.delivered;
+        duplicates += s.duplicates;
+        late += s.late;
         dropped += s.dropped;
         connected += s.connected;
         if first_error.is_none() {
@@ -446,7 +494,9 @@ pub fn run_fanout(cfg: &FanoutConfig, shutdown: &Shutdown) -> Result<FanoutRepor
         expected,
         delivered,
         lost: expected.saturating_sub(delivered),
+        duplicates,
         dropped,
+        late,
         latency: latency.summary(),
         histogram: latency.to_base64(),
         first_error,
@@ -461,7 +511,7 @@ mod tests {
     fn stamps_parse_back_and_foreign_messages_do_not() {
         let s = stamp("ab12", 7, 123456789, 64);
         assert_eq!(s.len(), 64);
-        assert_eq!(parse_stamp("ab12", s.as_bytes()), Some(123456789));
+        assert_eq!(parse_stamp("ab12", s.as_bytes()), Some((7, 123456789)));
         assert_eq!(parse_stamp("other", s.as_bytes()), None);
         assert_eq!(parse_stamp("ab12", b"tick 5"), None);
         assert_eq!(parse_stamp("ab12", b"fanout ab12 x 5 "), None);
@@ -471,6 +521,14 @@ mod tests {
     #[test]
     fn a_short_size_still_carries_the_whole_stamp() {
         let s = stamp("t", 1, 2, 4);
-        assert_eq!(parse_stamp("t", s.as_bytes()), Some(2));
+        assert_eq!(parse_stamp("t", s.as_bytes()), Some((1, 2)));
+    }
+
+    #[test]
+    fn a_message_seen_twice_counts_once() {
+        let mut s = Seen::default();
+        assert!(s.first_time(0) && s.first_time(63) && s.first_time(64) && s.first_time(1000));
+        assert!(!s.first_time(63) && !s.first_time(1000));
+        assert!(s.first_time(999));
     }
 }

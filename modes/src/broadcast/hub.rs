@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -30,13 +30,41 @@ pub struct HubStats {
     pub clients: u64,
 }
 
+/// One thread's mailbox as every publisher sees it: the sender and the octets waiting in it.
+/// A thread whose backlog passes [`Hub::thread_limit`] gets no more frames: it is told to
+/// drop its clients (1008, counted as too slow) instead, so every client either gets every
+/// message or is closed, and a busy thread's mailbox cannot grow without limit.
+pub struct Link {
+    tx: MailboxSender<Bytes>,
+    backlog: AtomicUsize,
+    overloaded: AtomicBool,
+}
+
+impl Link {
+    fn send(&self, frame: &Bytes, limit: usize) {
+        if self.overloaded.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.backlog.fetch_add(frame.len(), Ordering::Relaxed) + frame.len() > limit {
+            self.backlog.fetch_sub(frame.len(), Ordering::Relaxed);
+            self.overloaded.store(true, Ordering::Relaxed);
+            // An empty frame wakes the thread to find out.
+            let _ = self.tx.send(Bytes::new());
+            return;
+        }
+        let _ = self.tx.send(frame.clone());
+    }
+}
+
 /// Shared by all threads of one server.
 pub struct Hub {
     id: usize,
-    senders: Mutex<Vec<MailboxSender<Bytes>>>,
+    senders: Mutex<Vec<Arc<Link>>>,
     version: AtomicUsize,
     /// Per-client queue limit, in octets.
     pub queue_limit: usize,
+    /// Per-thread mailbox limit, in octets (see [`Link`]).
+    pub thread_limit: usize,
     published: AtomicU64,
     ticks: AtomicU64,
     delivered: AtomicU64,
@@ -47,12 +75,20 @@ pub struct Hub {
 static NEXT_HUB: AtomicUsize = AtomicUsize::new(1);
 
 impl Hub {
+    /// A hub whose clients may each have `queue_limit` octets queued; a thread's mailbox
+    /// may hold 16 times that (at least 16 MiB).
     pub fn new(queue_limit: usize) -> Arc<Hub> {
+        let q = queue_limit.max(1);
+        Hub::with_limits(q, q.saturating_mul(16).max(16 << 20))
+    }
+
+    pub fn with_limits(queue_limit: usize, thread_limit: usize) -> Arc<Hub> {
         Arc::new(Hub {
             id: NEXT_HUB.fetch_add(1, Ordering::Relaxed),
             senders: Mutex::new(Vec::new()),
             version: AtomicUsize::new(0),
             queue_limit: queue_limit.max(1),
+            thread_limit: thread_limit.max(1),
             published: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -87,8 +123,8 @@ impl Hub {
         }
         self.published.fetch_add(1, Ordering::Relaxed);
         if let Ok(s) = self.senders.lock() {
-            for tx in s.iter() {
-                let _ = tx.send(frame.clone());
+            for l in s.iter() {
+                l.send(&frame, self.thread_limit);
             }
         }
     }
@@ -101,16 +137,21 @@ impl Hub {
                 return t.clone();
             }
             let (tx, rx) = mailbox::<Bytes>();
+            let link = Arc::new(Link {
+                tx,
+                backlog: AtomicUsize::new(0),
+                overloaded: AtomicBool::new(false),
+            });
             let t = Rc::new(ThreadHub {
                 hub: self.clone(),
                 clients: RefCell::new(Vec::new()),
                 senders: RefCell::new((usize::MAX, Vec::new())),
             });
             if let Ok(mut s) = self.senders.lock() {
-                s.push(tx);
+                s.push(link.clone());
                 self.version.fetch_add(1, Ordering::Release);
             }
-            monoio::spawn(deliver(rx, Rc::downgrade(&t)));
+            monoio::spawn(deliver(rx, link, Rc::downgrade(&t)));
             l.borrow_mut().insert(self.id, t.clone());
             t
         })
@@ -137,14 +178,19 @@ impl Slot {
         }
         let q = self.queued.get();
         if q > 0 && q + frame.len() > limit {
-            self.overflow.set(true);
-            self.queue.borrow_mut().clear();
-            self.queued.set(0);
+            self.overflow_now();
             return false;
         }
         self.queued.set(q + frame.len());
         self.queue.borrow_mut().push_back(frame.clone());
         true
+    }
+
+    /// Mark the client as too slow and free its queue (it is closed with 1008).
+    fn overflow_now(&self) {
+        self.overflow.set(true);
+        self.queue.borrow_mut().clear();
+        self.queued.set(0);
     }
 
     pub fn pop(&self) -> Option<Bytes> {
@@ -159,7 +205,7 @@ impl Slot {
 pub struct ThreadHub {
     pub hub: Arc<Hub>,
     clients: RefCell<Vec<Rc<Slot>>>,
-    senders: RefCell<(usize, Vec<MailboxSender<Bytes>>)>,
+    senders: RefCell<(usize, Vec<Arc<Link>>)>,
 }
 
 impl ThreadHub {
@@ -195,21 +241,34 @@ impl ThreadHub {
                 *s = (v, all.clone());
             }
         }
-        for tx in &s.1 {
-            let _ = tx.send(frame.clone());
+        for l in &s.1 {
+            l.send(&frame, self.hub.thread_limit);
         }
     }
 }
 
 /// A thread's delivery task: frames from the mailbox into every local client's queue.
-async fn deliver(rx: Mailbox<Bytes>, local: std::rc::Weak<ThreadHub>) {
+async fn deliver(rx: Mailbox<Bytes>, link: Arc<Link>, local: std::rc::Weak<ThreadHub>) {
     let mut batch = Vec::new();
     while rx.recv_batch(&mut batch).await {
         let Some(t) = local.upgrade() else { return };
+        let octets: usize = batch.iter().map(Bytes::len).sum();
+        link.backlog.fetch_sub(octets, Ordering::Relaxed);
         let limit = t.hub.queue_limit;
         let clients = t.clients.borrow();
+        if link.overloaded.load(Ordering::Relaxed) {
+            // Frames were not queued for this thread's clients: none of them can have
+            // every message any more.
+            for c in clients.iter() {
+                c.overflow_now();
+                c.notify.notify();
+            }
+            link.overloaded.store(false, Ordering::Relaxed);
+            batch.clear();
+            continue;
+        }
         for c in clients.iter() {
-            for f in &batch {
+            for f in batch.iter().filter(|f| !f.is_empty()) {
                 c.push(f, limit);
             }
             c.notify.notify();
@@ -240,6 +299,35 @@ mod tests {
         assert!(s.push(&f, 10));
         assert_eq!(s.pop().as_deref(), Some(&f[..]));
         assert_eq!(s.delivered.get(), 1);
+    }
+
+    #[test]
+    fn an_overloaded_thread_drops_its_clients_instead_of_queueing() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert_eq!(Hub::new(1 << 10).thread_limit, 16 << 20);
+            let hub = Hub::with_limits(64 << 20, 4 << 20);
+            let local = hub.local();
+            let (a, b) = (local.join(), local.join());
+            // More than the thread's limit (not the clients') is published before its
+            // delivery task runs.
+            let f = Hub::frame(true, &vec![0u8; 1 << 20]);
+            for _ in 0..5 {
+                hub.publish_from_anywhere(f.clone(), false);
+            }
+            monoio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert!(a.overflow.get() && b.overflow.get());
+            assert!(a.pop().is_none() && b.pop().is_none());
+            // The thread takes frames again for clients that join afterwards.
+            let c = local.join();
+            hub.publish_from_anywhere(Hub::frame(false, b"x"), false);
+            monoio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert!(!c.overflow.get());
+            assert_eq!(c.pop().as_deref(), Some(&[0x81, 1, b'x'][..]));
+        });
     }
 
     #[test]

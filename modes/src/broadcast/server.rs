@@ -115,7 +115,8 @@ impl Service for BroadcastService {
 
     fn http(&self, head: &HttpHead, _peer: SocketAddr) -> Option<Vec<u8>> {
         let name = Some(self.name.as_str());
-        Some(match head.resource.as_str() {
+        let path = head.resource.split('?').next().unwrap_or("/");
+        Some(match path {
             "/" | "/index.html" => {
                 let scheme = if self.server.url.starts_with("wss:") {
                     "wss"

@@ -50,13 +50,16 @@ pub struct WampClientConfig {
 pub struct Check {
     pub name: &'static str,
     pub passed: bool,
-    /// Why it failed.
+    /// Not run because the router does not announce the feature (not a failure).
+    pub skipped: bool,
+    /// Why it failed, or why it was skipped.
     pub detail: Option<String>,
 }
 
 impl Check {
     pub fn line(&self) -> String {
         match &self.detail {
+            d if self.skipped => format!("SKIP {}: {}", self.name, d.as_deref().unwrap_or("")),
             None if self.passed => format!("PASS {}", self.name),
             d => format!("FAIL {}: {}", self.name, d.as_deref().unwrap_or("")),
         }
@@ -73,7 +76,14 @@ pub struct WampClientReport {
 
 impl WampClientReport {
     pub fn failed(&self) -> usize {
-        self.checks.iter().filter(|c| !c.passed).count()
+        self.checks
+            .iter()
+            .filter(|c| !c.passed && !c.skipped)
+            .count()
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.checks.iter().filter(|c| c.skipped).count()
     }
 }
 
@@ -83,26 +93,47 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn record(&mut self, name: &'static str, r: std::result::Result<(), String>) -> bool {
-        let c = Check {
-            name,
-            passed: r.is_ok(),
-            detail: r.err(),
-        };
+    fn push(&mut self, c: Check) {
         if self.print {
             println!("{}", c.line());
         }
         self.checks.push(c);
-        self.checks.last().is_some_and(|c| c.passed)
     }
 
-    /// The checks not run yet fail, naming the one that stopped the run.
+    fn record(&mut self, name: &'static str, r: std::result::Result<(), String>) -> bool {
+        let passed = r.is_ok();
+        self.push(Check {
+            name,
+            passed,
+            skipped: false,
+            detail: r.err(),
+        });
+        passed
+    }
+
+    fn skip(&mut self, name: &'static str, why: String) {
+        self.push(Check {
+            name,
+            passed: false,
+            skipped: true,
+            detail: Some(why),
+        });
+    }
+
+    /// The checks not recorded yet fail, naming the first failure.
     fn rest_not_run(&mut self) {
-        let Some(first) = self.checks.iter().find(|c| !c.passed).map(|c| c.name) else {
+        let Some(first) = self
+            .checks
+            .iter()
+            .find(|c| !c.passed && !c.skipped)
+            .map(|c| c.name)
+        else {
             return;
         };
-        for name in &CHECKS[self.checks.len()..] {
-            self.record(name, Err(format!("not run: {first} failed")));
+        for name in CHECKS {
+            if !self.checks.iter().any(|c| c.name == *name) {
+                self.record(name, Err(format!("not run: {first} failed")));
+            }
         }
     }
 }
@@ -182,6 +213,52 @@ async fn session(
     }
 }
 
+/// Does the router's WELCOME.Details announce `feature` for its broker?
+fn broker_feature(welcome: &super::message::Dict, feature: &str) -> bool {
+    let get = |v: &Value, k: &str| -> Option<Value> {
+        v.as_map()?
+            .iter()
+            .find(|(key, _)| key.as_str() == Some(k))
+            .map(|(_, v)| v.clone())
+    };
+    let details = Value::Map(welcome.clone());
+    ["roles", "broker", "features", feature]
+        .iter()
+        .try_fold(details, |v, k| get(&v, k))
+        .and_then(|v| v.as_bool())
+        == Some(true)
+}
+
+/// Run `steps` in order until one fails; the rest of the group is recorded as not run.
+/// Whether every step passed.
+async fn group(
+    steps: &[(&'static str, Step)],
+    st: &mut State,
+    a: &mut Peer,
+    b: &mut Peer,
+    rec: &mut Recorder,
+    shutdown: &Shutdown,
+) -> Result<bool> {
+    let mut failed: Option<&'static str> = None;
+    for (name, step) in steps {
+        if let Some(f) = failed {
+            rec.record(name, Err(format!("not run: {f} failed")));
+            continue;
+        }
+        if shutdown.is_triggered() {
+            return Err(ModeError::Interrupted);
+        }
+        let r = match step.run(st, a, b).await {
+            Ok(r) => r,
+            Err(e) => Err(e.to_string()),
+        };
+        if !rec.record(name, r) {
+            failed = Some(name);
+        }
+    }
+    Ok(failed.is_none())
+}
+
 async fn checks(
     cfg: &WampClientConfig,
     url: &WsUrl,
@@ -196,40 +273,78 @@ async fn checks(
         return Ok(());
     };
     let tag = unique();
-    let topic = format!("wstest.check.{tag}.topic");
-    let procedure = format!("wstest.check.{tag}.add");
-    let steps: [(&'static str, Step); 9] = [
-        ("pubsub.subscribe", Step::Subscribe),
-        ("pubsub.publish_acknowledged", Step::Publish),
-        ("pubsub.event", Step::Event),
-        ("pubsub.exclude_me_false", Step::NotExcluded),
-        ("rpc.register", Step::Register),
-        ("rpc.register_duplicate", Step::Duplicate),
-        ("rpc.call", Step::Call),
-        ("rpc.no_such_procedure", Step::NoProcedure),
-        ("session.close", Step::Close),
-    ];
     let mut st = State {
-        topic,
-        procedure,
+        topic: format!("wstest.check.{tag}.topic"),
+        procedure: format!("wstest.check.{tag}.add"),
         subscription: 0,
         registration: 0,
         publication: 0,
     };
-    for (name, step) in steps {
-        if shutdown.is_triggered() {
-            return Err(ModeError::Interrupted);
-        }
-        let r = match step.run(&mut st, &mut a, &mut b).await {
-            Ok(r) => r,
-            Err(e) => Err(e.to_string()),
-        };
-        if !rec.record(name, r) {
-            break;
+    // Publish and subscribe. The publisher exclusion switch is an Advanced Profile feature:
+    // checked only where the router announces it.
+    let mut pubsub = vec![
+        ("pubsub.subscribe", Step::Subscribe),
+        ("pubsub.publish_acknowledged", Step::Publish),
+        ("pubsub.event", Step::Event),
+    ];
+    let exclusion = broker_feature(&a.welcome, "publisher_exclusion");
+    if exclusion {
+        pubsub.push(("pubsub.exclude_me_false", Step::NotExcluded));
+    }
+    let pubsub_ok = group(&pubsub, &mut st, &mut a, &mut b, rec, shutdown).await?;
+    if !exclusion {
+        rec.skip(
+            "pubsub.exclude_me_false",
+            "the router does not announce roles.broker.features.publisher_exclusion".into(),
+        );
+    }
+    // Remote procedure calls, on sessions of their own when publish and subscribe went
+    // wrong (an answer that came late would be read as the next step's).
+    let mut extra = Vec::new();
+    if !pubsub_ok {
+        let c = open(url, opts, cfg).await;
+        let d = open(url, opts, cfg).await;
+        match (c, d) {
+            (Ok(c), Ok(d)) => extra.extend([c, d]),
+            (Err(e), _) | (_, Err(e)) => {
+                rec.record("rpc.register", Err(format!("cannot open sessions: {e}")));
+            }
         }
     }
-    a.close().await;
-    b.close().await;
+    let rpc = [
+        ("rpc.register", Step::Register),
+        ("rpc.register_duplicate", Step::Duplicate),
+        ("rpc.call", Step::Call),
+        ("rpc.no_such_procedure", Step::NoProcedure),
+    ];
+    if pubsub_ok {
+        group(&rpc, &mut st, &mut a, &mut b, rec, shutdown).await?;
+    } else if let [c, d] = &mut extra[..] {
+        group(&rpc, &mut st, c, d, rec, shutdown).await?;
+    }
+    // Every session says GOODBYE and gets the router's.
+    let mut peers = vec![a, b];
+    peers.append(&mut extra);
+    let mut replies = Vec::new();
+    for p in peers.iter_mut() {
+        replies.push(match p.leave(STEP).await {
+            Ok(r) => r,
+            Err(e) => e.to_string(),
+        });
+    }
+    let close = if replies.iter().all(|r| r == uri::GOODBYE_AND_OUT) {
+        Ok(())
+    } else {
+        Err(format!(
+            "GOODBYE replies {}, expected {} from each",
+            replies.join(", "),
+            uri::GOODBYE_AND_OUT
+        ))
+    };
+    rec.record("session.close", close);
+    for p in peers {
+        p.close().await;
+    }
     Ok(())
 }
 
@@ -243,7 +358,6 @@ enum Step {
     Duplicate,
     Call,
     NoProcedure,
-    Close,
 }
 
 struct State {
@@ -466,17 +580,59 @@ impl Step {
                     m => Err(unexpected("ERROR wamp.error.no_such_procedure", &m)),
                 }
             }
-            Step::Close => {
-                let ra = a.leave(STEP).await?;
-                let rb = b.leave(STEP).await?;
-                match (ra.as_str(), rb.as_str()) {
-                    (uri::GOODBYE_AND_OUT, uri::GOODBYE_AND_OUT) => Ok(()),
-                    _ => Err(format!(
-                        "GOODBYE replies {ra} and {rb}, expected {}",
-                        uri::GOODBYE_AND_OUT
-                    )),
-                }
-            }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_are_read_from_the_welcome() {
+        let with = dict([(
+            "roles",
+            Value::Map(dict([(
+                "broker",
+                Value::Map(dict([(
+                    "features",
+                    Value::Map(dict([("publisher_exclusion", Value::from(true))])),
+                )])),
+            )])),
+        )]);
+        assert!(broker_feature(&with, "publisher_exclusion"));
+        assert!(!broker_feature(&with, "subscriber_blackwhite_listing"));
+        let basic = dict([("roles", Value::Map(dict([("broker", Value::Map(vec![]))])))]);
+        assert!(!broker_feature(&basic, "publisher_exclusion"));
+        assert!(!broker_feature(&vec![], "publisher_exclusion"));
+    }
+
+    #[test]
+    fn skipped_checks_are_not_failures() {
+        let mut rec = Recorder {
+            checks: Vec::new(),
+            print: false,
+        };
+        rec.record("session.open", Ok(()));
+        rec.skip("pubsub.exclude_me_false", "not announced".into());
+        rec.record("rpc.call", Err("wrong".into()));
+        let r = WampClientReport {
+            url: String::new(),
+            realm: String::new(),
+            serializer: Serializer::Json,
+            checks: rec.checks.clone(),
+        };
+        assert_eq!((r.failed(), r.skipped()), (1, 1));
+        assert_eq!(
+            r.checks[1].line(),
+            "SKIP pubsub.exclude_me_false: not announced"
+        );
+        rec.rest_not_run();
+        assert_eq!(rec.checks.len(), CHECKS.len());
+        assert!(rec
+            .checks
+            .iter()
+            .filter(|c| c.name == "rpc.register")
+            .all(|c| c.detail.as_deref() == Some("not run: rpc.call failed")));
     }
 }

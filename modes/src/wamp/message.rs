@@ -65,6 +65,22 @@ impl MsgType {
     }
 }
 
+/// See [`Message::approx_size`].
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::String(t) => 9 + t.as_bytes().len(),
+        Value::Binary(b) | Value::Ext(_, b) => 9 + b.len(),
+        Value::Array(a) => 9 + a.iter().map(value_size).sum::<usize>(),
+        Value::Map(m) => {
+            9 + m
+                .iter()
+                .map(|(k, v)| value_size(k) + value_size(v))
+                .sum::<usize>()
+        }
+        _ => 9,
+    }
+}
+
 /// A dictionary (`Details`, `Options`, `ArgumentsKw`).
 pub type Dict = Vec<(Value, Value)>;
 
@@ -294,6 +310,29 @@ fn payload_values(p: &Payload, out: &mut Vec<Value>) {
 }
 
 impl Message {
+    /// About how many octets this message takes, in memory or on the wire: its payload's
+    /// strings and binaries, 9 per other value, plus a fixed part. For bounding queues.
+    pub fn approx_size(&self) -> usize {
+        use Message::*;
+        let p = match self {
+            Error { payload, .. }
+            | Publish { payload, .. }
+            | Event { payload, .. }
+            | Call { payload, .. }
+            | Result { payload, .. }
+            | Invocation { payload, .. }
+            | Yield { payload, .. } => Some(payload),
+            _ => None,
+        };
+        let args = p
+            .and_then(|p| p.args.as_ref())
+            .map_or(0, |a| a.iter().map(value_size).sum());
+        let kwargs = p.and_then(|p| p.kwargs.as_ref()).map_or(0, |d| {
+            d.iter().map(|(k, v)| value_size(k) + value_size(v)).sum()
+        });
+        64 + args + kwargs
+    }
+
     pub fn msg_type(&self) -> MsgType {
         use Message::*;
         match self {

@@ -57,6 +57,8 @@ pub struct Peer {
     wbuf: Vec<u8>,
     closed: Option<String>,
     pub session: u64,
+    /// WELCOME.Details (the router's roles and features).
+    pub welcome: super::message::Dict,
     last_request: u64,
 }
 
@@ -85,6 +87,7 @@ impl Peer {
             wbuf: Vec::new(),
             closed: None,
             session: 0,
+            welcome: Vec::new(),
             last_request: 0,
         };
         let mut leftover = c.leftover;
@@ -136,14 +139,24 @@ impl Peer {
 
     /// The next message (waiting up to `timeout`).
     pub async fn recv(&mut self, timeout: Duration) -> Result<Message, PeerError> {
-        match monoio::time::timeout(timeout, self.recv_forever()).await {
-            Ok(r) => r,
-            Err(_) => Err(PeerError::Timeout(timeout)),
-        }
+        self.recv_until(Some(Instant::now() + timeout), timeout)
+            .await
     }
 
     /// The next message, however long it takes.
     pub async fn recv_forever(&mut self) -> Result<Message, PeerError> {
+        self.recv_until(None, Duration::ZERO).await
+    }
+
+    /// The next message, by `deadline` if one is given. On plain TCP only the wait for
+    /// readability is given up at the deadline, never a read under way (a read the ring had
+    /// already completed would take its octets along and leave the stream out of step for
+    /// the next step). TLS has octets of its own buffered, so there the read itself is timed.
+    async fn recv_until(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout: Duration,
+    ) -> Result<Message, PeerError> {
         loop {
             if let Some(m) = self.inbox.pop_front() {
                 return Ok(m?);
@@ -151,24 +164,44 @@ impl Peer {
             if let Some(c) = &self.closed {
                 return Err(PeerError::Closed(c.clone()));
             }
-            // A read cancelled by a timeout takes its buffer along: then a new one.
-            let buf = self
-                .rbuf
-                .take()
-                .unwrap_or_else(|| Vec::with_capacity(16 * 1024));
-            let (res, mut buf) = self.stream.read(buf).await;
-            match res? {
-                0 => {
-                    self.conn.handle_eof();
-                    self.closed.get_or_insert_with(|| "TCP closed".into());
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if let Stream::Plain(t) = &self.stream {
+                    match monoio::time::timeout(left, t.readable(false)).await {
+                        Ok(r) => r?,
+                        Err(_) => return Err(PeerError::Timeout(timeout)),
+                    }
+                } else {
+                    match monoio::time::timeout(left, self.read_some()).await {
+                        Ok(r) => r?,
+                        Err(_) => return Err(PeerError::Timeout(timeout)),
+                    }
+                    continue;
                 }
-                n => self.input(&mut buf[..n]),
             }
-            buf.clear();
-            self.rbuf = Some(buf);
-            // Pongs and close replies.
-            self.flush().await?;
+            self.read_some().await?;
         }
+    }
+
+    /// One read into the protocol (and the pongs or close replies it makes).
+    async fn read_some(&mut self) -> Result<(), PeerError> {
+        // A (TLS) read cancelled by a timeout takes its buffer along: then a new one.
+        let buf = self
+            .rbuf
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(16 * 1024));
+        let (res, mut buf) = self.stream.read(buf).await;
+        match res? {
+            0 => {
+                self.conn.handle_eof();
+                self.closed.get_or_insert_with(|| "TCP closed".into());
+            }
+            n => self.input(&mut buf[..n]),
+        }
+        buf.clear();
+        self.rbuf = Some(buf);
+        // Pongs and close replies.
+        self.flush().await
     }
 
     /// HELLO to `realm`; returns the session id from WELCOME.
@@ -190,8 +223,9 @@ impl Peer {
         })
         .await?;
         match self.recv(timeout).await? {
-            Message::Welcome { session, .. } => {
+            Message::Welcome { session, details } => {
                 self.session = session;
+                self.welcome = details;
                 Ok(session)
             }
             Message::Abort { reason, .. } => Err(PeerError::Aborted { reason }),

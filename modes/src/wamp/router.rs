@@ -62,6 +62,8 @@ struct Conn {
     registrations: HashSet<u64>,
     /// The last INVOCATION request id sent to this session (session scope, sequential).
     last_invocation: u64,
+    /// CALLs of this session not answered yet.
+    calls_in_flight: usize,
 }
 
 struct Subscription {
@@ -87,6 +89,8 @@ struct Realm {
 struct Pending {
     caller: ConnId,
     request: u64,
+    /// The caller asked for progressive results.
+    receive_progress: bool,
 }
 
 pub struct Router {
@@ -135,6 +139,17 @@ impl Router {
         self.rng.random_range(1..=1u64 << 53)
     }
 
+    /// A random id that `taken` says is free (a collision in 2^53 is unlikely, not
+    /// impossible: two topics or procedures must never share an id).
+    fn unused_id(&mut self, taken: impl Fn(&Router, u64) -> bool) -> u64 {
+        loop {
+            let id = self.random_id();
+            if !taken(self, id) {
+                return id;
+            }
+        }
+    }
+
     /// A transport is open.
     pub fn open(&mut self, conn: ConnId) {
         self.conns.insert(
@@ -144,6 +159,7 @@ impl Router {
                 subscriptions: HashSet::new(),
                 registrations: HashSet::new(),
                 last_invocation: 0,
+                calls_in_flight: 0,
             },
         );
     }
@@ -284,6 +300,7 @@ impl Router {
             let Some(p) = self.pending.remove(&k) else {
                 continue;
             };
+            self.call_ended(p.caller);
             if k.0 == conn && p.caller != conn {
                 let text = "the callee left while the call was in flight";
                 self.error(out, p.caller, MsgType::CALL, p.request, uri::CANCELED, text);

@@ -67,8 +67,7 @@ impl Serializer {
             detail,
         };
         match self {
-            // JSON cannot hold every msgpack value (binary, non-string keys): an error then.
-            Serializer::Json => serde_json::to_vec(&v).map_err(|e| err(e.to_string())),
+            Serializer::Json => serde_json::to_vec(&JsonView(&v)).map_err(|e| err(e.to_string())),
             Serializer::Msgpack => {
                 let mut out = Vec::with_capacity(64);
                 rmpv::encode::write_value(&mut out, &v).map_err(|e| err(e.to_string()))?;
@@ -86,7 +85,11 @@ impl Serializer {
         }
         let syntax = |detail: String| DecodeError::Syntax { format, detail };
         let v: Value = match self {
-            Serializer::Json => serde_json::from_slice(data).map_err(|e| syntax(e.to_string()))?,
+            Serializer::Json => {
+                let mut v = serde_json::from_slice(data).map_err(|e| syntax(e.to_string()))?;
+                binary_from_json(&mut v);
+                v
+            }
             Serializer::Msgpack => {
                 let mut rd = data;
                 let v = rmpv::decode::read_value(&mut rd).map_err(|e| syntax(e.to_string()))?;
@@ -97,6 +100,75 @@ impl Serializer {
             }
         };
         Message::from_value(v)
+    }
+}
+
+/// A value as the JSON serializer writes it. The spec's rule for what JSON cannot hold:
+/// binary data is a string of a NUL character followed by the data in Base64; dictionary keys
+/// are strings (a msgpack peer's other keys are written as their JSON text), so a message
+/// from a msgpack session always reaches a JSON one.
+struct JsonView<'a>(&'a Value);
+
+impl serde::Serialize for JsonView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Binary(b) | Value::Ext(_, b) => s.serialize_str(&binary_as_json(b)),
+            Value::String(t) => match t.as_str() {
+                Some(t) => s.serialize_str(t),
+                None => s.serialize_str(&String::from_utf8_lossy(t.as_bytes())),
+            },
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for i in items {
+                    seq.serialize_element(&JsonView(i))?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    match k {
+                        Value::String(t) => {
+                            map.serialize_key(&JsonView(&Value::String(t.clone())))?
+                        }
+                        other => {
+                            let text = serde_json::to_string(&JsonView(other))
+                                .map_err(serde::ser::Error::custom)?;
+                            map.serialize_key(&text)?
+                        }
+                    }
+                    map.serialize_value(&JsonView(v))?;
+                }
+                map.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
+fn binary_as_json(b: &[u8]) -> String {
+    use base64::Engine;
+    let mut t = String::with_capacity(1 + b.len().div_ceil(3) * 4);
+    t.push('\0');
+    base64::engine::general_purpose::STANDARD.encode_string(b, &mut t);
+    t
+}
+
+/// JSON strings that start with NUL carry binary data (see [`JsonView`]): back to binary.
+fn binary_from_json(v: &mut Value) {
+    use base64::Engine;
+    match v {
+        Value::String(t) => {
+            if let Some(b64) = t.as_str().and_then(|t| t.strip_prefix('\0')) {
+                if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                    *v = Value::Binary(b);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(binary_from_json),
+        Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| binary_from_json(v)),
+        _ => {}
     }
 }
 
@@ -170,6 +242,45 @@ mod tests {
         assert!(Serializer::Json.decode(deep.as_bytes(), false).is_err());
         let deep = vec![0x91u8; 100_000];
         assert!(Serializer::Msgpack.decode(&deep, true).is_err());
+    }
+
+    #[test]
+    fn binary_and_non_string_keys_cross_from_msgpack_to_json() {
+        let m = Message::Event {
+            subscription: 1,
+            publication: 2,
+            details: vec![],
+            payload: Payload {
+                args: Some(vec![Value::Binary(vec![0, 1, 2, 255])]),
+                kwargs: Some(vec![
+                    (Value::from(7), Value::from("seven")),
+                    (Value::from("b"), Value::Binary(b"hi".to_vec())),
+                ]),
+            },
+        };
+        let j = Serializer::Json.encode(&m).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&j).unwrap(),
+            r#"[36,1,2,{},["\u0000AAEC/w=="],{"7":"seven","b":"\u0000aGk="}]"#
+        );
+        // Back from JSON: the binary values are binary again (the integer key stays text).
+        match Serializer::Json.decode(&j, false).unwrap() {
+            Message::Event { payload, .. } => {
+                assert_eq!(payload.args, Some(vec![Value::Binary(vec![0, 1, 2, 255])]));
+                let kw = payload.kwargs.unwrap();
+                assert_eq!(kw[0], (Value::from("7"), Value::from("seven")));
+                assert_eq!(kw[1], (Value::from("b"), Value::Binary(b"hi".to_vec())));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Text that merely starts with NUL but is not Base64 stays text.
+        let t = r#"[36,1,2,{},["\u0000not base64!"]]"#;
+        match Serializer::Json.decode(t.as_bytes(), false).unwrap() {
+            Message::Event { payload, .. } => {
+                assert_eq!(payload.args, Some(vec![Value::from("\0not base64!")]))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,38 @@ pub struct WampServerConfig {
     pub webport: u16,
     /// Only these realms may be joined (`None`: any, created on first join).
     pub realms: Option<Vec<String>>,
+    pub limits: Limits,
+}
+
+/// How much may wait for one session before it is closed with 1008 (octets).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Encoded for the session's socket, not written yet.
+    pub socket: usize,
+    /// Sent by the session, not handled by the router yet.
+    pub inbound: usize,
+    /// Sent by the router, not taken by the session's thread yet.
+    pub outbound: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            socket: SLOW_LIMIT,
+            inbound: INBOUND_LIMIT,
+            outbound: OUTBOUND_LIMIT,
+        }
+    }
+}
+
+/// What one session has queued between its thread and the router, in octets (see
+/// [`INBOUND_LIMIT`], [`OUTBOUND_LIMIT`]).
+#[derive(Default)]
+struct Backlog {
+    /// Received and given to the router, not handled by it yet (wire octets).
+    inbound: AtomicUsize,
+    /// Sent by the router, not taken by the session's thread yet ([`Message::approx_size`]).
+    outbound: AtomicUsize,
 }
 
 /// From the connections to the router thread.
@@ -40,14 +72,17 @@ enum ToRouter {
     Open {
         conn: ConnId,
         tx: MailboxSender<ToConn>,
+        backlog: Arc<Backlog>,
     },
     Msg {
         conn: ConnId,
         msg: Message,
+        size: usize,
     },
     Bad {
         conn: ConnId,
         why: String,
+        size: usize,
     },
     Closed {
         conn: ConnId,
@@ -58,8 +93,11 @@ enum ToRouter {
 
 /// From the router thread to one connection.
 enum ToConn {
-    Send(Message),
+    /// A message and its [`Message::approx_size`].
+    Send(Message, usize),
     Close,
+    /// The session does not take what the router sends: close it with 1008.
+    TooSlow,
 }
 
 /// What both servers (the WAMP port and the page port) share.
@@ -67,7 +105,10 @@ struct Shared {
     router: Sender<ToRouter>,
     /// Sessions closed (1008) because they did not read what the router sent them.
     dropped_slow: Arc<AtomicU64>,
+    /// Sessions closed (1008) because they sent faster than the router could take.
+    dropped_flooding: Arc<AtomicU64>,
     next_id: AtomicU64,
+    limits: Limits,
     name: String,
     max_message_size: u64,
     /// `ws` or `wss`, and the WAMP port, for the demo page.
@@ -80,6 +121,9 @@ struct WampService(Arc<Shared>);
 struct WampHandler {
     id: ConnId,
     dropped_slow: Arc<AtomicU64>,
+    dropped_flooding: Arc<AtomicU64>,
+    backlog: Arc<Backlog>,
+    limits: Limits,
     ser: Serializer,
     router: Sender<ToRouter>,
     mailbox: Option<MailboxSender<ToConn>>,
@@ -118,6 +162,9 @@ impl Service for WampService {
             handler: WampHandler {
                 id: self.0.next_id.fetch_add(1, Ordering::Relaxed),
                 dropped_slow: self.0.dropped_slow.clone(),
+                dropped_flooding: self.0.dropped_flooding.clone(),
+                backlog: Arc::default(),
+                limits: self.0.limits,
                 ser,
                 router: self.0.router.clone(),
                 mailbox: Some(tx),
@@ -162,21 +209,44 @@ impl Handler for WampHandler {
 
     fn on_open(&mut self, _conn: &mut Connection, _now: Instant) {
         if let Some(tx) = self.mailbox.take() {
-            let _ = self.router.send(ToRouter::Open { conn: self.id, tx });
+            let _ = self.router.send(ToRouter::Open {
+                conn: self.id,
+                tx,
+                backlog: self.backlog.clone(),
+            });
         }
     }
 
-    fn on_event(&mut self, _conn: &mut Connection, event: Event, _now: Instant) {
+    fn on_event(&mut self, conn: &mut Connection, event: Event, now: Instant) {
         let Event::Message(m) = event else { return };
         if self.closing {
             return;
         }
-        let conn = self.id;
+        // A session that sends faster than the router handles its messages is closed rather
+        // than buffered for without limit.
+        let size = m.data.len();
+        if self.backlog.inbound.load(Ordering::Relaxed) + size > self.limits.inbound {
+            self.closing = true;
+            self.dropped_flooding.fetch_add(1, Ordering::Relaxed);
+            conn.close(
+                Some(CloseCode::POLICY_VIOLATION),
+                "too many messages waiting for the router",
+                now,
+            );
+            return;
+        }
+        self.backlog.inbound.fetch_add(size, Ordering::Relaxed);
+        let id = self.id;
         let ev = match self.ser.decode(&m.data, m.binary) {
-            Ok(msg) => ToRouter::Msg { conn, msg },
+            Ok(msg) => ToRouter::Msg {
+                conn: id,
+                msg,
+                size,
+            },
             Err(e) => ToRouter::Bad {
-                conn,
+                conn: id,
                 why: e.to_string(),
+                size,
             },
         };
         let _ = self.router.send(ev);
@@ -185,12 +255,15 @@ impl Handler for WampHandler {
     fn on_notify(&mut self, conn: &mut Connection, now: Instant) {
         let items = std::mem::take(&mut *self.queue.borrow_mut());
         for item in items {
+            if let ToConn::Send(_, size) = &item {
+                self.backlog.outbound.fetch_sub(*size, Ordering::Relaxed);
+            }
             if self.closing {
-                break;
+                continue;
             }
             // A session that does not read what it is sent (a stalled subscriber, a callee
             // that stopped) is closed rather than buffered for without limit.
-            if conn.transmit_len() > SLOW_LIMIT {
+            if conn.transmit_len() > self.limits.socket {
                 self.closing = true;
                 self.dropped_slow.fetch_add(1, Ordering::Relaxed);
                 conn.close(
@@ -198,10 +271,10 @@ impl Handler for WampHandler {
                     "too slow: outgoing queue full",
                     now,
                 );
-                break;
+                continue;
             }
             match item {
-                ToConn::Send(m) => match self.ser.encode(&m) {
+                ToConn::Send(m, _) => match self.ser.encode(&m) {
                     Ok(b) => {
                         conn.send_message(self.ser.is_binary(), &b);
                     }
@@ -210,6 +283,15 @@ impl Handler for WampHandler {
                 ToConn::Close => {
                     self.closing = true;
                     conn.close(Some(CloseCode::NORMAL), "", now);
+                }
+                ToConn::TooSlow => {
+                    self.closing = true;
+                    self.dropped_slow.fetch_add(1, Ordering::Relaxed);
+                    conn.close(
+                        Some(CloseCode::POLICY_VIOLATION),
+                        "too slow: the router's queue for this session is full",
+                        now,
+                    );
                 }
             }
         }
@@ -227,39 +309,71 @@ impl Handler for WampHandler {
 /// Octets queued for one session, beyond what is being written, before it is dropped.
 pub const SLOW_LIMIT: usize = 4 << 20;
 
+/// Octets of one session's messages waiting for the router before the session is dropped.
+pub const INBOUND_LIMIT: usize = 8 << 20;
+
+/// About how many octets the router may have queued for one session that its thread has not
+/// taken yet (a busy thread, a stalled session) before the session is dropped.
+pub const OUTBOUND_LIMIT: usize = 16 << 20;
+
+/// The largest WAMP message taken unless `--max-message-size` says otherwise. A decoded
+/// message takes more memory than its octets (up to ~40 times for arrays of small values), so
+/// the router's default is far below the WebSocket modes' 64 MiB.
+pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 20;
+
 /// How long sessions get to answer the router's GOODBYE at shutdown.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+
+/// The router handled a message of `size` octets from `conn`.
+fn handled(
+    conns: &HashMap<ConnId, (MailboxSender<ToConn>, Arc<Backlog>)>,
+    conn: ConnId,
+    size: usize,
+) {
+    if let Some((_, b)) = conns.get(&conn) {
+        b.inbound.fetch_sub(size, Ordering::Relaxed);
+    }
+}
 
 /// The router thread: owns the router, routes between connections.
 fn router_thread(
     rx: Receiver<ToRouter>,
+    outbound_limit: usize,
     mut router: Router,
     shutdown: Shutdown,
     stop_servers: Shutdown,
 ) -> RouterStats {
-    let mut conns: HashMap<ConnId, MailboxSender<ToConn>> = HashMap::new();
+    let mut conns: HashMap<ConnId, (MailboxSender<ToConn>, Arc<Backlog>)> = HashMap::new();
     let mut closing: HashSet<ConnId> = HashSet::new();
+    // Sessions dropped for not taking what was sent: nothing more goes to them.
+    let mut slow: HashSet<ConnId> = HashSet::new();
     let mut out = Vec::new();
     let mut goodbye_until: Option<Instant> = None;
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(ToRouter::Open { conn, tx }) => {
-                conns.insert(conn, tx);
+            Ok(ToRouter::Open { conn, tx, backlog }) => {
+                conns.insert(conn, (tx, backlog));
                 router.open(conn);
                 if goodbye_until.is_some() {
                     out.push(Output::Close(conn));
                 }
             }
-            Ok(ToRouter::Msg { conn, msg }) if !closing.contains(&conn) => {
-                router.handle(conn, msg, &mut out)
+            Ok(ToRouter::Msg { conn, msg, size }) => {
+                if !closing.contains(&conn) {
+                    router.handle(conn, msg, &mut out);
+                }
+                handled(&conns, conn, size);
             }
-            Ok(ToRouter::Bad { conn, why }) if !closing.contains(&conn) => {
-                router.malformed(conn, &why, &mut out)
+            Ok(ToRouter::Bad { conn, why, size }) => {
+                if !closing.contains(&conn) {
+                    router.malformed(conn, &why, &mut out);
+                }
+                handled(&conns, conn, size);
             }
-            Ok(ToRouter::Msg { .. } | ToRouter::Bad { .. }) => {}
             Ok(ToRouter::Closed { conn }) => {
                 conns.remove(&conn);
                 closing.remove(&conn);
+                slow.remove(&conn);
                 router.closed(conn, &mut out);
             }
             Ok(ToRouter::Stop) | Err(RecvTimeoutError::Disconnected) => break,
@@ -271,14 +385,33 @@ fn router_thread(
         }
         for o in out.drain(..) {
             let (conn, item) = match o {
-                Output::Send(c, m) => (c, ToConn::Send(m)),
-                Output::Close(c) => {
-                    closing.insert(c);
-                    (c, ToConn::Close)
+                Output::Send(c, m) => {
+                    let size = m.approx_size();
+                    (c, ToConn::Send(m, size))
                 }
+                Output::Close(c) => (c, ToConn::Close),
             };
-            if let Some(tx) = conns.get(&conn) {
-                let _ = tx.send(item);
+            let Some((tx, backlog)) = conns.get(&conn) else {
+                continue;
+            };
+            if slow.contains(&conn) {
+                continue;
+            }
+            match item {
+                ToConn::Send(m, size) => {
+                    if backlog.outbound.fetch_add(size, Ordering::Relaxed) + size > outbound_limit {
+                        backlog.outbound.fetch_sub(size, Ordering::Relaxed);
+                        slow.insert(conn);
+                        closing.insert(conn);
+                        let _ = tx.send(ToConn::TooSlow);
+                    } else {
+                        let _ = tx.send(ToConn::Send(m, size));
+                    }
+                }
+                other => {
+                    closing.insert(conn);
+                    let _ = tx.send(other);
+                }
             }
         }
         if goodbye_until.is_some_and(|t| conns.is_empty() || Instant::now() >= t) {
@@ -296,8 +429,12 @@ pub struct WampServerReport {
     pub driver: String,
     pub stats: ServerStats,
     pub router: RouterStats,
-    /// Sessions closed with 1008 because more than [`SLOW_LIMIT`] octets waited for them.
+    /// Sessions closed with 1008 because more than [`SLOW_LIMIT`] octets waited for their
+    /// socket or more than [`OUTBOUND_LIMIT`] for their thread.
     pub dropped_slow: u64,
+    /// Sessions closed with 1008 because more than [`INBOUND_LIMIT`] octets of theirs waited
+    /// for the router.
+    pub dropped_flooding: u64,
 }
 
 /// A router that is listening.
@@ -311,6 +448,7 @@ pub struct RunningWamp {
     router_tx: Sender<ToRouter>,
     router: std::thread::JoinHandle<RouterStats>,
     dropped_slow: Arc<AtomicU64>,
+    dropped_flooding: Arc<AtomicU64>,
 }
 
 impl RunningWamp {
@@ -343,6 +481,7 @@ impl RunningWamp {
             stats,
             router,
             dropped_slow: self.dropped_slow.load(Ordering::Relaxed),
+            dropped_flooding: self.dropped_flooding.load(Ordering::Relaxed),
         })
     }
 }
@@ -365,10 +504,13 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
     );
     let stop_servers = Shutdown::new();
     let dropped_slow = Arc::new(AtomicU64::new(0));
+    let dropped_flooding = Arc::new(AtomicU64::new(0));
     let shared = Arc::new(Shared {
         router: tx.clone(),
         dropped_slow: dropped_slow.clone(),
+        dropped_flooding: dropped_flooding.clone(),
         next_id: AtomicU64::new(1),
+        limits: cfg.limits,
         name,
         max_message_size: cfg.server.max_message_size,
         scheme: if url.secure { "wss" } else { "ws" },
@@ -406,7 +548,10 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
     let (sd, stop) = (shutdown.clone(), stop_servers.clone());
     let router = std::thread::Builder::new()
         .name("wstest-wamp-router".into())
-        .spawn(move || router_thread(rx, router, sd, stop))
+        .spawn({
+            let outbound = cfg.limits.outbound;
+            move || router_thread(rx, outbound, router, sd, stop)
+        })
         .map_err(|e| ModeError::io("cannot start the router thread", e))?;
     Ok(RunningWamp {
         url: url_s,
@@ -418,6 +563,7 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
         router_tx: tx,
         router,
         dropped_slow,
+        dropped_flooding,
     })
 }
 

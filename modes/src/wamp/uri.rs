@@ -12,6 +12,12 @@ pub const SYSTEM_SHUTDOWN: &str = "wamp.close.system_shutdown";
 pub const CLOSE_REALM: &str = "wamp.close.close_realm";
 pub const GOODBYE_AND_OUT: &str = "wamp.close.goodbye_and_out";
 
+/// Is `uri` in the namespace the spec keeps for WAMP itself (`wamp.`)? Peers may not
+/// register procedures or publish there.
+pub fn is_reserved(uri: &str) -> bool {
+    uri.starts_with("wamp.")
+}
+
 /// Is `uri` a valid URI under the spec's loose rules: one or more components separated by
 /// `.`, none empty, none containing whitespace or `#`?
 pub fn is_valid(uri: &str) -> bool {
@@ -33,5 +39,7 @@ mod tests {
         for bad in ["", ".a", "a.", "a..b", "a b", "a.#", "a.\tb"] {
             assert!(!is_valid(bad), "{bad:?}");
         }
+        assert!(is_reserved("wamp.session.count"));
+        assert!(!is_reserved("wampx.a") && !is_reserved("com.wamp.a"));
     }
 }

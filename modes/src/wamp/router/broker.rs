@@ -66,9 +66,13 @@ impl Router {
         out: &mut Vec<Output>,
     ) {
         let ack = bool_opt(options, "acknowledge") == Some(true);
-        if !uri::is_valid(&topic) {
+        if !uri::is_valid(&topic) || uri::is_reserved(&topic) {
             if ack {
-                let text = format!("invalid topic {topic:?}");
+                let text = if uri::is_reserved(&topic) {
+                    format!("{topic}: the wamp. namespace is reserved for the router")
+                } else {
+                    format!("invalid topic {topic:?}")
+                };
                 self.error(
                     out,
                     conn,
@@ -159,7 +163,11 @@ impl Router {
                 &text,
             );
         }
-        let fresh = self.random_id();
+        let fresh = self.unused_id(|me, id| {
+            me.realms
+                .get(realm)
+                .is_some_and(|r| r.subscriptions.contains_key(&id))
+        });
         let Some(r) = self.realms.get_mut(realm) else {
             return;
         };

@@ -44,10 +44,19 @@ impl Router {
             }
             Call {
                 request,
-                options: _,
+                options,
                 procedure,
                 payload,
-            } => self.call(conn, realm, request, procedure, payload, out),
+            } => {
+                let call = CallRequest {
+                    request,
+                    // Advanced Profile (progressive call results): the caller asks for them.
+                    receive_progress: bool_opt(&options, "receive_progress") == Some(true),
+                    procedure,
+                    payload,
+                };
+                self.call(conn, realm, call, out)
+            }
             Yield {
                 request,
                 options,
@@ -55,13 +64,17 @@ impl Router {
             } => {
                 let progress = bool_opt(&options, "progress") == Some(true);
                 let p = if progress {
+                    // A progressive result goes only to a caller that asked for them; the
+                    // call stays open for the final YIELD either way.
                     self.pending
                         .get(&(conn, request))
+                        .filter(|p| p.receive_progress)
                         .map(|p| (p.caller, p.request))
                 } else {
-                    self.pending
-                        .remove(&(conn, request))
-                        .map(|p| (p.caller, p.request))
+                    self.pending.remove(&(conn, request)).map(|p| {
+                        self.call_ended(p.caller);
+                        (p.caller, p.request)
+                    })
                 };
                 // A YIELD for a call whose caller left is dropped.
                 if let Some((caller, call)) = p {
@@ -89,6 +102,7 @@ impl Router {
                 payload,
             } => {
                 if let Some(p) = self.pending.remove(&(conn, request)) {
+                    self.call_ended(p.caller);
                     let m = Error {
                         request_type: MsgType::CALL,
                         request: p.request,
@@ -118,11 +132,19 @@ impl Router {
             let text = format!("invalid procedure {procedure:?}");
             return self.error(out, conn, t, request, uri::INVALID_URI, &text);
         }
+        if uri::is_reserved(&procedure) {
+            let text = format!("{procedure}: the wamp. namespace is reserved for the router");
+            return self.error(out, conn, t, request, uri::INVALID_URI, &text);
+        }
         if let Some(m) = dict_get(options, "match").filter(|m| m.as_str() != Some("exact")) {
             let text = format!("match policy {m} is not supported (exact only)");
             return self.error(out, conn, t, request, "wamp.error.invalid_argument", &text);
         }
-        let id = self.random_id();
+        let id = self.unused_id(|me, id| {
+            me.realms
+                .get(realm)
+                .is_some_and(|r| r.registrations.contains_key(&id))
+        });
         let Some(r) = self.realms.get_mut(realm) else {
             return;
         };
@@ -151,16 +173,28 @@ impl Router {
         );
     }
 
-    fn call(
-        &mut self,
-        conn: ConnId,
-        realm: &str,
-        request: u64,
-        procedure: String,
-        payload: Payload,
-        out: &mut Vec<Output>,
-    ) {
+    fn call(&mut self, conn: ConnId, realm: &str, call: CallRequest, out: &mut Vec<Output>) {
+        let CallRequest {
+            request,
+            procedure,
+            payload,
+            receive_progress,
+        } = call;
         self.stats.calls += 1;
+        if !uri::is_valid(&procedure) {
+            let text = format!("invalid procedure {procedure:?}");
+            return self.error(out, conn, MsgType::CALL, request, uri::INVALID_URI, &text);
+        }
+        // Calls in flight are bounded per caller: a callee that never answers, or a caller
+        // that floods, cannot make the router hold them without limit.
+        if self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.calls_in_flight >= MAX_CALLS_IN_FLIGHT)
+        {
+            let text = format!("more than {MAX_CALLS_IN_FLIGHT} calls of this session in flight");
+            return self.error(out, conn, MsgType::CALL, request, uri::CANCELED, &text);
+        }
         let target = self.realms.get(realm).and_then(|r| {
             let id = *r.procedures.get(&procedure)?;
             Some((id, r.registrations.get(&id)?.callee))
@@ -186,15 +220,44 @@ impl Router {
             Pending {
                 caller: conn,
                 request,
+                receive_progress,
             },
         );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.calls_in_flight += 1;
+        }
+        let details = if receive_progress {
+            dict([("receive_progress", Value::from(true))])
+        } else {
+            vec![]
+        };
         let m = Message::Invocation {
             request: inv,
             registration,
-            details: vec![],
+            details,
             payload,
         };
         self.send(out, callee, m);
+    }
+}
+
+/// A CALL's parts the dealer uses.
+struct CallRequest {
+    request: u64,
+    procedure: String,
+    payload: Payload,
+    receive_progress: bool,
+}
+
+/// Calls one session may have in flight at once.
+pub const MAX_CALLS_IN_FLIGHT: usize = 16384;
+
+impl Router {
+    /// A call of `caller` got its answer (or its callee left).
+    pub(super) fn call_ended(&mut self, caller: ConnId) {
+        if let Some(c) = self.conns.get_mut(&caller) {
+            c.calls_in_flight = c.calls_in_flight.saturating_sub(1);
+        }
     }
 }
 

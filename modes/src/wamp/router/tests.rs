@@ -381,3 +381,70 @@ fn progressive_yields_keep_the_call_open() {
         vec![(2, "[50,3,{},[2]]".to_string())]
     );
 }
+
+#[test]
+fn progress_only_for_callers_that_ask_and_the_invocation_says_so() {
+    let mut t = T::new();
+    t.join(1, "realm1");
+    t.join(2, "realm1");
+    let reg = T::id_of(&t.send(1, r#"[64,1,{},"com.p"]"#), 2);
+    assert_eq!(
+        t.send(2, r#"[48,3,{"receive_progress":true},"com.p"]"#),
+        vec![(1, format!(r#"[68,1,{reg},{{"receive_progress":true}}]"#))]
+    );
+    assert_eq!(
+        t.send(2, r#"[48,4,{},"com.p"]"#),
+        vec![(1, format!("[68,2,{reg},{{}}]"))]
+    );
+    // The second caller did not ask: its progressive result is dropped, the final one comes.
+    assert!(t.send(1, r#"[70,2,{"progress":true},[1]]"#).is_empty());
+    assert_eq!(
+        t.send(1, r#"[70,2,{},[2]]"#),
+        vec![(2, "[50,4,{},[2]]".to_string())]
+    );
+}
+
+#[test]
+fn reserved_and_invalid_uris_are_refused() {
+    let mut t = T::new();
+    t.join(1, "realm1");
+    let e = |out: Vec<(ConnId, String)>, head: &str| {
+        assert!(
+            out.len() == 1
+                && out[0].1.starts_with(head)
+                && out[0].1.contains("wamp.error.invalid_uri"),
+            "{out:?}"
+        );
+    };
+    e(t.send(1, r#"[64,1,{},"wamp.session.count"]"#), "[8,64,1,");
+    e(
+        t.send(1, r#"[16,2,{"acknowledge":true},"wamp.topic"]"#),
+        "[8,16,2,",
+    );
+    e(t.send(1, r#"[48,3,{},"not a uri"]"#), "[8,48,3,");
+    // Unacknowledged: nothing comes back.
+    assert!(t.send(1, r#"[16,4,{},"wamp.topic"]"#).is_empty());
+}
+
+#[test]
+fn calls_in_flight_are_bounded_per_caller() {
+    let mut t = T::new();
+    t.join(1, "realm1");
+    t.join(2, "realm1");
+    t.send(1, r#"[64,1,{},"com.slow"]"#);
+    for i in 0..dealer::MAX_CALLS_IN_FLIGHT {
+        let out = t.send(2, &format!(r#"[48,{},{{}},"com.slow"]"#, i + 1));
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1.starts_with("[68,"), "{out:?}");
+    }
+    let n = dealer::MAX_CALLS_IN_FLIGHT + 1;
+    let out = t.send(2, &format!(r#"[48,{n},{{}},"com.slow"]"#));
+    assert!(
+        out[0].1.starts_with(&format!("[8,48,{n},")) && out[0].1.contains("wamp.error.canceled"),
+        "{out:?}"
+    );
+    // One answer frees one place.
+    t.send(1, r#"[70,1,{},[]]"#);
+    let out = t.send(2, &format!(r#"[48,{},{{}},"com.slow"]"#, n + 1));
+    assert!(out[0].1.starts_with("[68,"), "{out:?}");
+}
