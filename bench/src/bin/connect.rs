@@ -2,14 +2,19 @@
 //!
 //! 1. Floor: raw TCP connect + accept of N connections (the engine's runtime, one client
 //!    thread keeping `batch` connects in flight; a blocking accept thread holding them).
-//! 2. massconnect (one thread, batches with no delay) against our echoserver running as a
-//!    child process with one thread: opening handshakes per second. Ratio to the floor.
-//! 3. User-space memory per idle client connection: massconnect's resident memory at the
+//! 2. Exchange floor: raw TCP as 1, plus what a handshake puts on the wire: the client writes
+//!    a 150-octet request, a server thread on our runtime reads it and writes a 129-octet
+//!    answer, the client reads it (no HTTP, no WebSocket, no timers).
+//! 3. massconnect (one thread, batches with no delay) against our echoserver running as a
+//!    child process with one thread: opening handshakes per second. Ratios to both floors,
+//!    per round (they alternate) and for the best of each; CPU per connection of both sides.
+//! 4. User-space memory per idle client connection: massconnect's resident memory at the
 //!    plateau for two target sizes; the slope between them is the cost of one more held
 //!    connection (the fixed part — runtime, rings, allocator arenas — cancels out).
 //!
 //! usage: cargo run --release -p wstest-bench --bin connect -- [N] [BATCH] [ROUNDS]
-//!        (default 8000 256 3; N stays under half the descriptor limit)
+//!        (default 8000 256 3; N stays under half the descriptor limit, and under the
+//!        ephemeral ports of one parity, ~14,000: past that every connect() scans the range)
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -23,9 +28,12 @@ use wstest_modes::massconnect::{run, MassConfig};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn one_thread() -> RuntimeConfig {
+/// One worker on `core` (servers on core 0, clients on core 1, modulo the cores there are):
+/// every floor and massconnect gets the same placement.
+fn one_thread(core: usize) -> RuntimeConfig {
     RuntimeConfig {
         threads: 1,
+        cpus: vec![core % wstest_engine::runtime::available_threads()],
         ..Default::default()
     }
 }
@@ -58,7 +66,7 @@ fn floor(n: usize, batch: usize) -> f64 {
         held
     });
     let w = spawn_workers(
-        &one_thread(),
+        &one_thread(1),
         Shutdown::new(),
         vec![()],
         move |_, ()| async move {
@@ -87,6 +95,111 @@ fn floor(n: usize, batch: usize) -> f64 {
     .unwrap();
     let secs = w.join().unwrap()[0];
     drop(acceptor.join().unwrap());
+    n as f64 / secs
+}
+
+/// Raw TCP with the handshake's exchange: the client writes a 150-octet request and reads a
+/// 129-octet answer, a server thread on our runtime reads the request and writes the answer
+/// (no parsing, no WebSocket): what a handshake costs the kernel beyond connect + accept.
+fn exchange_floor(n: usize, batch: usize) -> f64 {
+    use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+    const REQ: usize = 150;
+    const RESP: usize = 129;
+    let std_l = {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+        s.listen(1024).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let l: TcpListener = s.into();
+        l
+    };
+    let addr = std_l.local_addr().unwrap();
+    let server = spawn_workers(
+        &one_thread(0),
+        Shutdown::new(),
+        vec![std_l],
+        move |_, l| async move {
+            let l = monoio::net::TcpListener::from_std(l).unwrap();
+            let held = std::rc::Rc::new(std::cell::RefCell::new(Vec::with_capacity(n)));
+            let mut accepted = 0;
+            while accepted < n {
+                let (mut s, _) = l.accept().await.expect("accept");
+                accepted += 1;
+                let held = held.clone();
+                monoio::spawn(async move {
+                    let mut got = 0;
+                    let mut buf = Vec::with_capacity(1024);
+                    while got < REQ {
+                        let (r, b) = s.read(buf).await;
+                        buf = b;
+                        match r {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => got += k,
+                        }
+                        buf.clear();
+                    }
+                    let _ = s.write_all(vec![b'x'; RESP]).await;
+                    held.borrow_mut().push(s);
+                });
+            }
+            while held.borrow().len() < n {
+                monoio::time::sleep(Duration::from_millis(5)).await;
+            }
+            drop(held);
+        },
+    )
+    .unwrap();
+    let w = spawn_workers(
+        &one_thread(1),
+        Shutdown::new(),
+        vec![()],
+        move |_, ()| async move {
+            let t0 = Instant::now();
+            let mut open = Vec::with_capacity(n);
+            let mut started = 0;
+            while started < n {
+                let k = batch.min(n - started);
+                let tasks: Vec<_> = (0..k)
+                    .map(|_| {
+                        monoio::spawn(async move {
+                            let mut s = monoio::net::TcpStream::connect_addr(addr)
+                                .await
+                                .expect("connect");
+                            let (r, _) = s.write_all(vec![b'G'; REQ]).await;
+                            r.expect("write");
+                            let mut got = 0;
+                            let mut buf = Vec::with_capacity(4096);
+                            while got < RESP {
+                                let (r, b) = s.read(buf).await;
+                                buf = b;
+                                got += r.expect("read");
+                                assert!(got > 0, "closed");
+                                buf.clear();
+                            }
+                            s
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    open.push(t.await);
+                }
+                started += k;
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            drop(open);
+            secs
+        },
+    )
+    .unwrap();
+    let secs = w.join().unwrap()[0];
+    server.join().unwrap();
     n as f64 / secs
 }
 
@@ -121,6 +234,8 @@ fn echo_server() -> (EchoChild, String) {
             "0",
             "--threads",
             "1",
+            "--cpus",
+            "0",
             "--deflate",
             "off",
         ])
@@ -154,7 +269,7 @@ fn mass(url: &str, n: usize, batch: usize) -> f64 {
         shard: None,
         start_at: None,
         client: ClientOptions {
-            runtime: one_thread(),
+            runtime: one_thread(1),
             ..Default::default()
         },
         progress: false,
@@ -180,6 +295,7 @@ fn mass_process(url: &str, n: usize, batch: usize) -> f64 {
     )
     .unwrap();
     let exe = std::env::current_exe().unwrap().with_file_name("wstest");
+    let client_core = (1 % wstest_engine::runtime::available_threads()).to_string();
     let o = Command::new(exe)
         .args([
             "-m",
@@ -188,6 +304,8 @@ fn mass_process(url: &str, n: usize, batch: usize) -> f64 {
             spec.to_str().unwrap(),
             "--threads",
             "1",
+            "--cpus",
+            &client_core,
             "--quiet",
             "-o",
             out.to_str().unwrap(),
@@ -219,19 +337,58 @@ fn main() {
     let rounds = a.get(2).copied().unwrap_or(3);
     let _ = wstest_engine::runtime::limits::raise_nofile();
     wstest_engine::runtime::limits::set_trim_hook(|| unsafe { libmimalloc_sys::mi_collect(true) });
-    let (_server, url) = echo_server();
-    println!("# {n} connections, {batch} in flight, {rounds} rounds (best of each)");
-    let (mut best_floor, mut best_mass) = (0.0f64, 0.0f64);
-    for _ in 0..rounds {
-        best_floor = best_floor.max(floor(n, batch));
+    let (server, url) = echo_server();
+    println!(
+        "# {n} connections, {batch} in flight, {rounds} rounds; floor (connect + accept), \
+         exchange floor (raw TCP with the handshake's request and answer) and massconnect \
+         alternating; clients on core 1, servers on core 0"
+    );
+    println!("round\tfloor_conn_per_s\texchange_per_s\tmassconnect_handshakes_per_s\tmc_over_floor\tmc_over_exchange\tserver_cpu_us_per_conn\tclient_cpu_us_per_conn");
+    let cpu = |pid: u32| -> f64 {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let f: Vec<&str> = st
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / 100.0
+    };
+    let mut rows = Vec::new();
+    for r in 0..rounds {
+        let f = floor(n, batch);
         std::thread::sleep(Duration::from_millis(300));
-        best_mass = best_mass.max(mass(&url, n, batch));
+        let x = exchange_floor(n, batch);
+        std::thread::sleep(Duration::from_millis(300));
+        // CPU of both sides over the whole massconnect run (ramp and release).
+        let (s0, c0) = (cpu(server.0.id()), cpu(std::process::id()));
+        let m = mass(&url, n, batch);
+        let (s1, c1) = (cpu(server.0.id()), cpu(std::process::id()));
+        let per = |a: f64, b: f64| (b - a) * 1e6 / n as f64;
+        println!(
+            "{}\t{f:.0}\t{x:.0}\t{m:.0}\t{:.2}\t{:.2}\t{:.0}\t{:.0}",
+            r + 1,
+            m / f,
+            m / x,
+            per(s0, s1),
+            per(c0, c1)
+        );
+        rows.push((f, x, m));
         std::thread::sleep(Duration::from_millis(300));
     }
-    println!("floor_conn_per_s\tmassconnect_handshakes_per_s\tratio");
+    let best = |k: fn(&(f64, f64, f64)) -> f64| rows.iter().map(k).fold(0.0f64, f64::max);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (bf, bx, bm) = (best(|r| r.0), best(|r| r.1), best(|r| r.2));
+    println!("\nbest\t{bf:.0}\t{bx:.0}\t{bm:.0}\t{:.2}\t{:.2}", bm / bf, bm / bx);
     println!(
-        "{best_floor:.0}\t{best_mass:.0}\t{:.2}",
-        best_mass / best_floor
+        "median of the rounds' ratios: massconnect/floor {:.2}, massconnect/exchange {:.2}, exchange/floor {:.2}",
+        median(rows.iter().map(|r| r.2 / r.0).collect()),
+        median(rows.iter().map(|r| r.2 / r.1).collect()),
+        median(rows.iter().map(|r| r.1 / r.0).collect()),
     );
 
     // Memory: the slope between a small and a large plateau, each in a fresh process (an
