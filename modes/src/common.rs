@@ -89,6 +89,23 @@ impl ServerOptions {
 }
 
 /// The address a server URL's host names (the first one it resolves to).
+/// The answer of a mode that serves one page: the page (made by `page`) at `/` and
+/// `/index.html` (a query string is ignored), 404 for anything else.
+pub fn page_response(resource: &str, name: Option<&str>, page: impl FnOnce() -> String) -> Vec<u8> {
+    use wstest_engine::proto::handshake::server::http_response;
+    match resource.split('?').next().unwrap_or("/") {
+        "/" | "/index.html" => http_response(
+            200,
+            "OK",
+            "text/html; charset=utf-8",
+            page().as_bytes(),
+            &[],
+            name,
+        ),
+        _ => http_response(404, "Not Found", "text/plain", b"not found\n", &[], name),
+    }
+}
+
 pub fn resolve_listen(url: &WsUrl) -> Result<SocketAddr> {
     let a = url.authority();
     a.to_socket_addrs()

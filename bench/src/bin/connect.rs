@@ -38,22 +38,50 @@ fn one_thread(core: usize) -> RuntimeConfig {
     }
 }
 
+/// On one client worker (core 1): `n` connections made by `open`, `batch` at a time, all held
+/// until the last is open; connections per second.
+fn client_rate<F, Fut>(n: usize, batch: usize, open: F) -> f64
+where
+    F: Fn() -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = monoio::net::TcpStream> + 'static,
+{
+    let w = spawn_workers(
+        &one_thread(1),
+        Shutdown::new(),
+        vec![()],
+        move |_, ()| async move {
+            let t0 = Instant::now();
+            let mut held = Vec::with_capacity(n);
+            let mut started = 0;
+            while started < n {
+                let k = batch.min(n - started);
+                let tasks: Vec<_> = (0..k).map(|_| monoio::spawn(open())).collect();
+                for t in tasks {
+                    held.push(t.await);
+                }
+                started += k;
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            drop(held);
+            secs
+        },
+    )
+    .unwrap();
+    n as f64 / w.join().unwrap()[0]
+}
+
+/// A loopback listener with our echoserver's backlog (std's default of 128 would drop SYNs),
+/// non-blocking.
+fn listener() -> TcpListener {
+    wstest_engine::runtime::bind_reuseport("127.0.0.1:0".parse().unwrap(), 1, 1024)
+        .unwrap()
+        .remove(0)
+}
+
 /// Raw TCP: connections per second to open `n` (all held until the end).
 fn floor(n: usize, batch: usize) -> f64 {
-    // The same listen backlog as our echoserver (std's default of 128 would drop SYNs).
-    let l: TcpListener = {
-        use socket2::{Domain, Socket, Type};
-        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        s.bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-        s.listen(1024).unwrap();
-        s.into()
-    };
+    let l = listener();
+    l.set_nonblocking(false).unwrap();
     let addr = l.local_addr().unwrap();
     let acceptor = std::thread::spawn(move || {
         let mut held = Vec::with_capacity(n);
@@ -65,37 +93,13 @@ fn floor(n: usize, batch: usize) -> f64 {
         }
         held
     });
-    let w = spawn_workers(
-        &one_thread(1),
-        Shutdown::new(),
-        vec![()],
-        move |_, ()| async move {
-            let t0 = Instant::now();
-            let mut open = Vec::with_capacity(n);
-            let mut started = 0;
-            while started < n {
-                let k = batch.min(n - started);
-                let tasks: Vec<_> = (0..k)
-                    .map(|_| {
-                        monoio::spawn(
-                            async move { monoio::net::TcpStream::connect_addr(addr).await },
-                        )
-                    })
-                    .collect();
-                for t in tasks {
-                    open.push(t.await.expect("connect"));
-                }
-                started += k;
-            }
-            let secs = t0.elapsed().as_secs_f64();
-            drop(open);
-            secs
-        },
-    )
-    .unwrap();
-    let secs = w.join().unwrap()[0];
+    let rate = client_rate(n, batch, move || async move {
+        monoio::net::TcpStream::connect_addr(addr)
+            .await
+            .expect("connect")
+    });
     drop(acceptor.join().unwrap());
-    n as f64 / secs
+    rate
 }
 
 /// Raw TCP with the handshake's exchange: the client writes a 150-octet request and reads a
@@ -105,21 +109,7 @@ fn exchange_floor(n: usize, batch: usize) -> f64 {
     use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
     const REQ: usize = 150;
     const RESP: usize = 129;
-    let std_l = {
-        use socket2::{Domain, Socket, Type};
-        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        s.bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-        s.listen(1024).unwrap();
-        s.set_nonblocking(true).unwrap();
-        let l: TcpListener = s.into();
-        l
-    };
+    let std_l = listener();
     let addr = std_l.local_addr().unwrap();
     let server = spawn_workers(
         &one_thread(0),
@@ -156,51 +146,25 @@ fn exchange_floor(n: usize, batch: usize) -> f64 {
         },
     )
     .unwrap();
-    let w = spawn_workers(
-        &one_thread(1),
-        Shutdown::new(),
-        vec![()],
-        move |_, ()| async move {
-            let t0 = Instant::now();
-            let mut open = Vec::with_capacity(n);
-            let mut started = 0;
-            while started < n {
-                let k = batch.min(n - started);
-                let tasks: Vec<_> = (0..k)
-                    .map(|_| {
-                        monoio::spawn(async move {
-                            let mut s = monoio::net::TcpStream::connect_addr(addr)
-                                .await
-                                .expect("connect");
-                            let (r, _) = s.write_all(vec![b'G'; REQ]).await;
-                            r.expect("write");
-                            let mut got = 0;
-                            let mut buf = Vec::with_capacity(4096);
-                            while got < RESP {
-                                let (r, b) = s.read(buf).await;
-                                buf = b;
-                                got += r.expect("read");
-                                assert!(got > 0, "closed");
-                                buf.clear();
-                            }
-                            s
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    open.push(t.await);
-                }
-                started += k;
-            }
-            let secs = t0.elapsed().as_secs_f64();
-            drop(open);
-            secs
-        },
-    )
-    .unwrap();
-    let secs = w.join().unwrap()[0];
+    let rate = client_rate(n, batch, move || async move {
+        let mut s = monoio::net::TcpStream::connect_addr(addr)
+            .await
+            .expect("connect");
+        let (r, _) = s.write_all(vec![b'G'; REQ]).await;
+        r.expect("write");
+        let mut got = 0;
+        let mut buf = Vec::with_capacity(4096);
+        while got < RESP {
+            let (r, b) = s.read(buf).await;
+            buf = b;
+            got += r.expect("read");
+            assert!(got > 0, "closed");
+            buf.clear();
+        }
+        s
+    });
     server.join().unwrap();
-    n as f64 / secs
+    rate
 }
 
 struct EchoChild(Child);
@@ -383,7 +347,11 @@ fn main() {
         v[v.len() / 2]
     };
     let (bf, bx, bm) = (best(|r| r.0), best(|r| r.1), best(|r| r.2));
-    println!("\nbest\t{bf:.0}\t{bx:.0}\t{bm:.0}\t{:.2}\t{:.2}", bm / bf, bm / bx);
+    println!(
+        "\nbest\t{bf:.0}\t{bx:.0}\t{bm:.0}\t{:.2}\t{:.2}",
+        bm / bf,
+        bm / bx
+    );
     println!(
         "median of the rounds' ratios: massconnect/floor {:.2}, massconnect/exchange {:.2}, exchange/floor {:.2}",
         median(rows.iter().map(|r| r.2 / r.0).collect()),

@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use wstest_engine::proto::handshake::server::http_response;
 use wstest_engine::proto::handshake::{HttpHead, Request};
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
 use wstest_engine::runtime::Shutdown;
 use wstest_engine::ws::{serve, Handler, LocalNotify, ServerHandle, Service, Upgrade};
 
 use super::hub::{Hub, HubStats, Slot, ThreadHub};
-use crate::common::{accept_deflate, ServerOptions};
+use crate::common::{accept_deflate, page_response, ServerOptions};
 use crate::echo::ServerReport;
 use crate::Result;
 
@@ -114,30 +113,17 @@ impl Service for BroadcastService {
     }
 
     fn http(&self, head: &HttpHead, _peer: SocketAddr) -> Option<Vec<u8>> {
-        let name = Some(self.name.as_str());
-        let path = head.resource.split('?').next().unwrap_or("/");
-        Some(match path {
-            "/" | "/index.html" => {
-                let scheme = if self.server.url.starts_with("wss:") {
-                    "wss"
-                } else {
-                    "ws"
-                };
-                let port = self.ws_port.map(|p| p.to_string()).unwrap_or_default();
-                let page = super::page::PAGE
-                    .replace("{scheme}", scheme)
-                    .replace("{port}", &port);
-                http_response(
-                    200,
-                    "OK",
-                    "text/html; charset=utf-8",
-                    page.as_bytes(),
-                    &[],
-                    name,
-                )
-            }
-            _ => http_response(404, "Not Found", "text/plain", b"not found\n", &[], name),
-        })
+        Some(page_response(&head.resource, Some(&self.name), || {
+            let scheme = if self.server.url.starts_with("wss:") {
+                "wss"
+            } else {
+                "ws"
+            };
+            let port = self.ws_port.map(|p| p.to_string()).unwrap_or_default();
+            super::page::PAGE
+                .replace("{scheme}", scheme)
+                .replace("{port}", &port)
+        }))
     }
 
     fn server_name(&self) -> Option<&str> {

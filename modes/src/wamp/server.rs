@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde::Serialize;
-use wstest_engine::proto::handshake::server::http_response;
 use wstest_engine::proto::handshake::{HttpHead, Request};
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
 use wstest_engine::runtime::{mailbox, MailboxSender, Shutdown};
@@ -23,7 +22,7 @@ use wstest_engine::ws::{serve, Handler, LocalNotify, ServerHandle, ServerStats, 
 use super::message::Message;
 use super::router::{ConnId, Output, Router, RouterConfig, RouterStats};
 use super::serializer::{Serializer, SUBPROTOCOLS};
-use crate::common::ServerOptions;
+use crate::common::{page_response, ServerOptions};
 use crate::{ModeError, Result};
 
 #[derive(Clone, Debug)]
@@ -179,22 +178,9 @@ impl Service for WampService {
     }
 
     fn http(&self, head: &HttpHead, _peer: SocketAddr) -> Option<Vec<u8>> {
-        let path = head.resource.split('?').next().unwrap_or("/");
-        let name = Some(self.0.name.as_str());
-        Some(match path {
-            "/" | "/index.html" => {
-                let page = super::page::html(self.0.scheme, self.0.port.load(Ordering::Relaxed));
-                http_response(
-                    200,
-                    "OK",
-                    "text/html; charset=utf-8",
-                    page.as_bytes(),
-                    &[],
-                    name,
-                )
-            }
-            _ => http_response(404, "Not Found", "text/plain", b"not found\n", &[], name),
-        })
+        Some(page_response(&head.resource, Some(&self.0.name), || {
+            super::page::html(self.0.scheme, self.0.port.load(Ordering::Relaxed))
+        }))
     }
 
     fn server_name(&self) -> Option<&str> {
