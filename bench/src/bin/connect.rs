@@ -219,14 +219,7 @@ fn echo_server() -> (EchoChild, String) {
 fn mass(url: &str, n: usize, batch: usize) -> f64 {
     let dir = tempfile_dir();
     let spec = dir.join(format!("mc-{n}.json"));
-    std::fs::write(
-        &spec,
-        format!(
-            r#"{{"options": {{"connections": {n}, "batchsize": {batch}, "batchdelay": 0, "retrydelay": 10}},
-               "servers": [{{"name": "echo", "uri": "{url}"}}]}}"#
-        ),
-    )
-    .unwrap();
+    wstest_bench::write_mass_spec(&spec, url, n, batch, false);
     let cfg = MassConfig {
         spec,
         url: None,
@@ -250,14 +243,7 @@ fn mass_process(url: &str, n: usize, batch: usize) -> f64 {
     let dir = tempfile_dir();
     let spec = dir.join(format!("mcp-{n}.json"));
     let out = dir.join(format!("mcp-{n}.out.json"));
-    std::fs::write(
-        &spec,
-        format!(
-            r#"{{"options": {{"connections": {n}, "batchsize": {batch}, "batchdelay": 0, "retrydelay": 10, "threads": 1}},
-               "servers": [{{"name": "echo", "uri": "{url}"}}]}}"#
-        ),
-    )
-    .unwrap();
+    wstest_bench::write_mass_spec(&spec, url, n, batch, true);
     let exe = std::env::current_exe().unwrap().with_file_name("wstest");
     let client_core = (1 % wstest_engine::runtime::available_threads()).to_string();
     let o = Command::new(exe)

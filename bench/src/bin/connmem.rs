@@ -90,14 +90,7 @@ impl Drop for EchoChild {
 
 fn mass_at_plateau(url: &str, n: usize, batch: usize) -> Snap {
     let spec = std::env::temp_dir().join(format!("connmem-{}-{n}.json", std::process::id()));
-    std::fs::write(
-        &spec,
-        format!(
-            r#"{{"options": {{"connections": {n}, "batchsize": {batch}, "batchdelay": 0, "retrydelay": 10}},
-               "servers": [{{"name": "echo", "uri": "{url}"}}]}}"#
-        ),
-    )
-    .unwrap();
+    wstest_bench::write_mass_spec(&spec, url, n, batch, false);
     CALLS.store(0, Ordering::SeqCst);
     let cfg = MassConfig {
         spec: spec.clone(),
