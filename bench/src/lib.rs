@@ -68,6 +68,26 @@ pub fn size_label(n: usize) -> String {
     }
 }
 
+/// Write a massconnect spec to `path`: `n` connections to `url`, `batch` attempts in flight
+/// (no batch delay), one thread when `one_thread`.
+pub fn write_mass_spec(
+    path: &std::path::Path,
+    url: &str,
+    n: usize,
+    batch: usize,
+    one_thread: bool,
+) {
+    let threads = if one_thread { r#", "threads": 1"# } else { "" };
+    std::fs::write(
+        path,
+        format!(
+            r#"{{"options": {{"connections": {n}, "batchsize": {batch}, "batchdelay": 0, "retrydelay": 10{threads}}},
+               "servers": [{{"name": "echo", "uri": "{url}"}}]}}"#
+        ),
+    )
+    .expect("spec written");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,24 +164,4 @@ mod tests {
         assert_eq!(size_label(64 << 10), "64KiB");
         assert_eq!(size_label(1 << 20), "1MiB");
     }
-}
-
-/// Write a massconnect spec to `path`: `n` connections to `url`, `batch` attempts in flight
-/// (no batch delay), one thread when `one_thread`.
-pub fn write_mass_spec(
-    path: &std::path::Path,
-    url: &str,
-    n: usize,
-    batch: usize,
-    one_thread: bool,
-) {
-    let threads = if one_thread { r#", "threads": 1"# } else { "" };
-    std::fs::write(
-        path,
-        format!(
-            r#"{{"options": {{"connections": {n}, "batchsize": {batch}, "batchdelay": 0, "retrydelay": 10{threads}}},
-               "servers": [{{"name": "echo", "uri": "{url}"}}]}}"#
-        ),
-    )
-    .expect("spec written");
 }
