@@ -88,7 +88,6 @@ impl ServerOptions {
     }
 }
 
-/// The address a server URL's host names (the first one it resolves to).
 /// The answer of a mode that serves one page: the page (made by `page`) at `/` and
 /// `/index.html` (a query string is ignored), 404 for anything else.
 pub fn page_response(resource: &str, name: Option<&str>, page: impl FnOnce() -> String) -> Vec<u8> {
@@ -106,6 +105,7 @@ pub fn page_response(resource: &str, name: Option<&str>, page: impl FnOnce() -> 
     }
 }
 
+/// The address a server URL's host names (the first one it resolves to).
 pub fn resolve_listen(url: &WsUrl) -> Result<SocketAddr> {
     let a = url.authority();
     a.to_socket_addrs()

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use futures_util::future::{Fuse, FusedFuture, FutureExt};
+use futures_util::future::{Fuse, FusedFuture, FutureExt, OptionFuture};
 use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
 };
@@ -224,22 +224,6 @@ async fn write_op(
     (wr, buf, res)
 }
 
-/// Waits for the connection's timer (pending forever without one; the select arm is off then).
-struct DeadlineWait<'a>(Option<&'a mut std::pin::Pin<Box<monoio::time::Sleep>>>);
-
-impl std::future::Future for DeadlineWait<'_> {
-    type Output = ();
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        match self.0.as_mut() {
-            Some(t) => t.as_mut().poll(cx),
-            None => std::task::Poll::Pending,
-        }
-    }
-}
-
 /// Run `conn` over `stream` until the connection is closed. `initial` holds octets that came
 /// with the handshake and belong to the WebSocket stream.
 pub async fn drive<H: Handler>(
@@ -427,7 +411,8 @@ pub async fn drive<H: Handler>(
                     conn.handle_eof();
                 }
             }
-            _ = DeadlineWait(timer.as_mut()), if deadline.is_some() => {
+            // `timer` is set whenever `deadline` is, so the arm never sees `None`.
+            _ = OptionFuture::from(timer.as_mut()), if deadline.is_some() => {
                 let now = Instant::now();
                 conn.handle_timeout(now);
                 // The deadline slept for, not a fresh one: a handler may compute it from now.

@@ -144,8 +144,9 @@ struct Run {
     go: Shutdown,
     stop: Shutdown,
     delivered: Vec<Padded>,
-    /// The highest sequence number the publisher can reach (rate × duration, with room).
-    max_seq: u64,
+    /// Messages the publisher has queued so far (a sequence number at or past it cannot be
+    /// one of ours: it is not counted, and the receivers' `Seen` never grows past it).
+    sent: AtomicU64,
     published: AtomicU64,
     publishing_done: AtomicBool,
     publisher_failed: std::sync::Mutex<Option<String>>,
@@ -199,8 +200,8 @@ impl Handler for Receiver {
         let Some((seq, ns)) = parse_stamp(&self.run.tag, &m.data) else {
             return;
         };
-        // Far beyond what was published: not a stamp of ours after all.
-        if seq > self.run.max_seq {
+        // Not published yet: not a stamp of ours after all.
+        if seq >= self.run.sent.load(Ordering::Acquire) {
             return;
         }
         let at = now.duration_since(self.run.epoch).as_nanos() as u64;
@@ -266,6 +267,7 @@ impl Handler for Publisher {
             let ns = now.duration_since(self.run.epoch).as_nanos() as u64;
             conn.send_text(&stamp(&self.run.tag, self.seq, ns, self.run.cfg.size));
             self.seq += 1;
+            self.run.sent.store(self.seq, Ordering::Release);
         }
     }
 
@@ -406,7 +408,7 @@ pub fn run_fanout(cfg: &FanoutConfig, shutdown: &Shutdown) -> Result<FanoutRepor
         go: Shutdown::new(),
         stop: Shutdown::new(),
         delivered: (0..threads).map(|_| Padded::default()).collect(),
-        max_seq: (cfg.rate * cfg.duration_s * 2.0 + 16.0) as u64,
+        sent: AtomicU64::new(0),
         published: AtomicU64::new(0),
         publishing_done: AtomicBool::new(false),
         publisher_failed: std::sync::Mutex::new(None),

@@ -87,7 +87,10 @@ impl Serializer {
         let v: Value = match self {
             Serializer::Json => {
                 let mut v = serde_json::from_slice(data).map_err(|e| syntax(e.to_string()))?;
-                binary_from_json(&mut v);
+                // JSON writes NUL only as the escape \u0000: without one, nothing to convert.
+                if data.windows(6).any(|w| w == b"\\u0000") {
+                    binary_from_json(&mut v);
+                }
                 v
             }
             Serializer::Msgpack => {
@@ -129,9 +132,7 @@ impl serde::Serialize for JsonView<'_> {
                 let mut map = s.serialize_map(Some(entries.len()))?;
                 for (k, v) in entries {
                     match k {
-                        Value::String(t) => {
-                            map.serialize_key(&JsonView(&Value::String(t.clone())))?
-                        }
+                        Value::String(_) => map.serialize_key(&JsonView(k))?,
                         other => {
                             let text = serde_json::to_string(&JsonView(other))
                                 .map_err(serde::ser::Error::custom)?;

@@ -370,21 +370,16 @@ fn router_thread(
             router.shutdown(&mut out);
         }
         for o in out.drain(..) {
-            let (conn, item) = match o {
-                Output::Send(c, m) => {
-                    let size = m.approx_size();
-                    (c, ToConn::Send(m, size))
-                }
-                Output::Close(c) => (c, ToConn::Close),
-            };
+            let (Output::Send(conn, _) | Output::Close(conn)) = o;
             let Some((tx, backlog)) = conns.get(&conn) else {
                 continue;
             };
             if slow.contains(&conn) {
                 continue;
             }
-            match item {
-                ToConn::Send(m, size) => {
+            match o {
+                Output::Send(_, m) => {
+                    let size = m.approx_size();
                     if backlog.outbound.fetch_add(size, Ordering::Relaxed) + size > outbound_limit {
                         backlog.outbound.fetch_sub(size, Ordering::Relaxed);
                         slow.insert(conn);
@@ -394,9 +389,9 @@ fn router_thread(
                         let _ = tx.send(ToConn::Send(m, size));
                     }
                 }
-                other => {
+                Output::Close(_) => {
                     closing.insert(conn);
-                    let _ = tx.send(other);
+                    let _ = tx.send(ToConn::Close);
                 }
             }
         }

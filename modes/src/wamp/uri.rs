@@ -18,6 +18,20 @@ pub fn is_reserved(uri: &str) -> bool {
     uri.starts_with("wamp.")
 }
 
+/// Why a peer's `what` (topic, procedure) URI is refused with [`INVALID_URI`], if it is:
+/// malformed, or reserved when the peer would `own` it (REGISTER, PUBLISH).
+pub fn refusal(what: &str, uri: &str, own: bool) -> Option<String> {
+    if !is_valid(uri) {
+        Some(format!("invalid {what} {uri:?}"))
+    } else if own && is_reserved(uri) {
+        Some(format!(
+            "{uri}: the wamp. namespace is reserved for the router"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Is `uri` a valid URI under the spec's loose rules: one or more components separated by
 /// `.`, none empty, none containing whitespace or `#`?
 pub fn is_valid(uri: &str) -> bool {

@@ -66,13 +66,8 @@ impl Router {
         out: &mut Vec<Output>,
     ) {
         let ack = bool_opt(options, "acknowledge") == Some(true);
-        if !uri::is_valid(&topic) || uri::is_reserved(&topic) {
+        if let Some(text) = uri::refusal("topic", &topic, true) {
             if ack {
-                let text = if uri::is_reserved(&topic) {
-                    format!("{topic}: the wamp. namespace is reserved for the router")
-                } else {
-                    format!("invalid topic {topic:?}")
-                };
                 self.error(
                     out,
                     conn,
@@ -141,8 +136,7 @@ impl Router {
         topic: String,
         out: &mut Vec<Output>,
     ) {
-        if !uri::is_valid(&topic) {
-            let text = format!("invalid topic {topic:?}");
+        if let Some(text) = uri::refusal("topic", &topic, false) {
             return self.error(
                 out,
                 conn,

@@ -128,12 +128,7 @@ impl Router {
         out: &mut Vec<Output>,
     ) {
         let t = MsgType::REGISTER;
-        if !uri::is_valid(&procedure) {
-            let text = format!("invalid procedure {procedure:?}");
-            return self.error(out, conn, t, request, uri::INVALID_URI, &text);
-        }
-        if uri::is_reserved(&procedure) {
-            let text = format!("{procedure}: the wamp. namespace is reserved for the router");
+        if let Some(text) = uri::refusal("procedure", &procedure, true) {
             return self.error(out, conn, t, request, uri::INVALID_URI, &text);
         }
         if let Some(m) = dict_get(options, "match").filter(|m| m.as_str() != Some("exact")) {
@@ -181,8 +176,7 @@ impl Router {
             receive_progress,
         } = call;
         self.stats.calls += 1;
-        if !uri::is_valid(&procedure) {
-            let text = format!("invalid procedure {procedure:?}");
+        if let Some(text) = uri::refusal("procedure", &procedure, false) {
             return self.error(out, conn, MsgType::CALL, request, uri::INVALID_URI, &text);
         }
         // Calls in flight are bounded per caller: a callee that never answers, or a caller
