@@ -73,9 +73,14 @@ where
 /// A loopback listener with our echoserver's backlog (std's default of 128 would drop SYNs),
 /// non-blocking.
 fn listener() -> TcpListener {
-    wstest_engine::runtime::bind_reuseport("127.0.0.1:0".parse().unwrap(), 1, 1024)
-        .unwrap()
-        .remove(0)
+    wstest_engine::runtime::bind_reuseport(
+        "127.0.0.1:0".parse().unwrap(),
+        1,
+        1024,
+        wstest_engine::runtime::FirstAck::Immediate,
+    )
+    .unwrap()
+    .remove(0)
 }
 
 /// Raw TCP: connections per second to open `n` (all held until the end).

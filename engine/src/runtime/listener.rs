@@ -13,7 +13,21 @@ pub struct BindError {
     pub source: io::Error,
 }
 
-fn one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+/// How accepted connections acknowledge what they receive first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstAck {
+    /// The kernel's default: a new connection acknowledges its first segments at once
+    /// (quick-ACK mode), each ACK a segment of its own.
+    Immediate,
+    /// Delayed-ACK mode from the start (TCP_QUICKACK off on the listener, inherited by every
+    /// accepted socket): the ACK of a client's first request travels with the server's
+    /// answer, one segment fewer per opening handshake. The delayed-ACK timer still
+    /// acknowledges a request the server does not answer (40 ms on Linux), and the kernel's
+    /// own heuristics take over after the first exchange.
+    WithAnswer,
+}
+
+fn one(addr: SocketAddr, backlog: i32, first_ack: FirstAck) -> io::Result<TcpListener> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
@@ -25,6 +39,10 @@ fn one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     s.set_tcp_nodelay(true)?;
     s.bind(&addr.into())?;
     s.listen(backlog)?;
+    // After listen(), which resets the socket's ACK state.
+    if first_ack == FirstAck::WithAnswer {
+        s.set_tcp_quickack(false)?;
+    }
     s.set_nonblocking(true)?;
     Ok(s.into())
 }
@@ -35,13 +53,14 @@ pub fn bind_reuseport(
     addr: SocketAddr,
     count: usize,
     backlog: i32,
+    first_ack: FirstAck,
 ) -> Result<Vec<TcpListener>, BindError> {
     let err = |source| BindError { addr, source };
-    let first = one(addr, backlog).map_err(err)?;
+    let first = one(addr, backlog, first_ack).map_err(err)?;
     let bound = first.local_addr().map_err(err)?;
     let mut v = vec![first];
     for _ in 1..count.max(1) {
-        v.push(one(bound, backlog).map_err(|source| BindError {
+        v.push(one(bound, backlog, first_ack).map_err(|source| BindError {
             addr: bound,
             source,
         })?);
@@ -55,7 +74,8 @@ mod tests {
 
     #[test]
     fn same_port_for_all() {
-        let v = bind_reuseport("127.0.0.1:0".parse().unwrap(), 3, 128).unwrap();
+        let v =
+            bind_reuseport("127.0.0.1:0".parse().unwrap(), 3, 128, FirstAck::Immediate).unwrap();
         let p = v[0].local_addr().unwrap().port();
         assert!(v.iter().all(|l| l.local_addr().unwrap().port() == p));
         // A second, unrelated bind without SO_REUSEPORT fails: the port really is taken.
@@ -63,11 +83,15 @@ mod tests {
     }
 
     #[test]
-    fn accepted_sockets_inherit_nodelay() {
-        let l = one("127.0.0.1:0".parse().unwrap(), 16).unwrap();
-        l.set_nonblocking(false).unwrap();
-        let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (a, _) = l.accept().unwrap();
-        assert!(a.nodelay().unwrap());
+    fn accepted_sockets_inherit_nodelay_and_first_ack() {
+        for (first_ack, quick) in [(FirstAck::Immediate, true), (FirstAck::WithAnswer, false)] {
+            let l = one("127.0.0.1:0".parse().unwrap(), 16, first_ack).unwrap();
+            l.set_nonblocking(false).unwrap();
+            let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (a, _) = l.accept().unwrap();
+            assert!(a.nodelay().unwrap());
+            let a = socket2::SockRef::from(&a);
+            assert_eq!(a.tcp_quickack().unwrap(), quick, "{first_ack:?}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use crate::proto::handshake::{
 };
 use crate::proto::{Config, Connection, Role};
 
+use super::bufpool;
 use super::handshake::client_handshake;
 
 #[derive(Clone)]
@@ -113,19 +114,19 @@ fn handshake_options(url: &WsUrl, opts: &WsClientOptions) -> ClientOptions {
     ho
 }
 
-/// Send `request` (the octets of `hs`) and read the answer, within `timeout`.
-async fn exchange(
+/// Send `request` and read the answer with `parse`, within `timeout`.
+async fn exchange<T>(
     stream: &mut Stream,
     url: &WsUrl,
-    hs: &ClientHandshake,
     request: Vec<u8>,
+    parse: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, HandshakeError>,
     timeout: Duration,
-) -> Result<(Response, Vec<u8>), ClientError> {
+) -> Result<(T, Vec<u8>), ClientError> {
     let hs_err = |source| ClientError::Handshake {
         url: url.to_string(),
         source,
     };
-    match monoio::time::timeout(timeout, client_handshake(stream, hs, request)).await {
+    match monoio::time::timeout(timeout, client_handshake(stream, request, parse)).await {
         Err(_) => Err(hs_err(HandshakeError::Timeout)),
         Ok(r) => r.map_err(hs_err),
     }
@@ -153,10 +154,16 @@ impl Opener {
     }
 
     /// The opening handshake over a connected `stream`: the stream and the octets that
-    /// came after the server's answer.
+    /// came after the server's answer. The answer is checked in place and nothing of it is
+    /// kept; the request and the answer share one of the thread's spare buffers, so a
+    /// handshake allocates nothing (leftover octets aside).
     pub async fn handshake(&self, mut stream: Stream) -> Result<(Stream, Vec<u8>), ClientError> {
-        let (hs, request) = self.template.handshake(rand::rng().random());
-        let (_, leftover) = exchange(&mut stream, &self.url, &hs, request, self.timeout).await?;
+        let mut request = bufpool::take();
+        let hs = self
+            .template
+            .write_request(rand::rng().random(), &mut request);
+        let check = |b: &[u8]| Ok(hs.check_response(b)?.map(|n| ((), n)));
+        let (_, leftover) = exchange(&mut stream, &self.url, request, check, self.timeout).await?;
         Ok((stream, leftover))
     }
 }
@@ -172,8 +179,8 @@ pub async fn handshake_ws(
     let (response, leftover) = exchange(
         &mut stream,
         url,
-        &hs,
         request.clone(),
+        |b| hs.parse_response(b),
         opts.handshake_timeout,
     )
     .await?;

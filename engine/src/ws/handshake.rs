@@ -1,33 +1,41 @@
 //! The opening handshake over a stream (the parsing itself is in `proto::handshake`).
 
+use monoio::buf::{IoBufMut, SliceMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
+use super::bufpool;
 use crate::net::Stream;
-use crate::proto::handshake::{
-    parse_head, parse_request, ClientHandshake, HandshakeError, HttpHead, Request, Response,
-};
+use crate::proto::handshake::{parse_head, parse_request, HandshakeError, HttpHead, Request};
 
-/// Read into `head` until `parse` says the head is complete. Returns the parse result and the
-/// octets after the head.
+/// Read into `buf` (empty, or holding what came already) until `parse` says the head is
+/// complete. Returns the parse result and the octets after the head; `buf` goes back to the
+/// thread's spare buffers (unless the read is cancelled).
 async fn read_head<T>(
     stream: &mut Stream,
+    mut buf: Vec<u8>,
     mut parse: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, HandshakeError>,
 ) -> Result<(T, Vec<u8>), HandshakeError> {
-    let mut head: Vec<u8> = Vec::with_capacity(1024);
-    let mut chunk = Vec::with_capacity(4096);
-    loop {
-        let (res, c) = stream.read(chunk).await;
-        chunk = c;
+    let result = loop {
+        if buf.len() == buf.capacity() {
+            // `parse` refuses a head over its limit, so this stops growing.
+            buf.reserve(buf.capacity().max(bufpool::INITIAL));
+        }
+        let (len, cap) = (buf.len(), buf.capacity());
+        let (res, slice): (_, SliceMut<Vec<u8>>) = stream.read(buf.slice_mut(len..cap)).await;
+        buf = slice.into_inner();
         match res {
-            Ok(0) => return Err(HandshakeError::Eof),
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err(HandshakeError::Malformed(format!("read error: {e}"))),
+            Ok(0) => break Err(HandshakeError::Eof),
+            Ok(_) => {}
+            Err(e) => break Err(HandshakeError::Malformed(format!("read error: {e}"))),
         }
-        chunk.clear();
-        if let Some((v, used)) = parse(&head)? {
-            return Ok((v, head.split_off(used)));
+        match parse(&buf) {
+            Ok(None) => {}
+            Ok(Some((v, used))) => break Ok((v, buf[used..].to_vec())),
+            Err(e) => break Err(e),
         }
-    }
+    };
+    bufpool::give(buf);
+    result
 }
 
 /// Read and validate a client's upgrade request.
@@ -35,7 +43,7 @@ pub async fn read_request(
     stream: &mut Stream,
     max_head: usize,
 ) -> Result<(Request, Vec<u8>), HandshakeError> {
-    read_head(stream, |b| parse_request(b, max_head)).await
+    read_head(stream, bufpool::take(), |b| parse_request(b, max_head)).await
 }
 
 /// Read an HTTP request head (not validated as an upgrade yet).
@@ -43,18 +51,20 @@ pub async fn read_head_only(
     stream: &mut Stream,
     max_head: usize,
 ) -> Result<(HttpHead, Vec<u8>), HandshakeError> {
-    read_head(stream, |b| parse_head(b, max_head)).await
+    read_head(stream, bufpool::take(), |b| parse_head(b, max_head)).await
 }
 
-/// Send the request (`hs`'s octets) and check the server's answer.
-pub async fn client_handshake(
+/// Send `request` (a handshake's octets, best in a buffer from [`bufpool::take`]: the answer
+/// is read into the same one) and read the server's answer with `parse`.
+pub async fn client_handshake<T>(
     stream: &mut Stream,
-    hs: &ClientHandshake,
-    req: Vec<u8>,
-) -> Result<(Response, Vec<u8>), HandshakeError> {
-    let (res, _) = stream.write_all(req).await;
+    request: Vec<u8>,
+    parse: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, HandshakeError>,
+) -> Result<(T, Vec<u8>), HandshakeError> {
+    let (res, mut buf) = stream.write_all(request).await;
     res.map_err(|e| HandshakeError::Malformed(format!("write error: {e}")))?;
-    read_head(stream, |b| hs.parse_response(b)).await
+    buf.clear();
+    read_head(stream, buf, parse).await
 }
 
 /// Write octets, then flush (TLS).

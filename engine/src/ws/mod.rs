@@ -1,6 +1,7 @@
 //! WebSocket connections on the runtime: the per-connection driver, async handshakes, a
 //! multi-threaded server and a client connector.
 
+pub mod bufpool;
 pub mod client;
 pub mod driver;
 pub mod handshake;

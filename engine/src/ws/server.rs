@@ -16,7 +16,8 @@ use crate::proto::handshake::{
 };
 use crate::proto::{Config, Connection};
 use crate::runtime::{
-    bind_reuseport, spawn_workers, BindError, RuntimeConfig, Shutdown, WorkerError, Workers,
+    bind_reuseport, spawn_workers, BindError, FirstAck, RuntimeConfig, Shutdown, WorkerError,
+    Workers,
 };
 
 use super::driver::{drive, DriveOptions, Handler};
@@ -158,7 +159,7 @@ pub fn serve<S: Service>(
     shutdown: Shutdown,
 ) -> Result<ServerHandle, ServeError> {
     let threads = cfg.runtime.thread_count();
-    let listeners = bind_reuseport(cfg.addr, threads, cfg.backlog)?;
+    let listeners = bind_reuseport(cfg.addr, threads, cfg.backlog, FirstAck::WithAnswer)?;
     let local_addr = listeners[0].local_addr().map_err(|source| BindError {
         addr: cfg.addr,
         source,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use super::error::HandshakeError;
 use super::extensions::{parse_extensions, ExtensionOffer};
-use super::key::{accept_key, generate_key};
-use super::{has_token, header_values, DEFAULT_MAX_HEAD, MAX_HEADERS};
+use super::key::{accept_octets, key_octets, KEY_LEN};
+use super::{has_token, DEFAULT_MAX_HEAD, MAX_HEADERS};
 
 /// What the client asks for.
 #[derive(Clone, Debug)]
@@ -62,7 +62,8 @@ impl Response {
 #[derive(Clone, Debug)]
 pub struct ClientHandshake {
     opts: Arc<ClientOptions>,
-    key: String,
+    /// Base64, ASCII.
+    key: [u8; KEY_LEN],
 }
 
 /// The request head for many handshakes with the same options, built once: only the key
@@ -87,14 +88,22 @@ impl RequestTemplate {
 
     /// A handshake keyed from `nonce`, and its request octets.
     pub fn handshake(&self, nonce: [u8; 16]) -> (ClientHandshake, Vec<u8>) {
-        let key = generate_key(nonce);
-        let mut head = self.head.clone();
-        head[self.key_at..self.key_at + key.len()].copy_from_slice(key.as_bytes());
-        let hs = ClientHandshake {
+        let mut head = Vec::with_capacity(self.head.len());
+        let hs = self.write_request(nonce, &mut head);
+        (hs, head)
+    }
+
+    /// A handshake keyed from `nonce`, its request octets appended to `out` (a reused
+    /// buffer: nothing is allocated when it is large enough).
+    pub fn write_request(&self, nonce: [u8; 16], out: &mut Vec<u8>) -> ClientHandshake {
+        let key = key_octets(nonce);
+        let at = out.len() + self.key_at;
+        out.extend_from_slice(&self.head);
+        out[at..at + KEY_LEN].copy_from_slice(&key);
+        ClientHandshake {
             opts: self.opts.clone(),
             key,
-        };
-        (hs, head)
+        }
     }
 }
 
@@ -102,13 +111,14 @@ impl ClientHandshake {
     /// `nonce`: 16 random octets for the key.
     pub fn new(opts: ClientOptions, nonce: [u8; 16]) -> Self {
         ClientHandshake {
-            key: generate_key(nonce),
+            key: key_octets(nonce),
             opts: Arc::new(opts),
         }
     }
 
     pub fn key(&self) -> &str {
-        &self.key
+        // Base64 is ASCII.
+        std::str::from_utf8(&self.key).unwrap_or_default()
     }
 
     /// The request octets.
@@ -124,7 +134,7 @@ impl ClientHandshake {
             o.resource, o.host
         );
         let key_at = r.len();
-        r.push_str(&self.key);
+        r.push_str(self.key());
         r.push_str("\r\nSec-WebSocket-Version: 13\r\n");
         if let Some(ua) = &o.user_agent {
             r.push_str(&format!("User-Agent: {ua}\r\n"));
@@ -151,34 +161,74 @@ impl ClientHandshake {
     /// Parse and check the response. `Ok(None)`: incomplete. On success also returns the octets
     /// the head took (anything after is WebSocket data).
     pub fn parse_response(&self, buf: &[u8]) -> Result<Option<(Response, usize)>, HandshakeError> {
-        let max = self.opts.max_head;
         let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut hs);
-        let n = match resp.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => n,
+        let Some(n) = self.parse_into(&mut resp, buf)? else {
+            return Ok(None);
+        };
+        let checked = self.check(&resp)?;
+        let headers = resp
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), lossy(h.value).trim().to_string()))
+            .collect();
+        Ok(Some((
+            Response {
+                status: 101,
+                headers,
+                protocol: checked.protocol.map(str::to_string),
+                extensions: checked.extensions,
+                raw: buf[..n].to_vec(),
+            },
+            n,
+        )))
+    }
+
+    /// Check the response as [`parse_response`](Self::parse_response) does, keeping nothing
+    /// of it: the octets the head took. Allocates nothing unless the answer names
+    /// extensions (or fails).
+    pub fn check_response(&self, buf: &[u8]) -> Result<Option<usize>, HandshakeError> {
+        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut hs);
+        let Some(n) = self.parse_into(&mut resp, buf)? else {
+            return Ok(None);
+        };
+        self.check(&resp)?;
+        Ok(Some(n))
+    }
+
+    /// The HTTP parse: the head's length, `None` while incomplete.
+    fn parse_into<'h, 'b>(
+        &self,
+        resp: &mut httparse::Response<'h, 'b>,
+        buf: &'b [u8],
+    ) -> Result<Option<usize>, HandshakeError> {
+        let max = self.opts.max_head;
+        match resp.parse(buf) {
+            Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
             Ok(httparse::Status::Partial) => {
                 if buf.len() > max {
                     return Err(HandshakeError::HeadTooLarge { limit: max });
                 }
-                return Ok(None);
+                Ok(None)
             }
             Err(httparse::Error::TooManyHeaders) => {
-                return Err(HandshakeError::HeadTooLarge { limit: max })
+                Err(HandshakeError::HeadTooLarge { limit: max })
             }
-            Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
+            Err(e) => Err(HandshakeError::Malformed(e.to_string())),
+        }
+    }
+
+    /// The RFC's checks of a complete response, on the parsed head's borrowed values.
+    fn check<'b>(&self, resp: &httparse::Response<'_, 'b>) -> Result<Checked<'b>, HandshakeError> {
+        let headers: &[httparse::Header<'b>] = resp.headers;
+        let get = |name: &'static str| {
+            headers
+                .iter()
+                .filter(move |h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| lossy(h.value))
         };
         let status = resp.code.unwrap_or(0);
-        let headers: Vec<(String, String)> = resp
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value).trim().to_string(),
-                )
-            })
-            .collect();
-        let get = |name: &'static str| header_values(&headers, name);
         // §4.1: "If the status code received from the server is not 101, the client handles
         // the response per HTTP procedures."
         if status != 101 {
@@ -190,43 +240,58 @@ impl ClientHandshake {
         // "If the response lacks an |Upgrade| header field or the |Upgrade| header field
         // contains a value that is not an ASCII case-insensitive match for the value
         // "websocket", the client MUST _Fail the WebSocket Connection_."
-        if !get("upgrade").any(|v| has_token(v, "websocket")) {
+        if !get("upgrade").any(|v| has_token(&v, "websocket")) {
             return Err(HandshakeError::NotWebSocketUpgrade);
         }
         // Same for |Connection| without the "Upgrade" token.
-        if !get("connection").any(|v| has_token(v, "upgrade")) {
+        if !get("connection").any(|v| has_token(&v, "upgrade")) {
             return Err(HandshakeError::MissingConnectionUpgrade);
         }
         // "If the response lacks a |Sec-WebSocket-Accept| header field or the
         // |Sec-WebSocket-Accept| contains a value other than the base64-encoded SHA-1 of the
         // concatenation of the |Sec-WebSocket-Key| (as a string, not base64-decoded) with the
         // string "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" ..., the client MUST _Fail_"
-        let expected = accept_key(&self.key);
-        let got = get("sec-websocket-accept").next().unwrap_or("").to_string();
-        if got != expected {
-            return Err(HandshakeError::BadAccept { expected, got });
+        let expected = accept_octets(&self.key);
+        let got = get("sec-websocket-accept").next().unwrap_or_default();
+        if got.trim().as_bytes() != expected {
+            return Err(HandshakeError::BadAccept {
+                expected: lossy(&expected).into_owned(),
+                got: got.trim().to_string(),
+            });
         }
         // "If the response includes a |Sec-WebSocket-Protocol| header field and this header
         // field indicates the use of a subprotocol that was not present in the client's
         // handshake ..., the client MUST _Fail the WebSocket Connection_."
-        let protocol = get("sec-websocket-protocol").next().map(str::to_string);
-        if let Some(p) = &protocol {
-            if !self.opts.protocols.iter().any(|o| o == p) {
+        let protocol = headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-protocol"))
+            .map(|h| std::str::from_utf8(h.value).map(str::trim));
+        let protocol = match protocol {
+            None => None,
+            Some(Ok(p)) if self.opts.protocols.iter().any(|o| o == p) => Some(p),
+            Some(p) => {
                 return Err(HandshakeError::UnrequestedProtocol {
-                    protocol: p.clone(),
-                });
+                    protocol: p
+                        .map(str::to_string)
+                        .unwrap_or_else(|_| "(not UTF-8)".into()),
+                })
             }
-        }
+        };
         // Likewise for an extension that was not offered.
-        let extensions = parse_extensions(get("sec-websocket-extensions"))?;
-        if let Some(e) = extensions.first() {
+        let extensions = parse_extensions(
+            headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+                .map(|h| std::str::from_utf8(h.value).unwrap_or("\u{fffd}")),
+        )?;
+        if !extensions.is_empty() {
             let offered = self
                 .opts
                 .extensions
                 .as_deref()
                 .map(|o| parse_extensions([o]).unwrap_or_default())
                 .unwrap_or_default();
-            for e in std::iter::once(e).chain(extensions.iter().skip(1)) {
+            for e in &extensions {
                 if !offered.iter().any(|o| o.name == e.name) {
                     return Err(HandshakeError::UnrequestedExtension {
                         name: e.name.clone(),
@@ -234,17 +299,23 @@ impl ClientHandshake {
                 }
             }
         }
-        Ok(Some((
-            Response {
-                status,
-                headers,
-                protocol,
-                extensions,
-                raw: buf[..n].to_vec(),
-            },
-            n,
-        )))
+        Ok(Checked {
+            protocol,
+            extensions,
+        })
     }
+}
+
+/// What a checked response carries on.
+struct Checked<'b> {
+    protocol: Option<&'b str>,
+    extensions: Vec<ExtensionOffer>,
+}
+
+/// A header value as text: borrowed when it is UTF-8 (no allocation), else with
+/// replacement characters.
+fn lossy(v: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(v)
 }
 
 #[cfg(test)]
@@ -287,7 +358,7 @@ mod tests {
     #[test]
     fn rejects_bad_answers() {
         let hs = ClientHandshake::new(ClientOptions::new("h", "/"), [1; 16]);
-        let good_accept = accept_key(hs.key());
+        let good_accept = crate::proto::handshake::accept_key(hs.key());
         let base = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {good_accept}\r\n");
         assert!(hs
             .parse_response(format!("{base}\r\n").as_bytes())
