@@ -208,7 +208,7 @@ mod tests {
     use crate::runtime::{block_on, Driver};
     use std::time::Instant;
 
-    /// Whether the listener has a connection to accept `wait` after the client's connect
+    /// Whether the listener has a connection to accept 30 ms after the client's connect
     /// completed, with nothing written; `None` when this thread was held up past the 200 ms
     /// after which Linux sends a held ACK anyway (the try says nothing then).
     fn acceptable_before_write(driver: Driver, ack_with_request: bool) -> Option<bool> {
@@ -222,13 +222,12 @@ mod tests {
         };
         let url = WsUrl::parse(&format!("ws://{addr}/")).unwrap();
         block_on(driver, true, async move {
-            let s = connect(&url, &opts).await.expect("connect");
+            let mut s = connect(&url, &opts).await.expect("connect");
             let connected = Instant::now();
             monoio::time::sleep(Duration::from_millis(30)).await;
             let seen = l.accept().is_ok();
             let in_time = connected.elapsed() < Duration::from_millis(150);
             // After a write the server has the connection in any case.
-            let mut s = s;
             let (r, _) = monoio::io::AsyncWriteRentExt::write_all(&mut s, vec![b'x']).await;
             r.expect("write");
             if !seen {

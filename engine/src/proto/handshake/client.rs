@@ -170,7 +170,12 @@ impl ClientHandshake {
         let headers = resp
             .headers
             .iter()
-            .map(|h| (h.name.to_string(), lossy(h.value).trim().to_string()))
+            .map(|h| {
+                (
+                    h.name.to_string(),
+                    String::from_utf8_lossy(h.value).trim().to_string(),
+                )
+            })
             .collect();
         Ok(Some((
             Response {
@@ -198,9 +203,9 @@ impl ClientHandshake {
     }
 
     /// The HTTP parse: the head's length, `None` while incomplete.
-    fn parse_into<'h, 'b>(
+    fn parse_into<'b>(
         &self,
-        resp: &mut httparse::Response<'h, 'b>,
+        resp: &mut httparse::Response<'_, 'b>,
         buf: &'b [u8],
     ) -> Result<Option<usize>, HandshakeError> {
         let max = self.opts.max_head;
@@ -226,7 +231,7 @@ impl ClientHandshake {
             headers
                 .iter()
                 .filter(move |h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| lossy(h.value))
+                .map(|h| String::from_utf8_lossy(h.value))
         };
         let status = resp.code.unwrap_or(0);
         // §4.1: "If the status code received from the server is not 101, the client handles
@@ -255,7 +260,7 @@ impl ClientHandshake {
         let got = get("sec-websocket-accept").next().unwrap_or_default();
         if got.trim().as_bytes() != expected {
             return Err(HandshakeError::BadAccept {
-                expected: lossy(&expected).into_owned(),
+                expected: String::from_utf8_lossy(&expected).into_owned(),
                 got: got.trim().to_string(),
             });
         }
@@ -310,12 +315,6 @@ impl ClientHandshake {
 struct Checked<'b> {
     protocol: Option<&'b str>,
     extensions: Vec<ExtensionOffer>,
-}
-
-/// A header value as text: borrowed when it is UTF-8 (no allocation), else with
-/// replacement characters.
-fn lossy(v: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(v)
 }
 
 #[cfg(test)]
