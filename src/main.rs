@@ -457,7 +457,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 .iter()
                 .map(|s| {
                     format!(
-                        "{}: {} of {} open, {:.0} handshakes/s, connect p50 {:.2} ms, handshake p50 {:.2} ms{}",
+                        "{}: {} of {} open, {:.0} handshakes/s, connect p50 {:.2} ms, handshake p50 {:.2} ms{}{}",
                         s.name,
                         s.connected,
                         s.target,
@@ -466,7 +466,12 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                         s.handshake_latency.median_us / 1000.0,
                         s.memory_per_connection
                             .map(|m| format!(", {m:.0} B/connection user-space"))
-                            .unwrap_or_default()
+                            .unwrap_or_default(),
+                        if s.fastopen > 0 {
+                            format!(", {} requests in the SYN (TCP Fast Open)", s.fastopen)
+                        } else {
+                            String::new()
+                        }
                     )
                 })
                 .collect();

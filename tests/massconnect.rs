@@ -481,3 +481,143 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
     let _ = server.wait();
     drop(net);
 }
+
+/// One network namespace with its loopback up; removed on drop.
+struct Ns(String);
+
+impl Ns {
+    fn build(name: &str) -> Option<Ns> {
+        let ns = Ns(format!("wst{}{name}", std::process::id() % 100000));
+        (ip(&["netns", "add", &ns.0]) && ip(&["-n", &ns.0, "link", "set", "lo", "up"]))
+            .then_some(ns)
+    }
+
+    /// `program args` inside the namespace.
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, program]).args(args);
+        c
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.0]);
+    }
+}
+
+/// massconnect with `fastopen` in `ns`: its JSON result, and its stderr.
+fn fast_open_run(
+    ns: &Ns,
+    dir: &Path,
+    fastopen: bool,
+    options: serde_json::Value,
+) -> (serde_json::Value, String) {
+    let mut o = serde_json::json!({"connections": 200, "batchsize": 10, "batchdelay": 0,
+                                   "fastopen": fastopen});
+    for (k, v) in options.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    let uri = o.as_object_mut().unwrap().remove("uri").unwrap_or_default();
+    let p = spec(dir, uri.as_str().unwrap_or("ws://127.0.0.1:9000"), o);
+    let out = dir.join(format!("fo-{fastopen}.json"));
+    let r = ns
+        .command(
+            BIN,
+            &[
+                "-m",
+                "massconnect",
+                "-s",
+                p.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--quiet",
+                "--threads",
+                "1",
+            ],
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr).to_string();
+    let v = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (v, err)
+}
+
+#[test]
+fn fast_open_carries_the_request_in_the_syn_and_a_refusal_still_counts_as_refused() {
+    // A namespace of its own: Fast Open for servers (net.ipv4.tcp_fastopen bit 2) is set
+    // there, not on this host.
+    let Some(ns) = Ns::build("fo") else {
+        eprintln!("SKIPPED fast_open_carries_the_request_in_the_syn: cannot create a network namespace here (needs root and iproute2)");
+        return;
+    };
+    let set = ns
+        .command("sysctl", &["-qw", "net.ipv4.tcp_fastopen=3"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(set, "sysctl net.ipv4.tcp_fastopen in {}", ns.0);
+    let mut server = ns
+        .command(
+            BIN,
+            &["-m", "echoserver", "-w", "ws://127.0.0.1:9000", "-u", "0"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while !ns
+        .command("bash", &["-c", "exec 3<>/dev/tcp/127.0.0.1/9000"])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+    {
+        assert!(
+            Instant::now() < until,
+            "echoserver in {} not reachable",
+            ns.0
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dir = tempfile::tempdir().unwrap();
+
+    // Without Fast Open: no SYN carries data.
+    let (plain, err) = fast_open_run(&ns, dir.path(), false, serde_json::json!({}));
+    let s = &plain["servers"][0];
+    assert_eq!(s["connected"], 200, "{err}");
+    assert_eq!(s["fastopen"], 0, "{s}");
+
+    // With it: every SYN but those sent before this host held the server's cookie (at most
+    // the first batch) carries the request, and the server took it.
+    let (fo, err) = fast_open_run(&ns, dir.path(), true, serde_json::json!({}));
+    let s = &fo["servers"][0];
+    assert_eq!(s["connected"], 200, "{err}");
+    assert_eq!(s["handshakes"], 200, "{s}");
+    let taken = s["fastopen"].as_u64().unwrap();
+    assert!(
+        (190..=200).contains(&taken),
+        "{taken} of 200 in the SYN: {s}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+
+    // A port nobody listens on (not 9000, whose closed connections wait in TIME_WAIT at
+    // the server's end): the cookie is per host, so connect() sends nothing and the refusal
+    // comes back to the request's write or the answer's read: still tallied as refused.
+    let (down, err) = fast_open_run(
+        &ns,
+        dir.path(),
+        true,
+        serde_json::json!({"connections": 10, "max_retries": 2, "retrydelay": 1,
+                           "uri": "ws://127.0.0.1:9001"}),
+    );
+    let s = &down["servers"][0];
+    assert_eq!(s["connected"], 0, "{err}");
+    assert_eq!(s["errors"]["refused"], 30, "{s}");
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -44,6 +44,7 @@ enough() { # NAME CURRENT WANTED
       [ $((chi - clo)) -ge $((whi - wlo)) ]; return ;;
     net.ipv4.tcp_fin_timeout) [ "$cur" -le "$want" ]; return ;;   # lower is better
     net.ipv4.tcp_tw_reuse) [ "$cur" = "$want" ]; return ;;        # 2 = loopback only
+    net.ipv4.tcp_fastopen) [ $((cur & want)) -eq "$want" ]; return ;;  # bits, not a size
   esac
   local -a c w
   read -r -a c <<<"$cur"; read -r -a w <<<"$want"
@@ -51,6 +52,14 @@ enough() { # NAME CURRENT WANTED
   for i in "${!w[@]}"; do
     [ "${c[$i]:-0}" -ge "${w[$i]}" ] 2>/dev/null || return 1
   done
+}
+
+# The value apply sets: the wanted one, or for a bit mask the running bits plus the wanted.
+target() { # NAME CURRENT WANTED
+  case "$1" in
+    net.ipv4.tcp_fastopen) echo $(($2 | $3)) ;;
+    *) echo "$3" ;;
+  esac
 }
 
 run() { if [ "$dry" = 1 ]; then echo "+ $*"; else "$@"; fi; }
@@ -80,7 +89,8 @@ case "$cmd" in
       cur="$(current "$name")" || { echo "skip     $name (not available here)"; continue; }
       echo "$name=$cur" >> "$tmp"
       if enough "$name" "$cur" "$want"; then echo "keep     $name = $cur"; continue; fi
-      run sysctl -q -w "$name=$want" && echo "set      $name = $want (was $cur)"
+      new="$(target "$name" "$cur" "$want")"
+      run sysctl -q -w "$name=$new" && echo "set      $name = $new (was $cur)"
     done < <(settings)
     if [ "$dry" = 1 ]; then echo "+ save old values to $STATE"; rm -f "$tmp"
     elif [ -f "$STATE" ]; then echo "kept the values saved earlier in $STATE"; rm -f "$tmp"

@@ -76,12 +76,18 @@ pub fn write_mass_spec(
     n: usize,
     batch: usize,
     one_thread: bool,
+    fastopen: bool,
 ) {
     let threads = if one_thread { r#", "threads": 1"# } else { "" };
+    let fastopen = if fastopen {
+        r#", "fastopen": true"#
+    } else {
+        ""
+    };
     std::fs::write(
         path,
         format!(
-            r#"{{"options": {{"connections": {n}, "batchsize": {batch}, "batchdelay": 0, "retrydelay": 10{threads}}},
+            r#"{{"options": {{"connections": {n}, "batchsize": {batch}, "batchdelay": 0, "retrydelay": 10{threads}{fastopen}}},
                "servers": [{{"name": "echo", "uri": "{url}"}}]}}"#
         ),
     )

@@ -1,13 +1,18 @@
 //! Connection-rate and idle-memory bench, one run:
 //!
 //! 1. Floor: raw TCP connect + accept of N connections (the engine's runtime, one client
-//!    thread keeping `batch` connects in flight; a blocking accept thread holding them).
+//!    thread keeping `batch` connects in flight; a blocking accept thread on the server
+//!    core holding them). Every floor's client closes with a reset (no TIME_WAIT left to
+//!    slow the next run's connects).
 //! 2. Exchange floor: raw TCP as 1, plus what a handshake puts on the wire: the client writes
 //!    a 150-octet request, a server thread on our runtime reads it and writes a 129-octet
 //!    answer, the client reads it (no HTTP, no WebSocket, no timers).
 //! 3. massconnect (one thread, batches with no delay) against our echoserver running as a
 //!    child process with one thread: opening handshakes per second. Ratios to both floors,
-//!    per round (they alternate) and for the best of each; CPU per connection of both sides.
+//!    per round (they alternate) and the medians; CPU per connection of both sides.
+//!
+//! Where this host allows TCP Fast Open both ways (`net.ipv4.tcp_fastopen` = 3), each round
+//! also runs the exchange floor and massconnect with it (the request rides in the SYN).
 //! 4. User-space memory per idle client connection: massconnect's resident memory at the
 //!    plateau for two target sizes; the slope between them is the cost of one more held
 //!    connection (the fixed part — runtime, rings, allocator arenas — cancels out).
@@ -62,12 +67,34 @@ where
                 started += k;
             }
             let secs = t0.elapsed().as_secs_f64();
+            for s in &held {
+                leave_no_time_wait(s);
+            }
             drop(held);
             secs
         },
     )
     .unwrap();
     n as f64 / w.join().unwrap()[0]
+}
+
+/// Close with a reset (SO_LINGER 0) instead of a FIN, so the socket leaves no TIME_WAIT
+/// behind: a run's closed connections would otherwise sit on the ephemeral ports for 60 s
+/// and make the next run's connect() calls dearer (the rounds would not compare).
+fn leave_no_time_wait(s: &impl std::os::fd::AsRawFd) {
+    // SAFETY: the descriptor stays open (owned by the caller) for the borrow's duration.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(s.as_raw_fd()) };
+    let _ = socket2::SockRef::from(&fd).set_linger(Some(Duration::ZERO));
+}
+
+/// Pin this thread to `core` (modulo the cores there are), where the servers run.
+fn pin_to(core: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it (core < CPU_SETSIZE).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core % wstest_engine::runtime::available_threads(), &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
 }
 
 /// A loopback listener with our echoserver's backlog (std's default of 128 would drop SYNs),
@@ -77,7 +104,7 @@ fn listener() -> TcpListener {
         "127.0.0.1:0".parse().unwrap(),
         1,
         1024,
-        wstest_engine::runtime::FirstAck::Immediate,
+        wstest_engine::runtime::Tuning::RAW,
     )
     .unwrap()
     .remove(0)
@@ -89,6 +116,7 @@ fn floor(n: usize, batch: usize) -> f64 {
     l.set_nonblocking(false).unwrap();
     let addr = l.local_addr().unwrap();
     let acceptor = std::thread::spawn(move || {
+        pin_to(0);
         let mut held = Vec::with_capacity(n);
         while held.len() < n {
             match l.accept() {
@@ -110,11 +138,18 @@ fn floor(n: usize, batch: usize) -> f64 {
 /// Raw TCP with the handshake's exchange: the client writes a 150-octet request and reads a
 /// 129-octet answer, a server thread on our runtime reads the request and writes the answer
 /// (no parsing, no WebSocket): what a handshake costs the kernel beyond connect + accept.
-fn exchange_floor(n: usize, batch: usize) -> f64 {
+/// With `fastopen`, both ends take TCP Fast Open and the client connects as massconnect
+/// does (the engine's connect: delayed first ACK, TCP_FASTOPEN_CONNECT): the floor of
+/// massconnect with `fastopen`.
+fn exchange_floor(n: usize, batch: usize, fastopen: bool) -> f64 {
     use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
     const REQ: usize = 150;
     const RESP: usize = 129;
     let std_l = listener();
+    if fastopen {
+        wstest_engine::net::sockopt::set_int(&std_l, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, 1024)
+            .expect("TCP_FASTOPEN");
+    }
     let addr = std_l.local_addr().unwrap();
     let server = spawn_workers(
         &one_thread(0),
@@ -152,9 +187,26 @@ fn exchange_floor(n: usize, batch: usize) -> f64 {
     )
     .unwrap();
     let rate = client_rate(n, batch, move || async move {
-        let mut s = monoio::net::TcpStream::connect_addr(addr)
-            .await
-            .expect("connect");
+        let mut s = if fastopen {
+            let opts = wstest_engine::net::ConnectOptions {
+                addr: Some(addr),
+                nodelay: false,
+                fastopen: true,
+                ..Default::default()
+            };
+            let url = wstest_engine::net::WsUrl::parse(&format!("ws://{addr}/")).unwrap();
+            match wstest_engine::net::connect(&url, &opts)
+                .await
+                .expect("connect")
+            {
+                wstest_engine::net::Stream::Plain(s) => s,
+                _ => unreachable!("a ws:// URL"),
+            }
+        } else {
+            monoio::net::TcpStream::connect_addr(addr)
+                .await
+                .expect("connect")
+        };
         let (r, _) = s.write_all(vec![b'G'; REQ]).await;
         r.expect("write");
         let mut got = 0;
@@ -170,6 +222,15 @@ fn exchange_floor(n: usize, batch: usize) -> f64 {
     });
     server.join().unwrap();
     rate
+}
+
+/// One round's rates (per second); the Fast Open ones where the host allows it.
+struct Round {
+    floor: f64,
+    exchange: f64,
+    exchange_fo: Option<f64>,
+    mc: f64,
+    mc_fo: Option<f64>,
 }
 
 struct EchoChild(Child);
@@ -221,10 +282,10 @@ fn echo_server() -> (EchoChild, String) {
 }
 
 /// massconnect (in this process) to `url`: handshakes per second.
-fn mass(url: &str, n: usize, batch: usize) -> f64 {
+fn mass(url: &str, n: usize, batch: usize, fastopen: bool) -> f64 {
     let dir = tempfile_dir();
-    let spec = dir.join(format!("mc-{n}.json"));
-    wstest_bench::write_mass_spec(&spec, url, n, batch, false);
+    let spec = dir.join(format!("mc-{n}-{fastopen}.json"));
+    wstest_bench::write_mass_spec(&spec, url, n, batch, false, fastopen);
     let cfg = MassConfig {
         spec,
         url: None,
@@ -240,6 +301,8 @@ fn mass(url: &str, n: usize, batch: usize) -> f64 {
     let r = run(&cfg, Shutdown::new()).expect("massconnect");
     let s = &r.servers[0];
     assert!(s.reached, "{s:?}");
+    // The first connection fetches the cookie; a few more may miss it under load.
+    assert!(!fastopen || s.fastopen * 10 >= s.handshakes * 9, "{s:?}");
     s.handshakes as f64 / s.seconds
 }
 
@@ -248,7 +311,7 @@ fn mass_process(url: &str, n: usize, batch: usize) -> f64 {
     let dir = tempfile_dir();
     let spec = dir.join(format!("mcp-{n}.json"));
     let out = dir.join(format!("mcp-{n}.out.json"));
-    wstest_bench::write_mass_spec(&spec, url, n, batch, true);
+    wstest_bench::write_mass_spec(&spec, url, n, batch, true, false);
     let exe = std::env::current_exe().unwrap().with_file_name("wstest");
     let client_core = (1 % wstest_engine::runtime::available_threads()).to_string();
     let o = Command::new(exe)
@@ -293,12 +356,24 @@ fn main() {
     let _ = wstest_engine::runtime::limits::raise_nofile();
     wstest_engine::runtime::limits::set_trim_hook(|| unsafe { libmimalloc_sys::mi_collect(true) });
     let (server, url) = echo_server();
+    // Fast Open needs bit 2 of net.ipv4.tcp_fastopen on this host (servers take it) and
+    // bit 1 (clients send it); without them its columns stay empty.
+    let fo = wstest_engine::runtime::limits::sysctl("net.ipv4.tcp_fastopen")
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|v| v & 3 == 3);
     println!(
         "# {n} connections, {batch} in flight, {rounds} rounds; floor (connect + accept), \
-         exchange floor (raw TCP with the handshake's request and answer) and massconnect \
-         alternating; clients on core 1, servers on core 0"
+         exchange floor (raw TCP with the handshake's request and answer), massconnect, and \
+         with TCP Fast Open (fo: exchange floor and massconnect) alternating; clients on core \
+         1, servers on core 0"
     );
-    println!("round\tfloor_conn_per_s\texchange_per_s\tmassconnect_handshakes_per_s\tmc_over_floor\tmc_over_exchange\tserver_cpu_us_per_conn\tclient_cpu_us_per_conn");
+    if !fo {
+        println!(
+            "# no Fast Open columns: net.ipv4.tcp_fastopen lacks bits 1 and 2 \
+             (sysctl -w net.ipv4.tcp_fastopen=3, or tuning/tune.sh apply)"
+        );
+    }
+    println!("round\tfloor_conn_per_s\texchange_per_s\texchange_fo_per_s\tmassconnect_handshakes_per_s\tmassconnect_fo_handshakes_per_s\tmc_over_floor\tmc_fo_over_floor\tmc_over_exchange\tmc_fo_over_exchange_fo\tserver_cpu_us_per_conn\tclient_cpu_us_per_conn");
     let cpu = |pid: u32| -> f64 {
         let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         let f: Vec<&str> = st
@@ -310,44 +385,74 @@ fn main() {
         let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
         (ticks(11) + ticks(12)) / 100.0
     };
-    let mut rows = Vec::new();
+    let pause = || std::thread::sleep(Duration::from_millis(300));
+    let opt =
+        |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_default();
+    let mut rows: Vec<Round> = Vec::new();
     for r in 0..rounds {
         let f = floor(n, batch);
-        std::thread::sleep(Duration::from_millis(300));
-        let x = exchange_floor(n, batch);
-        std::thread::sleep(Duration::from_millis(300));
+        pause();
+        let x = exchange_floor(n, batch, false);
+        pause();
+        let xf = fo.then(|| {
+            let v = exchange_floor(n, batch, true);
+            pause();
+            v
+        });
         // CPU of both sides over the whole massconnect run (ramp and release).
         let (s0, c0) = (cpu(server.0.id()), cpu(std::process::id()));
-        let m = mass(&url, n, batch);
+        let m = mass(&url, n, batch, false);
         let (s1, c1) = (cpu(server.0.id()), cpu(std::process::id()));
+        pause();
+        let mf = fo.then(|| {
+            let v = mass(&url, n, batch, true);
+            pause();
+            v
+        });
         let per = |a: f64, b: f64| (b - a) * 1e6 / n as f64;
         println!(
-            "{}\t{f:.0}\t{x:.0}\t{m:.0}\t{:.2}\t{:.2}\t{:.0}\t{:.0}",
+            "{}\t{f:.0}\t{x:.0}\t{}\t{m:.0}\t{}\t{:.2}\t{}\t{:.2}\t{}\t{:.0}\t{:.0}",
             r + 1,
+            opt(xf, 0),
+            opt(mf, 0),
             m / f,
+            opt(mf.map(|v| v / f), 2),
             m / x,
+            opt(mf.zip(xf).map(|(a, b)| a / b), 2),
             per(s0, s1),
             per(c0, c1)
         );
-        rows.push((f, x, m));
-        std::thread::sleep(Duration::from_millis(300));
+        rows.push(Round {
+            floor: f,
+            exchange: x,
+            exchange_fo: xf,
+            mc: m,
+            mc_fo: mf,
+        });
     }
-    let best = |k: fn(&(f64, f64, f64)) -> f64| rows.iter().map(k).fold(0.0f64, f64::max);
-    let median = |mut v: Vec<f64>| {
+    let median = |mut v: Vec<f64>| -> Option<f64> {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        v.get(v.len() / 2).copied()
     };
-    let (bf, bx, bm) = (best(|r| r.0), best(|r| r.1), best(|r| r.2));
+    let med = |k: &dyn Fn(&Round) -> Option<f64>| median(rows.iter().filter_map(k).collect());
     println!(
-        "\nbest\t{bf:.0}\t{bx:.0}\t{bm:.0}\t{:.2}\t{:.2}",
-        bm / bf,
-        bm / bx
+        "\nmedian\t{}\t{}\t{}\t{}\t{}",
+        opt(med(&|r| Some(r.floor)), 0),
+        opt(med(&|r| Some(r.exchange)), 0),
+        opt(med(&|r| r.exchange_fo), 0),
+        opt(med(&|r| Some(r.mc)), 0),
+        opt(med(&|r| r.mc_fo), 0),
     );
     println!(
-        "median of the rounds' ratios: massconnect/floor {:.2}, massconnect/exchange {:.2}, exchange/floor {:.2}",
-        median(rows.iter().map(|r| r.2 / r.0).collect()),
-        median(rows.iter().map(|r| r.2 / r.1).collect()),
-        median(rows.iter().map(|r| r.1 / r.0).collect()),
+        "median of the rounds' ratios: massconnect/floor {}, massconnect/exchange {}, \
+         exchange/floor {}; with Fast Open: massconnect/floor {}, massconnect/exchange {}, \
+         exchange/floor {}",
+        opt(med(&|r| Some(r.mc / r.floor)), 2),
+        opt(med(&|r| Some(r.mc / r.exchange)), 2),
+        opt(med(&|r| Some(r.exchange / r.floor)), 2),
+        opt(med(&|r| r.mc_fo.map(|m| m / r.floor)), 2),
+        opt(med(&|r| r.mc_fo.zip(r.exchange_fo).map(|(m, x)| m / x)), 2),
+        opt(med(&|r| r.exchange_fo.map(|x| x / r.floor)), 2),
     );
 
     // Memory: the slope between a small and a large plateau, each in a fresh process (an

@@ -90,7 +90,7 @@ impl Drop for EchoChild {
 
 fn mass_at_plateau(url: &str, n: usize, batch: usize) -> Snap {
     let spec = std::env::temp_dir().join(format!("connmem-{}-{n}.json", std::process::id()));
-    wstest_bench::write_mass_spec(&spec, url, n, batch, false);
+    wstest_bench::write_mass_spec(&spec, url, n, batch, false, false);
     CALLS.store(0, Ordering::SeqCst);
     let cfg = MassConfig {
         spec: spec.clone(),

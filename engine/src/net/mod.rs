@@ -1,6 +1,7 @@
 //! The connection layer: WebSocket URLs, plain TCP and TLS streams, connecting.
 
 pub mod connect;
+pub mod sockopt;
 pub mod stream;
 pub mod tls;
 pub mod url;

@@ -27,7 +27,31 @@ pub enum FirstAck {
     WithAnswer,
 }
 
-fn one(addr: SocketAddr, backlog: i32, first_ack: FirstAck) -> io::Result<TcpListener> {
+/// What a listener changes from the kernel's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    pub first_ack: FirstAck,
+    /// Take TCP Fast Open connections (TCP_FASTOPEN, with a queue as long as the backlog):
+    /// a client's request that came in its SYN is readable as soon as the connection is
+    /// accepted. Linux does so only where `net.ipv4.tcp_fastopen` has bit 2 set
+    /// (`tuning/tune.sh apply`); otherwise the option changes nothing.
+    pub fastopen: bool,
+}
+
+impl Tuning {
+    /// Raw TCP as the kernel sets it up (the bench floors).
+    pub const RAW: Tuning = Tuning {
+        first_ack: FirstAck::Immediate,
+        fastopen: false,
+    };
+    /// WebSocket servers: the first ACK waits for the answer, Fast Open is taken.
+    pub const SERVER: Tuning = Tuning {
+        first_ack: FirstAck::WithAnswer,
+        fastopen: true,
+    };
+}
+
+fn one(addr: SocketAddr, backlog: i32, tuning: Tuning) -> io::Result<TcpListener> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
@@ -40,8 +64,12 @@ fn one(addr: SocketAddr, backlog: i32, first_ack: FirstAck) -> io::Result<TcpLis
     s.bind(&addr.into())?;
     s.listen(backlog)?;
     // After listen(), which resets the socket's ACK state.
-    if first_ack == FirstAck::WithAnswer {
+    if tuning.first_ack == FirstAck::WithAnswer {
         s.set_tcp_quickack(false)?;
+    }
+    if tuning.fastopen {
+        // A kernel without Fast Open refuses the option; the listener works without it.
+        let _ = crate::net::sockopt::set_int(&s, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, backlog);
     }
     s.set_nonblocking(true)?;
     Ok(s.into())
@@ -53,14 +81,14 @@ pub fn bind_reuseport(
     addr: SocketAddr,
     count: usize,
     backlog: i32,
-    first_ack: FirstAck,
+    tuning: Tuning,
 ) -> Result<Vec<TcpListener>, BindError> {
     let err = |source| BindError { addr, source };
-    let first = one(addr, backlog, first_ack).map_err(err)?;
+    let first = one(addr, backlog, tuning).map_err(err)?;
     let bound = first.local_addr().map_err(err)?;
     let mut v = vec![first];
     for _ in 1..count.max(1) {
-        v.push(one(bound, backlog, first_ack).map_err(|source| BindError {
+        v.push(one(bound, backlog, tuning).map_err(|source| BindError {
             addr: bound,
             source,
         })?);
@@ -74,8 +102,7 @@ mod tests {
 
     #[test]
     fn same_port_for_all() {
-        let v =
-            bind_reuseport("127.0.0.1:0".parse().unwrap(), 3, 128, FirstAck::Immediate).unwrap();
+        let v = bind_reuseport("127.0.0.1:0".parse().unwrap(), 3, 128, Tuning::RAW).unwrap();
         let p = v[0].local_addr().unwrap().port();
         assert!(v.iter().all(|l| l.local_addr().unwrap().port() == p));
         // A second, unrelated bind without SO_REUSEPORT fails: the port really is taken.
@@ -84,14 +111,14 @@ mod tests {
 
     #[test]
     fn accepted_sockets_inherit_nodelay_and_first_ack() {
-        for (first_ack, quick) in [(FirstAck::Immediate, true), (FirstAck::WithAnswer, false)] {
-            let l = one("127.0.0.1:0".parse().unwrap(), 16, first_ack).unwrap();
+        for (tuning, quick) in [(Tuning::RAW, true), (Tuning::SERVER, false)] {
+            let l = one("127.0.0.1:0".parse().unwrap(), 16, tuning).unwrap();
             l.set_nonblocking(false).unwrap();
             let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
             let (a, _) = l.accept().unwrap();
             assert!(a.nodelay().unwrap());
             let a = socket2::SockRef::from(&a);
-            assert_eq!(a.tcp_quickack().unwrap(), quick, "{first_ack:?}");
+            assert_eq!(a.tcp_quickack().unwrap(), quick, "{tuning:?}");
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod pool;
 pub mod shutdown;
 
 pub use driver::{block_on, resolve_driver, Driver, DriverKind};
-pub use listener::{bind_reuseport, BindError, FirstAck};
+pub use listener::{bind_reuseport, BindError, FirstAck, Tuning};
 pub use mailbox::{mailbox, Mailbox, MailboxSender};
 pub use pool::{
     available_threads, parse_cpu_list, spawn_workers, RuntimeConfig, WorkerCtx, WorkerError,

@@ -89,6 +89,14 @@ impl ClientError {
                 source: HandshakeError::Status { .. },
                 ..
             } => "http-status",
+            ClientError::Handshake {
+                source: HandshakeError::Io { kind, .. },
+                ..
+            } => match kind {
+                std::io::ErrorKind::ConnectionRefused => "refused",
+                std::io::ErrorKind::ConnectionReset => "reset",
+                _ => "handshake",
+            },
             ClientError::Handshake { .. } => "handshake",
         }
     }

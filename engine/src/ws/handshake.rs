@@ -26,7 +26,12 @@ async fn read_head<T>(
         match res {
             Ok(0) => break Err(HandshakeError::Eof),
             Ok(_) => {}
-            Err(e) => break Err(HandshakeError::Malformed(format!("read error: {e}"))),
+            Err(e) => {
+                break Err(HandshakeError::Io {
+                    op: "read",
+                    kind: e.kind(),
+                })
+            }
         }
         match parse(&buf) {
             Ok(None) => {}
@@ -62,7 +67,10 @@ pub async fn client_handshake<T>(
     parse: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, HandshakeError>,
 ) -> Result<(T, Vec<u8>), HandshakeError> {
     let (res, mut buf) = stream.write_all(request).await;
-    res.map_err(|e| HandshakeError::Malformed(format!("write error: {e}")))?;
+    res.map_err(|e| HandshakeError::Io {
+        op: "write",
+        kind: e.kind(),
+    })?;
     buf.clear();
     read_head(stream, buf, parse).await
 }

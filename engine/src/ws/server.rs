@@ -16,8 +16,7 @@ use crate::proto::handshake::{
 };
 use crate::proto::{Config, Connection};
 use crate::runtime::{
-    bind_reuseport, spawn_workers, BindError, FirstAck, RuntimeConfig, Shutdown, WorkerError,
-    Workers,
+    bind_reuseport, spawn_workers, BindError, RuntimeConfig, Shutdown, Tuning, WorkerError, Workers,
 };
 
 use super::driver::{drive, DriveOptions, Handler};
@@ -159,7 +158,7 @@ pub fn serve<S: Service>(
     shutdown: Shutdown,
 ) -> Result<ServerHandle, ServeError> {
     let threads = cfg.runtime.thread_count();
-    let listeners = bind_reuseport(cfg.addr, threads, cfg.backlog, FirstAck::WithAnswer)?;
+    let listeners = bind_reuseport(cfg.addr, threads, cfg.backlog, Tuning::SERVER)?;
     let local_addr = listeners[0].local_addr().map_err(|source| BindError {
         addr: cfg.addr,
         source,

@@ -4,9 +4,22 @@
 use wstest_engine::runtime::limits::{local_port_range, raise_nofile, sysctl};
 
 /// Warnings for `target` connections from `sources` source addresses (0: the default one) to
-/// one destination; `embedded`: the server runs in this process too (two descriptors each).
-pub fn check(target: u64, sources: usize, embedded: bool) -> Vec<String> {
+/// one destination; `embedded`: the server runs in this process too (two descriptors each);
+/// `fastopen`: TCP Fast Open asked for.
+pub fn check(target: u64, sources: usize, embedded: bool, fastopen: bool) -> Vec<String> {
     let mut w = Vec::new();
+    if fastopen {
+        let v = sysctl("net.ipv4.tcp_fastopen").and_then(|v| v.parse::<u32>().ok());
+        // Bit 1: clients may send data in the SYN; bit 2: servers take it.
+        let need = if embedded { 3 } else { 1 };
+        if let Some(v) = v.filter(|v| v & need != need) {
+            w.push(format!(
+                "options.fastopen is on but net.ipv4.tcp_fastopen is {v}: connections open \
+                 without it until sysctl -w net.ipv4.tcp_fastopen={} (tuning/tune.sh apply)",
+                v | 3
+            ));
+        }
+    }
     let per_conn = if embedded { 2 } else { 1 };
     if let Ok((soft, hard)) = raise_nofile() {
         // Some descriptors go to the runtime, listeners, stdio.
@@ -60,13 +73,13 @@ mod tests {
 
     #[test]
     fn asking_for_too_much_names_the_fix() {
-        let w = check(10_000_000, 1, false);
+        let w = check(10_000_000, 1, false, false);
         assert!(
             w.iter()
                 .any(|m| m.contains("RLIMIT_NOFILE") && m.contains("--shard")),
             "{w:?}"
         );
         assert!(w.iter().any(|m| m.contains("ip_local_port_range")), "{w:?}");
-        assert!(check(10, 1, false).is_empty());
+        assert!(check(10, 1, false, false).is_empty());
     }
 }

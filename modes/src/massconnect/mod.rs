@@ -206,13 +206,14 @@ fn run_server(
     wopts.connect.timeout = Duration::from_secs_f64(o.connect_timeout);
     wopts.handshake_timeout = Duration::from_secs_f64(o.handshake_timeout);
     wopts.deflate = None;
+    wopts.connect.fastopen = o.fastopen;
     let all_sources = sources::expand(&o.sources)?;
     let srcs = match cfg.shard {
         Some((i, n)) => sources::shard(&all_sources, i, n),
         None => all_sources,
     };
     let target = share(o.connections, cfg.shard);
-    for w in limits::check(target, srcs.len(), embedded) {
+    for w in limits::check(target, srcs.len(), embedded, o.fastopen) {
         eprintln!("massconnect: warning: {w}");
     }
     let threads = cfg
@@ -316,6 +317,7 @@ fn run_server(
     for s in stats {
         c.merge(&s.connect);
         h.merge(&s.handshake);
+        r.fastopen += s.fastopen;
         for (k, v) in s.errors {
             *r.errors.entry(k).or_default() += v;
         }

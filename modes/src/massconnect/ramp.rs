@@ -100,6 +100,8 @@ pub struct ThreadStats {
     /// Handshakes completed per second since the ramp started.
     pub timeline: Vec<u64>,
     pub errors: BTreeMap<String, u64>,
+    /// Plain handshakes whose SYN carried the request and the server took it (Fast Open).
+    pub fastopen: u64,
 }
 
 /// What a thread is asked to do.
@@ -252,6 +254,9 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
                 st.timeline.resize(sec + 1, 0);
             }
             st.timeline[sec] += 1;
+            if let (true, Stream::Plain(tcp)) = (ctx.connect.fastopen, &stream) {
+                st.fastopen += u64::from(wstest_engine::net::sockopt::syn_data_acked(tcp));
+            }
             Attempt::Open(stream, leftover)
         }
         Err(e) => Attempt::Failed(classify(&e, &p.shared, &copts)),

@@ -31,6 +31,10 @@ pub struct ServerResult {
     pub gave_up: u64,
     pub peak: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Plain handshakes whose request rode in the SYN and was taken (TCP Fast Open; 0
+    /// when not asked for).
+    #[serde(default)]
+    pub fastopen: u64,
     pub connect_latency: Summary,
     pub handshake_latency: Summary,
     pub connect_histogram: String,
@@ -101,6 +105,7 @@ impl ServerResult {
         self.lost += o.lost;
         self.retries += o.retries;
         self.gave_up += o.gave_up;
+        self.fastopen += o.fastopen;
         self.peak += o.peak;
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;

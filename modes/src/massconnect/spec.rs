@@ -60,6 +60,11 @@ pub struct Options {
     pub max_retries: u64,
     /// Cap on handshakes started per second over all threads (0: none).
     pub rate: f64,
+    /// TCP Fast Open: the upgrade request leaves in the SYN (once this host has the
+    /// server's cookie), one segment and one round trip fewer per handshake. Needs
+    /// `net.ipv4.tcp_fastopen` bit 1 here and a server that takes Fast Open; the connect
+    /// latency is then only the local setup, the network's share moves to the handshake.
+    pub fastopen: bool,
 }
 
 impl Default for Options {
@@ -77,6 +82,7 @@ impl Default for Options {
             handshake_timeout: 10.0,
             max_retries: 100,
             rate: 0.0,
+            fastopen: false,
         }
     }
 }

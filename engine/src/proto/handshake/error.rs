@@ -34,6 +34,13 @@ pub enum HandshakeError {
     Timeout,
     #[error("peer closed the connection during the opening handshake")]
     Eof,
+    /// The socket failed while the handshake was read or written (with TCP Fast Open, a
+    /// refused connection is first seen here: the SYN left with the request).
+    #[error("{op} error during the opening handshake: {kind}")]
+    Io {
+        op: &'static str,
+        kind: std::io::ErrorKind,
+    },
 }
 
 impl HandshakeError {
