@@ -467,8 +467,11 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                         s.memory_per_connection
                             .map(|m| format!(", {m:.0} B/connection user-space"))
                             .unwrap_or_default(),
-                        if s.fastopen > 0 {
-                            format!(", {} requests in the SYN (TCP Fast Open)", s.fastopen)
+                        if s.fastopen_checked > 0 {
+                            format!(
+                                ", TCP Fast Open taken on {} of {} handshakes checked",
+                                s.fastopen, s.fastopen_checked
+                            )
                         } else {
                             String::new()
                         }

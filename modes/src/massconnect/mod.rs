@@ -318,6 +318,7 @@ fn run_server(
         c.merge(&s.connect);
         h.merge(&s.handshake);
         r.fastopen += s.fastopen;
+        r.fastopen_checked += s.fastopen_checked;
         for (k, v) in s.errors {
             *r.errors.entry(k).or_default() += v;
         }

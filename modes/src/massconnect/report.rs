@@ -31,8 +31,10 @@ pub struct ServerResult {
     pub gave_up: u64,
     pub peak: u64,
     pub errors: BTreeMap<String, u64>,
-    /// Plain handshakes whose request rode in the SYN and was taken (TCP Fast Open; 0
-    /// when not asked for).
+    /// With `fastopen`: plain handshakes checked (each thread's first 64, then one in 64),
+    /// and those of them whose request rode in the SYN and was taken by the server.
+    #[serde(default)]
+    pub fastopen_checked: u64,
     #[serde(default)]
     pub fastopen: u64,
     pub connect_latency: Summary,
@@ -106,6 +108,7 @@ impl ServerResult {
         self.retries += o.retries;
         self.gave_up += o.gave_up;
         self.fastopen += o.fastopen;
+        self.fastopen_checked += o.fastopen_checked;
         self.peak += o.peak;
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
