@@ -312,43 +312,69 @@ fn ip(args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
+/// One network namespace with its loopback up; removed on drop.
+struct Ns(String);
+
+impl Ns {
+    fn build(name: &str) -> Option<Ns> {
+        let ns = Ns(format!("wst{}{name}", std::process::id() % 100000));
+        (ip(&["netns", "add", &ns.0]) && ip(&["-n", &ns.0, "link", "set", "lo", "up"]))
+            .then_some(ns)
+    }
+
+    /// `program args` inside the namespace.
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, program]).args(args);
+        c
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.0]);
+    }
+}
+
 /// Three client namespaces and a server namespace on one bridge; removed on drop.
 struct Net {
     tag: String,
+    spaces: Vec<Ns>,
 }
 
 impl Net {
-    fn ns(&self, i: usize) -> String {
-        format!("wst{}n{i}", self.tag)
+    fn ns(&self, i: usize) -> &Ns {
+        &self.spaces[i]
     }
 
     fn build() -> Option<Net> {
         let tag = format!("{}", std::process::id() % 100000);
-        let net = Net { tag };
-        let br = format!("wst{}br", net.tag);
+        let br = format!("wst{tag}br");
         if !ip(&["link", "add", &br, "type", "bridge"]) || !ip(&["link", "set", &br, "up"]) {
             return None;
         }
+        let mut net = Net {
+            tag,
+            spaces: Vec::new(),
+        };
         for i in 0..4 {
-            let ns = net.ns(i);
+            let ns = Ns::build(&format!("n{i}"))?;
             let host = format!("wst{}h{i}", net.tag);
-            let ok = ip(&["netns", "add", &ns])
-                && ip(&[
-                    "link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &ns,
-                ])
-                && ip(&["link", "set", &host, "master", &br])
+            let ok = ip(&[
+                "link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &ns.0,
+            ]) && ip(&["link", "set", &host, "master", &br])
                 && ip(&["link", "set", &host, "up"])
                 && ip(&[
                     "-n",
-                    &ns,
+                    &ns.0,
                     "addr",
                     "add",
                     &format!("10.231.0.{}/24", 10 + i),
                     "dev",
                     "eth0",
                 ])
-                && ip(&["-n", &ns, "link", "set", "eth0", "up"])
-                && ip(&["-n", &ns, "link", "set", "lo", "up"]);
+                && ip(&["-n", &ns.0, "link", "set", "eth0", "up"]);
+            net.spaces.push(ns);
             if !ok {
                 return None;
             }
@@ -359,11 +385,31 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
-        for i in 0..4 {
-            ip(&["netns", "del", &self.ns(i)]);
+        // The namespaces go with `spaces`; the host ends of the veth pairs and the bridge here.
+        for i in 0..self.spaces.len() {
             ip(&["link", "del", &format!("wst{}h{i}", self.tag)]);
         }
         ip(&["link", "del", &format!("wst{}br", self.tag)]);
+    }
+}
+
+/// Wait until `host:port` takes a TCP connection from inside `ns`.
+fn wait_reachable(ns: &Ns, host: &str, port: u16) {
+    let until = Instant::now() + Duration::from_secs(10);
+    let probe = format!("exec 3<>/dev/tcp/{host}/{port}");
+    while !ns
+        .command("bash", &["-c", &probe])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+    {
+        assert!(
+            Instant::now() < until,
+            "{host}:{port} not reachable from {}",
+            ns.0
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -373,49 +419,18 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
         eprintln!("SKIPPED three_namespaces_as_three_hosts: cannot create network namespaces here (needs root and iproute2)");
         return;
     };
-    let server_ns = net.ns(3);
-    let mut server = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &server_ns,
+    let mut server = net
+        .ns(3)
+        .command(
             BIN,
-            "-m",
-            "echoserver",
-            "-w",
-            "ws://10.231.0.13:9000",
-            "-u",
-            "0",
-        ])
+            &["-m", "echoserver", "-w", "ws://10.231.0.13:9000", "-u", "0"],
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Wait until the server answers from a client namespace.
-    let until = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ok = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &net.ns(0),
-                "bash",
-                "-c",
-                "exec 3<>/dev/tcp/10.231.0.13/9000",
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if ok {
-            break;
-        }
-        assert!(
-            Instant::now() < until,
-            "echoserver in {server_ns} not reachable"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_reachable(net.ns(0), "10.231.0.13", 9000);
     let dir = tempfile::tempdir().unwrap();
     let p = spec(
         dir.path(),
@@ -433,24 +448,24 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
         .map(|i| {
             let out = dir.path().join(format!("r{i}.json"));
             let shard = format!("{}/3", i + 1);
-            let child = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &net.ns(i),
+            let child = net
+                .ns(i)
+                .command(
                     BIN,
-                    "-m",
-                    "massconnect",
-                    "-s",
-                    p.to_str().unwrap(),
-                    "--shard",
-                    &shard,
-                    "--start-at",
-                    &start_at,
-                    "-o",
-                    out.to_str().unwrap(),
-                    "--quiet",
-                ])
+                    &[
+                        "-m",
+                        "massconnect",
+                        "-s",
+                        p.to_str().unwrap(),
+                        "--shard",
+                        &shard,
+                        "--start-at",
+                        &start_at,
+                        "-o",
+                        out.to_str().unwrap(),
+                        "--quiet",
+                    ],
+                )
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -480,30 +495,6 @@ fn three_namespaces_as_three_hosts_count_every_connection_once() {
     let _ = server.kill();
     let _ = server.wait();
     drop(net);
-}
-
-/// One network namespace with its loopback up; removed on drop.
-struct Ns(String);
-
-impl Ns {
-    fn build(name: &str) -> Option<Ns> {
-        let ns = Ns(format!("wst{}{name}", std::process::id() % 100000));
-        (ip(&["netns", "add", &ns.0]) && ip(&["-n", &ns.0, "link", "set", "lo", "up"]))
-            .then_some(ns)
-    }
-
-    /// `program args` inside the namespace.
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0, program]).args(args);
-        c
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        ip(&["netns", "del", &self.0]);
-    }
 }
 
 /// massconnect with `fastopen` in `ns`: its JSON result, and its stderr.
@@ -569,21 +560,7 @@ fn fast_open_carries_the_request_in_the_syn_and_a_refusal_still_counts_as_refuse
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while !ns
-        .command("bash", &["-c", "exec 3<>/dev/tcp/127.0.0.1/9000"])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-    {
-        assert!(
-            Instant::now() < until,
-            "echoserver in {} not reachable",
-            ns.0
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_reachable(&ns, "127.0.0.1", 9000);
     let dir = tempfile::tempdir().unwrap();
 
     // Without Fast Open: no SYN carries data.

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wstest_engine::runtime::{spawn_workers, RuntimeConfig, Shutdown};
+use wstest_engine::runtime::{limits, spawn_workers, RuntimeConfig, Shutdown};
 use wstest_modes::common::ClientOptions;
 use wstest_modes::massconnect::{run, MassConfig};
 
@@ -89,12 +89,9 @@ fn leave_no_time_wait(s: &impl std::os::fd::AsRawFd) {
 
 /// Pin this thread to `core` (modulo the cores there are), where the servers run.
 fn pin_to(core: usize) {
-    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it (core < CPU_SETSIZE).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(core % wstest_engine::runtime::available_threads(), &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
+    core_affinity::set_for_current(core_affinity::CoreId {
+        id: core % wstest_engine::runtime::available_threads(),
+    });
 }
 
 /// A loopback listener with our echoserver's backlog (std's default of 128 would drop SYNs),
@@ -356,14 +353,13 @@ fn main() {
     let n = a.first().copied().unwrap_or(8000);
     let batch = a.get(1).copied().unwrap_or(256);
     let rounds = a.get(2).copied().unwrap_or(3);
-    let _ = wstest_engine::runtime::limits::raise_nofile();
-    wstest_engine::runtime::limits::set_trim_hook(|| unsafe { libmimalloc_sys::mi_collect(true) });
+    let _ = limits::raise_nofile();
+    limits::set_trim_hook(|| unsafe { libmimalloc_sys::mi_collect(true) });
     let (server, url) = echo_server();
     // Fast Open needs bit 2 of net.ipv4.tcp_fastopen on this host (servers take it) and
     // bit 1 (clients send it); without them its columns stay empty.
-    let fo = wstest_engine::runtime::limits::sysctl("net.ipv4.tcp_fastopen")
-        .and_then(|v| v.parse::<u32>().ok())
-        .is_some_and(|v| v & 3 == 3);
+    let both = limits::FASTOPEN_CLIENT | limits::FASTOPEN_SERVER;
+    let fo = limits::tcp_fastopen().is_some_and(|v| v & both == both);
     println!(
         "# {n} connections, {batch} in flight, {rounds} rounds; floor (connect + accept), \
          exchange floor (raw TCP with the handshake's request and answer), massconnect, and \
@@ -372,7 +368,7 @@ fn main() {
     );
     if !fo {
         println!(
-            "# no Fast Open columns: net.ipv4.tcp_fastopen lacks bits 1 and 2 \
+            "# no Fast Open columns: they need bits 1 and 2 of net.ipv4.tcp_fastopen \
              (sysctl -w net.ipv4.tcp_fastopen=3, or tuning/tune.sh apply)"
         );
     }

@@ -34,6 +34,16 @@ pub fn sysctl(name: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// `net.ipv4.tcp_fastopen` bits: clients may send data in the SYN.
+pub const FASTOPEN_CLIENT: u32 = 1;
+/// `net.ipv4.tcp_fastopen` bits: servers take data that came in the SYN.
+pub const FASTOPEN_SERVER: u32 = 2;
+
+/// The host's `net.ipv4.tcp_fastopen` bit mask.
+pub fn tcp_fastopen() -> Option<u32> {
+    sysctl("net.ipv4.tcp_fastopen")?.parse().ok()
+}
+
 /// The ephemeral port range (first, last).
 pub fn local_port_range() -> Option<(u32, u32)> {
     let v = sysctl("net.ipv4.ip_local_port_range")?;

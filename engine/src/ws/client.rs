@@ -72,12 +72,9 @@ impl ClientError {
     /// A short kind name for error tallies.
     pub fn kind(&self) -> &'static str {
         match self {
-            ClientError::Connect(ConnectError::Tcp { source, .. }) => match source.kind() {
-                std::io::ErrorKind::ConnectionRefused => "refused",
-                std::io::ErrorKind::AddrNotAvailable => "addr-not-available",
-                std::io::ErrorKind::ConnectionReset => "reset",
-                _ => "connect",
-            },
+            ClientError::Connect(ConnectError::Tcp { source, .. }) => {
+                socket_kind(source.kind()).unwrap_or("connect")
+            }
             ClientError::Connect(ConnectError::Timeout { .. }) => "connect-timeout",
             ClientError::Connect(ConnectError::Resolve { .. }) => "resolve",
             ClientError::Connect(_) => "tls",
@@ -92,13 +89,20 @@ impl ClientError {
             ClientError::Handshake {
                 source: HandshakeError::Io { kind, .. },
                 ..
-            } => match kind {
-                std::io::ErrorKind::ConnectionRefused => "refused",
-                std::io::ErrorKind::ConnectionReset => "reset",
-                _ => "handshake",
-            },
+            } => socket_kind(*kind).unwrap_or("handshake"),
             ClientError::Handshake { .. } => "handshake",
         }
+    }
+}
+
+/// The tally name of a socket failure, at connect or during the handshake (with TCP Fast
+/// Open a refusal is first seen by the handshake's write or read).
+fn socket_kind(kind: std::io::ErrorKind) -> Option<&'static str> {
+    match kind {
+        std::io::ErrorKind::ConnectionRefused => Some("refused"),
+        std::io::ErrorKind::AddrNotAvailable => Some("addr-not-available"),
+        std::io::ErrorKind::ConnectionReset => Some("reset"),
+        _ => None,
     }
 }
 

@@ -1,7 +1,9 @@
 //! What this host can reach, checked before ramping: file descriptors, ephemeral ports per
 //! source and destination, fs.file-max, conntrack. Each warning names the setting to change.
 
-use wstest_engine::runtime::limits::{local_port_range, raise_nofile, sysctl};
+use wstest_engine::runtime::limits::{
+    local_port_range, raise_nofile, sysctl, tcp_fastopen, FASTOPEN_CLIENT, FASTOPEN_SERVER,
+};
 
 /// Warnings for `target` connections from `sources` source addresses (0: the default one) to
 /// one destination; `embedded`: the server runs in this process too (two descriptors each);
@@ -9,14 +11,13 @@ use wstest_engine::runtime::limits::{local_port_range, raise_nofile, sysctl};
 pub fn check(target: u64, sources: usize, embedded: bool, fastopen: bool) -> Vec<String> {
     let mut w = Vec::new();
     if fastopen {
-        let v = sysctl("net.ipv4.tcp_fastopen").and_then(|v| v.parse::<u32>().ok());
-        // Bit 1: clients may send data in the SYN; bit 2: servers take it.
-        let need = if embedded { 3 } else { 1 };
-        if let Some(v) = v.filter(|v| v & need != need) {
+        let both = FASTOPEN_CLIENT | FASTOPEN_SERVER;
+        let need = if embedded { both } else { FASTOPEN_CLIENT };
+        if let Some(v) = tcp_fastopen().filter(|v| v & need != need) {
             w.push(format!(
                 "options.fastopen is on but net.ipv4.tcp_fastopen is {v}: connections open \
                  without it until sysctl -w net.ipv4.tcp_fastopen={} (tuning/tune.sh apply)",
-                v | 3
+                v | both
             ));
         }
     }

@@ -258,8 +258,8 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
             st.timeline[sec] += 1;
             // Reading TCP_INFO costs a few percent of a handshake: every one of a thread's
             // first 64, then one in 64.
-            let n = st.handshake.count();
             if let (true, Stream::Plain(tcp)) = (ctx.connect.fastopen, &stream) {
+                let n = st.handshake.count();
                 if n <= 64 || n.is_multiple_of(64) {
                     st.fastopen_checked += 1;
                     st.fastopen += u64::from(wstest_engine::net::sockopt::syn_data_acked(tcp));
