@@ -457,11 +457,18 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 .iter()
                 .map(|s| {
                     format!(
-                        "{}: {} of {} open, {:.0} handshakes/s, connect p50 {:.2} ms, handshake p50 {:.2} ms{}{}",
+                        "{}: {} of {} open, {:.0} handshakes/s{}, connect p50 {:.2} ms, handshake p50 {:.2} ms{}{}",
                         s.name,
                         s.connected,
                         s.target,
                         s.handshakes_per_sec,
+                        match (s.seconds_to_90, s.seconds_to_99) {
+                            (Some(a), Some(b)) if s.reached => format!(
+                                ", 90/99/100 % open after {a:.3}/{b:.3}/{:.3} s",
+                                s.seconds
+                            ),
+                            _ => String::new(),
+                        },
                         s.connect_latency.median_us / 1000.0,
                         s.handshake_latency.median_us / 1000.0,
                         s.memory_per_connection

@@ -149,6 +149,13 @@ fn reaches_the_target_from_several_sources_and_retries_lost_connections() {
     );
     assert_eq!(s.timeline.iter().sum::<u64>(), 225);
     assert!(s.handshakes_per_sec > 0.0 && s.handshake_latency.count == 225);
+    // 100, 180 and 198 open at once, in that order, by the time all 200 were.
+    let to = [s.seconds_to_50, s.seconds_to_90, s.seconds_to_99].map(|t| t.expect("reached"));
+    assert!(
+        to[0] > 0.0 && to[0] <= to[1] && to[1] <= to[2] && to[2] <= s.seconds,
+        "{to:?} then {}",
+        s.seconds
+    );
     assert!(s.memory_per_connection.is_some());
     let seen = peers.lock().unwrap().clone();
     assert_eq!(seen.len(), 6, "six source addresses used: {seen:?}");
@@ -239,6 +246,10 @@ fn a_target_that_is_down_fails_with_counts_after_max_retries() {
         "{out}"
     );
     assert!(out.contains("retries 30 = failed 30 + lost 0"), "{out}");
+    assert!(
+        !out.contains("% open after"),
+        "no milestone was reached: {out}"
+    );
 }
 
 #[test]

@@ -7,12 +7,23 @@ use wstest_engine::runtime::limits::{
 
 /// Warnings for `target` connections from `sources` source addresses (0: the default one) to
 /// one destination; `embedded`: the server runs in this process too (two descriptors each);
-/// `fastopen`: TCP Fast Open asked for.
-pub fn check(target: u64, sources: usize, embedded: bool, fastopen: bool) -> Vec<String> {
+/// `fastopen`: TCP Fast Open asked for; `server_here`: the server runs on this host (in this
+/// process, or at a loopback address), so this host's setting must let it take Fast Open too.
+pub fn check(
+    target: u64,
+    sources: usize,
+    embedded: bool,
+    fastopen: bool,
+    server_here: bool,
+) -> Vec<String> {
     let mut w = Vec::new();
     if fastopen {
         let both = FASTOPEN_CLIENT | FASTOPEN_SERVER;
-        let need = if embedded { both } else { FASTOPEN_CLIENT };
+        let need = if embedded || server_here {
+            both
+        } else {
+            FASTOPEN_CLIENT
+        };
         if let Some(v) = tcp_fastopen().filter(|v| v & need != need) {
             w.push(format!(
                 "options.fastopen is on but net.ipv4.tcp_fastopen is {v}: connections open \
@@ -74,13 +85,34 @@ mod tests {
 
     #[test]
     fn asking_for_too_much_names_the_fix() {
-        let w = check(10_000_000, 1, false, false);
+        let w = check(10_000_000, 1, false, false, false);
         assert!(
             w.iter()
                 .any(|m| m.contains("RLIMIT_NOFILE") && m.contains("--shard")),
             "{w:?}"
         );
         assert!(w.iter().any(|m| m.contains("ip_local_port_range")), "{w:?}");
-        assert!(check(10, 1, false, false).is_empty());
+        assert!(check(10, 1, false, false, false).is_empty());
+    }
+
+    #[test]
+    fn fast_open_wants_the_server_bit_only_where_the_server_runs_here() {
+        let Some(v) = tcp_fastopen() else {
+            eprintln!("skipped: no net.ipv4.tcp_fastopen here");
+            return;
+        };
+        let warned = |embedded, here| {
+            check(10, 1, embedded, true, here)
+                .iter()
+                .any(|m| m.contains("net.ipv4.tcp_fastopen"))
+        };
+        let has = |bits| v & bits == bits;
+        assert_eq!(warned(false, false), !has(FASTOPEN_CLIENT), "{v}");
+        let both = FASTOPEN_CLIENT | FASTOPEN_SERVER;
+        assert_eq!(warned(false, true), !has(both), "{v}");
+        assert_eq!(warned(true, false), !has(both), "{v}");
+        assert!(!check(10, 1, true, false, true)
+            .iter()
+            .any(|m| m.contains("tcp_fastopen")));
     }
 }

@@ -213,7 +213,11 @@ fn run_server(
         None => all_sources,
     };
     let target = share(o.connections, cfg.shard);
-    for w in limits::check(target, srcs.len(), embedded, o.fastopen) {
+    // A server at a loopback address is on this host: its listeners take Fast Open only
+    // where this host's setting lets them.
+    let server_here =
+        embedded || wstest_engine::net::resolve(&url).is_ok_and(|a| a.ip().is_loopback());
+    for w in limits::check(target, srcs.len(), embedded, o.fastopen, server_here) {
         eprintln!("massconnect: warning: {w}");
     }
     let threads = cfg
@@ -268,10 +272,11 @@ fn run_server(
         if released_at.is_none() {
             if reached_at.is_none() && live >= target {
                 // The instant the last slot got there, not this poll's (up to 50 ms later).
-                reached_at = Some(match shared.reached_ns.load(Ordering::SeqCst) {
-                    0 => started.elapsed(),
-                    ns => Duration::from_nanos(ns),
-                });
+                reached_at = Some(
+                    shared
+                        .reached(ramp::MILESTONES.len() - 1)
+                        .unwrap_or_else(|| started.elapsed()),
+                );
                 // Live memory, not allocator caches: every thread trims, then we sample.
                 shared.trim.store(true, Ordering::SeqCst);
                 let until = Instant::now() + Duration::from_secs(2);
@@ -334,6 +339,8 @@ fn run_server(
     r.peak = shared.peak.load(Ordering::SeqCst);
     r.connected = if r.reached { target } else { r.peak };
     r.seconds = ramp_end.as_secs_f64();
+    let to = |i| shared.reached(i).map(|t| t.as_secs_f64());
+    (r.seconds_to_50, r.seconds_to_90, r.seconds_to_99) = (to(0), to(1), to(2));
     r.handshakes = shared.handshakes.load(Ordering::SeqCst);
     r.failed = shared.failed.load(Ordering::SeqCst);
     r.lost = shared.lost.load(Ordering::SeqCst);

@@ -52,10 +52,10 @@ pub struct Shared {
     /// Ctrl-C: stop everything.
     pub stop: Shutdown,
     pub started: Instant,
-    /// This process's target, and when `live` first reached it (nanoseconds after
-    /// `started`; 0: not yet), taken by the slot that got there.
+    /// This process's target, and when `live` first reached each of its [`MILESTONES`]
+    /// (the last is the whole target), taken by the slot that got there.
     pub target: u64,
-    pub reached_ns: AtomicU64,
+    pub marks: [Mark; MILESTONES.len()],
     /// Set at the plateau: each thread gives its cached memory back, then counts itself in
     /// `trimmed`, before resident memory is sampled.
     pub trim: AtomicBool,
@@ -77,9 +77,31 @@ impl Shared {
             stop,
             started: Instant::now(),
             target,
-            reached_ns: AtomicU64::new(0),
+            marks: MILESTONES.map(|pct| Mark {
+                count: (target * pct).div_ceil(100).max(1),
+                ns: AtomicU64::new(0),
+            }),
             trim: AtomicBool::new(false),
             trimmed: AtomicU64::new(0),
+        }
+    }
+
+    /// Note the first time `live` connections are open at once past each milestone.
+    fn mark(&self, live: u64) {
+        for m in &self.marks {
+            if live >= m.count && m.ns.load(Ordering::Relaxed) == 0 {
+                let at = (self.started.elapsed().as_nanos() as u64).max(1);
+                let _ =
+                    m.ns.compare_exchange(0, at, Ordering::SeqCst, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// When milestone `i` was reached, after `started`.
+    pub fn reached(&self, i: usize) -> Option<Duration> {
+        match self.marks[i].ns.load(Ordering::SeqCst) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
         }
     }
 
@@ -90,6 +112,17 @@ impl Shared {
             }
         }
     }
+}
+
+/// Shares of the target, in percent, whose arrival is timed (`ServerResult::seconds_to_*`);
+/// the last is the target itself.
+pub const MILESTONES: [u64; 4] = [50, 90, 99, 100];
+
+/// A count of open connections and when it was first reached (nanoseconds after `started`;
+/// 0: not yet).
+pub struct Mark {
+    pub count: u64,
+    pub ns: AtomicU64,
 }
 
 /// One thread's tallies, merged by the caller.
@@ -438,15 +471,7 @@ async fn slot_task(ctx: Rc<Ctx>, slot: u64, mut attempts: u64, mut open: Option<
                     sh.handshakes.fetch_add(1, Ordering::SeqCst);
                     let live = sh.live.fetch_add(1, Ordering::SeqCst) + 1;
                     sh.peak.fetch_max(live, Ordering::SeqCst);
-                    if live >= sh.target {
-                        let at = (sh.started.elapsed().as_nanos() as u64).max(1);
-                        let _ = sh.reached_ns.compare_exchange(
-                            0,
-                            at,
-                            Ordering::SeqCst,
-                            Ordering::Relaxed,
-                        );
-                    }
+                    sh.mark(live);
                     open = Some(Opened::Fresh(stream, leftover));
                     continue;
                 }

@@ -19,6 +19,17 @@ pub struct ServerResult {
     pub reached: bool,
     /// Seconds from the first attempt to the plateau (or to the end of the ramp).
     pub seconds: f64,
+    /// Seconds from the first attempt until 50 %, 90 % and 99 % of the target were open at
+    /// once (`None`: never). Against `seconds` they show stragglers: a connection whose SYN
+    /// or answer was lost waits a second for the kernel's retransmission, and sets the whole
+    /// ramp's length. Merged: the latest of the agents' (by then every agent had its share
+    /// open, so it bounds the sum's time from above), `None` if any agent has none.
+    #[serde(default)]
+    pub seconds_to_50: Option<f64>,
+    #[serde(default)]
+    pub seconds_to_90: Option<f64>,
+    #[serde(default)]
+    pub seconds_to_99: Option<f64>,
     /// Successful opening handshakes (re-opened connections included).
     pub handshakes: u64,
     pub handshakes_per_sec: f64,
@@ -102,6 +113,10 @@ impl ServerResult {
         self.connected += o.connected;
         self.reached &= o.reached;
         self.seconds = self.seconds.max(o.seconds);
+        let later = |a: Option<f64>, b: Option<f64>| Some(a?.max(b?));
+        self.seconds_to_50 = later(self.seconds_to_50, o.seconds_to_50);
+        self.seconds_to_90 = later(self.seconds_to_90, o.seconds_to_90);
+        self.seconds_to_99 = later(self.seconds_to_99, o.seconds_to_99);
         self.handshakes += o.handshakes;
         self.failed += o.failed;
         self.lost += o.lost;
@@ -134,14 +149,15 @@ impl ServerResult {
     }
 }
 
-pub const TSV_HEADER: &str = "name\turi\ttarget\tconnected\treached\tseconds\thandshakes_per_s\tretries\tfailed\tlost\tpeak\tconnect_p50_ms\tconnect_p99_ms\thandshake_p50_ms\thandshake_p99_ms\tmem_per_conn_bytes";
+pub const TSV_HEADER: &str = "name\turi\ttarget\tconnected\treached\tseconds\thandshakes_per_s\tretries\tfailed\tlost\tpeak\tconnect_p50_ms\tconnect_p99_ms\thandshake_p50_ms\thandshake_p99_ms\tmem_per_conn_bytes\tseconds_to_50\tseconds_to_90\tseconds_to_99";
 
 pub fn tsv(r: &MassReport) -> String {
+    let secs = |t: Option<f64>| t.map(|t| format!("{t:.3}")).unwrap_or_default();
     let mut s = String::from(TSV_HEADER);
     s.push('\n');
     for v in &r.servers {
         s.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{}\t{}\t{}\t{}\n",
             v.name,
             v.uri,
             v.target,
@@ -159,7 +175,10 @@ pub fn tsv(r: &MassReport) -> String {
             v.handshake_latency.p99_us / 1000.0,
             v.memory_per_connection
                 .map(|m| format!("{m:.0}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            secs(v.seconds_to_50),
+            secs(v.seconds_to_90),
+            secs(v.seconds_to_99),
         ));
     }
     s
@@ -203,6 +222,9 @@ mod tests {
             connected: n,
             reached: true,
             seconds: 1.0,
+            seconds_to_50: Some(0.1 * base_ms as f64),
+            seconds_to_90: Some(0.2 * base_ms as f64),
+            seconds_to_99: Some(0.3 * base_ms as f64),
             handshakes: n,
             timeline: vec![n],
             agents: 1,
@@ -239,6 +261,11 @@ mod tests {
             (s.connected, s.handshakes, s.agents, s.timeline[0]),
             (400, 400, 2, 400)
         );
+        // The later agent's milestones bound the sum's.
+        assert_eq!(
+            (s.seconds_to_50, s.seconds_to_90, s.seconds_to_99),
+            (b.seconds_to_50, b.seconds_to_90, b.seconds_to_99)
+        );
         let (c, _) = s.latencies().unwrap();
         assert_eq!(c.count(), 400);
         let (mut ac, _) = a.latencies().unwrap();
@@ -247,5 +274,23 @@ mod tests {
         assert!(s
             .line()
             .starts_with("connected 400 clients to s at ws://x in"));
+    }
+
+    #[test]
+    fn a_milestone_one_agent_never_reached_is_unknown_once_merged() {
+        let mut a = result(100, 1);
+        let b = ServerResult {
+            seconds_to_99: None,
+            ..result(300, 5)
+        };
+        a.merge(&b).unwrap();
+        assert_eq!((a.seconds_to_90, a.seconds_to_99), (b.seconds_to_90, None));
+        let row = tsv(&MassReport {
+            servers: vec![a],
+            shard: None,
+        });
+        let cells: Vec<&str> = row.lines().nth(1).unwrap().split('\t').collect();
+        assert_eq!(cells.len(), TSV_HEADER.split('\t').count());
+        assert_eq!(&cells[cells.len() - 3..], ["0.500", "1.000", ""]);
     }
 }
