@@ -214,9 +214,8 @@ fn run_server(
     };
     let target = share(o.connections, cfg.shard);
     // A server at a loopback address is on this host: its listeners take Fast Open only
-    // where this host's setting lets them.
-    let server_here =
-        embedded || wstest_engine::net::resolve(&url).is_ok_and(|a| a.ip().is_loopback());
+    // where this host's setting lets them (`check` counts an embedded one in any case).
+    let server_here = wstest_engine::net::resolve(&url).is_ok_and(|a| a.ip().is_loopback());
     for w in limits::check(target, srcs.len(), embedded, o.fastopen, server_here) {
         eprintln!("massconnect: warning: {w}");
     }
