@@ -120,6 +120,15 @@ pub struct Cli {
     /// Largest message accepted, in bytes (default 64 MiB; wampserver 1 MiB).
     #[arg(long)]
     pub max_message_size: Option<u64>,
+    /// Server modes: octets a connection may queue for a client that does not read; above
+    /// it the server stops reading from that client until a quarter of it is left (default
+    /// 1 MiB).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..=1 << 40))]
+    pub max_queued: Option<u64>,
+    /// Server modes: a client that keeps more than --max-queued waiting this long is closed
+    /// with 1008 and counted as stalled (default 30).
+    #[arg(long, value_parser = seconds)]
+    pub stall_timeout: Option<f64>,
     /// Extra CA certificates (PEM) to trust for wss:// (clients).
     #[arg(long)]
     pub cacert: Option<PathBuf>,

@@ -6,7 +6,10 @@ mod cli;
 use std::path::Path;
 
 use clap::Parser;
+use std::time::Duration;
+
 use wstest_engine::runtime::{install_signal_handler, DriverKind, RuntimeConfig, Shutdown};
+use wstest_engine::ws::FlowLimits;
 use wstest_modes::common::{ClientOptions, DeflateSwitches, ServerOptions};
 use wstest_modes::echo::{EchoClientConfig, MessageSource};
 use wstest_modes::fuzzing::client::FuzzingClientConfig;
@@ -19,6 +22,16 @@ use cli::{Cli, MODES, NEEDS_URL};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `--max-queued` and `--stall-timeout` over the defaults.
+fn server_flow(cli: &Cli) -> FlowLimits {
+    let d = FlowLimits::default();
+    FlowLimits::new(
+        cli.max_queued.map_or(d.high_water, |b| b as usize),
+        cli.stall_timeout
+            .map_or(d.stall_timeout, |s| Duration::from_secs_f64(s.max(0.001))),
+    )
+}
 
 /// `--max-message-size` when not given (every mode but wampserver).
 const DEFAULT_MAX_MESSAGE: u64 = 64 << 20;
@@ -122,6 +135,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         max_message_size: cli.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE),
         ident: cli.ident.clone(),
         deflate: server_deflate.clone(),
+        flow: server_flow(&cli),
     };
     let client_opts = ClientOptions {
         cacert: cli.cacert.clone(),
@@ -138,8 +152,8 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 &cli,
                 &r,
                 &format!(
-                    "echoserver stopped: {} connections, {} messages in, {} out",
-                    r.stats.connections, r.stats.rx_messages, r.stats.tx_messages
+                    "echoserver stopped: {} connections, {} messages in, {} out, {} closed for not reading",
+                    r.stats.connections, r.stats.rx_messages, r.stats.tx_messages, r.stats.stalled
                 ),
             )
         }
@@ -150,8 +164,8 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 &cli,
                 &r,
                 &format!(
-                    "testeeserver stopped: {} connections, {} protocol errors caught",
-                    r.stats.connections, r.stats.protocol_errors
+                    "testeeserver stopped: {} connections, {} protocol errors caught, {} closed for not reading",
+                    r.stats.connections, r.stats.protocol_errors, r.stats.stalled
                 ),
             )
         }

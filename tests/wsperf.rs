@@ -90,7 +90,8 @@ fn template_spec_against_the_embedded_echo_server_writes_the_originals_tsv() {
         .iter()
         .map(|l| l.split('\t').nth(2).unwrap())
         .collect();
-    assert_eq!(counts, ["1000", "1000", "1000", "100", "1000"]);
+    // Round trips measured: the last case's 8 connections measure 1000 each.
+    assert_eq!(counts, ["1000", "1000", "1000", "100", "8000"]);
     for l in &lines[1..] {
         check_passed_row(l, 10);
     }
@@ -457,4 +458,235 @@ fn master_keeps_going_when_a_probe_disconnects() {
     // Case 2 ran on the remaining probe only.
     assert_eq!(lines.len(), 1 + 3 + 2, "{tsv}");
     let _ = echo.finish();
+}
+
+/// An echoserver process on a free port (one thread), killed on drop.
+struct EchoProc(std::process::Child, u16);
+
+impl EchoProc {
+    fn start() -> EchoProc {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args(["-m", "echoserver", "-w", &format!("ws://127.0.0.1:{port}")])
+            .args(["--threads", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_port(port);
+        EchoProc(child, port)
+    }
+}
+
+impl Drop for EchoProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A pipelined spec: 16 connections, 32 messages in flight each, one thread, `duration` s.
+fn pipelined_spec(dir: &Path, port: u16, size: usize, duration: f64) -> std::path::PathBuf {
+    let spec = serde_json::json!({
+        "servers": [{"name": "echo", "uri": format!("ws://127.0.0.1:{port}")}],
+        "testsets": [{"mode": "echo", "options": {
+            "window": 32, "connections": 16, "threads": 1, "duration": duration, "count": 0,
+            "timeout": 60000, "outfile": dir.join("p.tsv")
+        }, "cases": [{"size": size}]}]
+    });
+    let path = dir.join(format!("spec-{size}.json"));
+    std::fs::write(&path, spec.to_string()).unwrap();
+    path
+}
+
+/// A pipelined run that a duration ends stops on time at 16 KiB and 64 KiB (it used to spin
+/// forever once the duration was over), and its TSV counts the round trips measured.
+#[test]
+fn a_pipelined_run_with_a_duration_ends_on_time_and_counts_what_it_measured() {
+    let echo = EchoProc::start();
+    let dir = tempfile::tempdir().unwrap();
+    for size in [16384, 65536] {
+        let spec = pipelined_spec(dir.path(), echo.1, size, 1.0);
+        let t0 = Instant::now();
+        let out = Command::new(BIN)
+            .args(["-m", "wsperfcontrol", "-s"])
+            .arg(&spec)
+            .output()
+            .unwrap();
+        let took = t0.elapsed();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // 1 s of sending, the echoes in flight, the closing handshakes (1 s at most) and
+        // the process around it; a spinning run never ends.
+        assert!(took < Duration::from_secs(15), "{size}: took {took:?}");
+        let tsv = std::fs::read_to_string(dir.path().join("p.tsv")).unwrap();
+        let row: Vec<&str> = tsv.lines().nth(1).unwrap().split('\t').collect();
+        assert_eq!(row[1], "PASSED", "{tsv}");
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("p.tsv.json")).unwrap(),
+        )
+        .unwrap();
+        let received = json[0]["result"]["received"].as_u64().unwrap();
+        assert!(received > 0);
+        assert_eq!(row[2], received.to_string(), "count column: {tsv}");
+    }
+}
+
+/// SIGTERM ends a pipelined 64 KiB run promptly: every connection closes within its closing
+/// handshake's timeout.
+#[test]
+fn sigterm_ends_a_pipelined_run_promptly() {
+    let echo = EchoProc::start();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = pipelined_spec(dir.path(), echo.1, 65536, 60.0);
+    let mut child = Command::new(BIN)
+        .args(["-m", "wsperfcontrol", "-s"])
+        .arg(&spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t0 = Instant::now();
+    let until = t0 + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            eprintln!("ended {:?} after SIGTERM ({status})", t0.elapsed());
+            break;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("wsperfcontrol still running 10 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An awkward echo peer on blocking sockets: tiny socket buffers, reads of a few hundred
+/// octets, replies held back and sent in batches after a delay, written in small partial
+/// writes. The patterns that made the driver spin.
+fn awkward_echo_peer() -> (SocketAddr, Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{Read, Write};
+    use wstest_engine::proto::handshake::server::{accept_response, parse_request};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    std::thread::spawn(move || {
+        l.set_nonblocking(true).unwrap();
+        let mut n = 0u64;
+        while !stop2.load(Ordering::SeqCst) {
+            let Ok((s, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            n += 1;
+            let seed = n;
+            std::thread::spawn(move || {
+                let sock = socket2::Socket::from(s);
+                let _ = sock.set_recv_buffer_size(2048);
+                let _ = sock.set_send_buffer_size(2048);
+                let mut s: std::net::TcpStream = sock.into();
+                s.set_nonblocking(false).unwrap();
+                s.set_nodelay(true).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut rng = Rng(seed);
+                let mut buf = Vec::new();
+                let mut chunk = vec![0u8; 700];
+                let (req, used) = loop {
+                    let Ok(k) = s.read(&mut chunk) else { return };
+                    if k == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..k]);
+                    if let Ok(Some(r)) = parse_request(&buf, 16384) {
+                        break r;
+                    }
+                };
+                s.write_all(&accept_response(&req, None, None, None)).unwrap();
+                // A read that finds nothing within 5 ms lets the held replies go.
+                s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+                let mut idle = false;
+                let mut conn = Connection::new(Config::new(Role::Server));
+                let mut rest = buf.split_off(used);
+                let mut held: Vec<(bool, Vec<u8>)> = Vec::new();
+                let mut out = Vec::new();
+                loop {
+                    let now = std::time::Instant::now();
+                    let mut ended = false;
+                    conn.handle_input_all(&mut rest, now, |_, ev| match ev {
+                        Event::Message(m) => held.push((m.binary, m.data)),
+                        Event::Close { .. } => ended = true,
+                        _ => {}
+                    });
+                    // Replies go out in batches of a few messages, after a short delay.
+                    if held.len() >= 1 + (rng.next_u64() % 4) as usize || ended || idle {
+                        std::thread::sleep(Duration::from_micros(rng.next_u64() % 3000));
+                        for (b, m) in held.drain(..) {
+                            conn.send_message(b, &m);
+                        }
+                    }
+                    out.clear();
+                    while conn.has_transmit() {
+                        conn.take_transmit(&mut out);
+                    }
+                    // Partial writes of 1 to 1500 octets.
+                    let mut off = 0;
+                    while off < out.len() {
+                        let k = (1 + rng.next_u64() as usize % 1500).min(out.len() - off);
+                        if s.write_all(&out[off..off + k]).is_err() {
+                            return;
+                        }
+                        off += k;
+                    }
+                    if ended || conn.is_closed() {
+                        return;
+                    }
+                    let want = 1 + rng.next_u64() as usize % chunk.len();
+                    idle = false;
+                    rest.clear();
+                    match s.read(&mut chunk[..want]) {
+                        Ok(0) => return,
+                        Ok(k) => rest.extend_from_slice(&chunk[..k]),
+                        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => idle = true,
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+    });
+    (addr, stop)
+}
+
+/// Against the awkward peer, pipelined runs end: by their duration (plus the echoes in
+/// flight and the closing handshake) and by their count, at small and large sizes.
+#[test]
+fn pipelined_runs_against_an_awkward_peer_end() {
+    let (addr, stop) = awkward_echo_peer();
+    let client = ClientOptions::default();
+    let sd = Shutdown::new();
+    for (size, duration) in [(16384, Some(1.0)), (65536, Some(1.0)), (1024, None)] {
+        let p = ProbeConfig {
+            url: format!("ws://{addr}"),
+            connections: 4,
+            threads: 1,
+            window: 32,
+            size,
+            count: if duration.is_some() { 0 } else { 300 },
+            duration,
+            timeout_ms: 30_000,
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let r = run_probe(&p, &client, &sd, || {}).unwrap();
+        eprintln!("size {size}: {:?}, {} echoes in {:?}", r.outcome, r.received, t0.elapsed());
+        assert_eq!(r.outcome, Outcome::Passed, "size {size}: {:?}", r.error);
+        assert!(r.received > 0);
+        if duration.is_none() {
+            assert_eq!(r.received, 4 * 300);
+        }
+        assert!(t0.elapsed() < Duration::from_secs(25), "size {size}: {:?}", t0.elapsed());
+    }
+    stop.store(true, Ordering::SeqCst);
 }

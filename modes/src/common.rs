@@ -11,7 +11,7 @@ use wstest_engine::proto::deflate::{self, DeflateConfig};
 use wstest_engine::proto::handshake::Request;
 use wstest_engine::proto::Config;
 use wstest_engine::runtime::RuntimeConfig;
-use wstest_engine::ws::{ServerConfig, WsClientOptions};
+use wstest_engine::ws::{FlowLimits, ServerConfig, WsClientOptions};
 
 use crate::{ModeError, Result};
 
@@ -32,6 +32,9 @@ pub struct ServerOptions {
     pub ident: Option<String>,
     /// Accept permessage-deflate offers with these settings (`None`: never).
     pub deflate: Option<DeflateConfig>,
+    /// What a connection may queue for a client that does not read (`--max-queued`,
+    /// `--stall-timeout`).
+    pub flow: FlowLimits,
 }
 
 impl Default for ServerOptions {
@@ -45,6 +48,7 @@ impl Default for ServerOptions {
             max_message_size: 64 << 20,
             ident: None,
             deflate: Some(DeflateConfig::default()),
+            flow: FlowLimits::default(),
         }
     }
 }
@@ -64,6 +68,7 @@ impl ServerOptions {
         let mut cfg = ServerConfig::new(addr);
         cfg.runtime = self.runtime.clone();
         cfg.backlog = self.backlog;
+        cfg.flow = self.flow;
         match (&self.key, &self.cert, url.secure) {
             (Some(k), Some(c), true) => cfg.tls = Some(server_config(k, c)?),
             (Some(_), Some(_), false) => {

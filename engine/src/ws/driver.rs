@@ -2,17 +2,19 @@
 //!
 //! The stream is split into owned halves; a read and a write can be in flight at once, each
 //! held in a pinned slot that is refilled when it completes (no allocation per operation).
-//! Timers (close handshake, linger, the handler's own) and shutdown are selected alongside.
-//! A read is only ever cancelled when the connection is being torn down.
+//! Writes take one path ([`super::output`]); reading pauses while the peer leaves too much
+//! queued ([`super::flow`]). Timers (close handshake, linger, flow stall, the handler's own)
+//! and shutdown are selected alongside. A read is only ever cancelled when the connection is
+//! being torn down.
 
-use std::collections::VecDeque;
 use std::io;
 use std::pin::pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::future::{Fuse, FusedFuture, FutureExt, OptionFuture};
+use monoio::buf::IoBuf;
 use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
 };
@@ -22,7 +24,10 @@ use crate::proto::connection::{CloseStatus, Counters};
 use crate::proto::{CloseCode, Connection, Event, TransportAction};
 use crate::runtime::Shutdown;
 
+use super::flow::{Flow, FlowLimits};
 use super::notify::LocalNotify;
+use super::output::{Job, Next, Output};
+use super::pace;
 
 /// The application side of a connection: sans-IO too. It reacts to events by queueing output
 /// on the connection; it may ask to be woken at a deadline or by a [`LocalNotify`].
@@ -69,12 +74,13 @@ pub struct DriveOptions {
     pub shutdown: Option<Shutdown>,
     /// Wakes the handler's [`Handler::on_notify`].
     pub notify: Option<Rc<LocalNotify>>,
-    /// Pause after each write that must reach the wire on its own (chopped or synced
-    /// writes), so the peer sees the octets trickle in as separate segments. The runtime's
-    /// timer counts milliseconds, so a pause under 1 ms is a short blocking sleep of this
-    /// thread: meant for the fuzzer, where the original paces such writes by one turn of its
-    /// event loop.
+    /// Gap between the starts of writes that must reach the wire on their own (chopped or
+    /// synced writes), so the peer sees the octets trickle in as separate segments: a timer
+    /// from 1 ms, turns of the runtime below (see [`pace::pause_since`]); never a sleep of
+    /// the thread. Meant for the fuzzer, which sets it.
     pub sync_pause: Duration,
+    /// What may be queued for a peer that does not read.
+    pub flow: FlowLimits,
 }
 
 impl Default for DriveOptions {
@@ -84,79 +90,18 @@ impl Default for DriveOptions {
             shutdown: None,
             notify: None,
             sync_pause: Duration::ZERO,
+            flow: FlowLimits::default(),
         }
-    }
-}
-
-/// Writes up to this size try a direct `send` first; larger ones go to the ring (a partial
-/// direct send would leave a large remainder to move).
-const EAGER_MAX: usize = 64 * 1024;
-
-/// One non-blocking `send` of `buf` on a plain TCP socket.
-fn eager_send(fd: std::os::fd::RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `fd` is the connection's open socket (its halves are alive for the whole
-    // drive); `buf` is valid for `buf.len()` octets.
-    let n = unsafe {
-        libc::send(
-            fd,
-            buf.as_ptr() as *const libc::c_void,
-            buf.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// Shared frames sent in one vectored `sendmsg` at most.
-const SHARED_BATCH: usize = 64;
-
-/// Move the handler's shared frames into `q` (up to a batch); whether any are queued.
-fn fill_shared<H: Handler>(handler: &mut H, q: &mut VecDeque<Bytes>) -> bool {
-    let mut queued: usize = q.iter().map(Bytes::len).sum();
-    while q.len() < SHARED_BATCH && queued < EAGER_MAX {
-        let Some(f) = handler.poll_shared() else {
-            break;
-        };
-        handler.on_tx_octets(&f, false);
-        queued += f.len();
-        q.push_back(f);
-    }
-    !q.is_empty()
-}
-
-/// One non-blocking vectored send of the first frames of `q` on a plain TCP socket.
-fn eager_send_frames(fd: std::os::fd::RawFd, q: &VecDeque<Bytes>) -> io::Result<usize> {
-    let mut iov = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; SHARED_BATCH];
-    let mut n = 0;
-    for (slot, f) in iov.iter_mut().zip(q.iter()) {
-        slot.iov_base = f.as_ptr() as *mut libc::c_void;
-        slot.iov_len = f.len();
-        n += 1;
-    }
-    // SAFETY: a zeroed msghdr is valid; it points at `n` iovecs describing live `Bytes`
-    // (borrowed from `q` for the whole call); `fd` is the connection's open socket.
-    let sent = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = iov.as_mut_ptr();
-        msg.msg_iovlen = n as _;
-        libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
-    };
-    if sent < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(sent as usize)
     }
 }
 
 /// First read buffer size of a connection (see `drive`).
 const INITIAL_READ_BUF: usize = 2048;
+
+/// Loop turns a connection takes without giving the other tasks of its thread a turn: a
+/// peer that keeps the connection busy (every read and write completing at once) cannot
+/// starve them, nor the runtime's I/O, nor a shutdown.
+const TURNS_PER_YIELD: u32 = 32;
 
 /// How driving ended.
 #[derive(Debug)]
@@ -165,20 +110,9 @@ pub struct DriveOutcome {
     pub counters: Counters,
     /// A transport error, if the connection ended with one.
     pub io_error: Option<io::Error>,
-}
-
-/// Sleep this thread for a sub-millisecond `d`, accurately: the default timer slack (50 us)
-/// would otherwise stretch every pause.
-fn precise_sleep(d: Duration) {
-    thread_local!(static SLACK_SET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
-    SLACK_SET.with(|s| {
-        if !s.get() {
-            // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
-            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1usize, 0usize, 0usize, 0usize) };
-            s.set(true);
-        }
-    });
-    std::thread::sleep(d);
+    /// Closed with 1008 because the peer held the output queue above the high-water mark
+    /// for longer than the stall timeout.
+    pub stalled: bool,
 }
 
 async fn read_op(
@@ -189,43 +123,79 @@ async fn read_op(
     (rd, buf, res)
 }
 
+/// What one write did: the octets written and what is left of the job's buffer.
+pub(crate) struct Written {
+    pub n: usize,
+    pub own: Option<Vec<u8>>,
+    pub shared: Option<Bytes>,
+}
+
+/// Carry out one write: a single write operation (so that what was written is known as it
+/// goes), except a synced run, which is written whole and then paced.
 async fn write_op(
     mut wr: OwnedWriteHalf<Stream>,
-    buf: Vec<u8>,
-    shared: Option<Bytes>,
-    shutdown: bool,
+    job: Job,
     pause: Duration,
-) -> (OwnedWriteHalf<Stream>, Vec<u8>, io::Result<()>) {
-    let mut buf = buf;
-    let mut res = Ok(());
+) -> (OwnedWriteHalf<Stream>, Written, io::Result<()>) {
     let started = Instant::now();
-    if let Some(frame) = shared {
-        res = wr.write_all(frame).await.0.map(|_| ());
-    } else if !buf.is_empty() {
-        let (r, b) = wr.write_all(buf).await;
-        buf = b;
-        res = r.map(|_| ());
-    }
-    // The pause runs from the start of the write: writes are spaced `pause` apart.
-    let rest = pause.saturating_sub(started.elapsed());
-    if !rest.is_zero() {
-        if rest >= Duration::from_millis(1) {
-            // Boxed: a timer is 640 octets (cache-padded), and this one is only the
-            // fuzzer's; every connection's write state would otherwise carry it.
-            let f = Box::pin(monoio::time::sleep(rest));
-            f.await;
-        } else {
-            precise_sleep(rest);
+    let mut w = Written {
+        n: 0,
+        own: None,
+        shared: None,
+    };
+    let res = match job {
+        Job::Own { buf, off, sync: true } => {
+            let (res, slice) = wr.write_all(buf.slice(off..)).await;
+            // Paced from the start of the write: writes are spaced `pause` apart.
+            pace::pause_since(started, pause).await;
+            w.own = Some(slice.into_inner());
+            res.map(|n| w.n = n)
         }
+        Job::Own { buf, off, sync: false } => {
+            let (res, slice) = wr.write(buf.slice(off..)).await;
+            w.own = Some(slice.into_inner());
+            res.map(|n| w.n = n)
+        }
+        Job::Shared(frame) => {
+            let (res, frame) = wr.write(frame).await;
+            w.shared = Some(frame);
+            res.map(|n| w.n = n)
+        }
+        Job::Shutdown => wr.shutdown().await,
+    };
+    // A write that takes nothing on a socket that is open does not happen; treat it as gone.
+    let res = match res {
+        Ok(()) if w.n == 0 && (w.own.is_some() || w.shared.is_some()) => {
+            Err(io::ErrorKind::WriteZero.into())
+        }
+        r => r,
+    };
+    (wr, w, res)
+}
+
+/// The handler's deadline, unless it was already served at a time past it and nothing has
+/// happened since (a handler that leaves a past deadline in place would otherwise be called
+/// in a loop).
+fn live_deadline(d: Option<Instant>, served_at: Option<Instant>) -> Option<Instant> {
+    match (d, served_at) {
+        (Some(d), Some(s)) if d <= s => None,
+        (d, _) => d,
     }
-    if res.is_ok() && shutdown {
-        res = wr.shutdown().await;
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
-    (wr, buf, res)
 }
 
 /// Run `conn` over `stream` until the connection is closed. `initial` holds octets that came
 /// with the handshake and belong to the WebSocket stream.
+///
+/// One read and one write can be in flight at once. Writes go through [`Output`], the one
+/// write path; reading stops while more than the high-water mark is queued for the peer
+/// ([`FlowLimits`]). Each turn of the loop either makes progress or awaits.
 pub async fn drive<H: Handler>(
     stream: Stream,
     conn: &mut Connection,
@@ -233,22 +203,20 @@ pub async fn drive<H: Handler>(
     handler: &mut H,
     opts: &DriveOptions,
 ) -> DriveOutcome {
-    // Plain TCP: small writes go out with one non-blocking send() when the socket takes them
-    // all (the usual case), which saves a ring round trip per message; the rest, partial
-    // writes and TLS go through the runtime as before.
+    // Plain TCP: whatever the socket takes at once goes out with a non-blocking send().
     let eager_fd = match &stream {
         Stream::Plain(t) => Some(std::os::fd::AsRawFd::as_raw_fd(t)),
         _ => None,
     };
     let (rd, wr) = stream.into_split();
     let mut wr = Some(wr);
-    let mut wbuf: Vec<u8> = Vec::new();
-    // Shared frames taken from the handler and not yet written.
-    let mut shared: VecDeque<Bytes> = VecDeque::new();
+    let mut out = Output::default();
+    let mut flow = Flow::Reading;
     let mut io_error: Option<io::Error> = None;
-    let mut write_shut = false;
     let mut read_eof = false;
     let mut shutdown_seen = opts.shutdown.is_none();
+    // When the handler's deadline was last served (see `live_deadline`).
+    let mut served_at: Option<Instant> = None;
 
     let now = Instant::now();
     handler.on_open(conn, now);
@@ -261,6 +229,8 @@ pub async fn drive<H: Handler>(
     // an idle connection holds 2 KiB, not `read_buf`, while its read is pending.
     let mut read_cap = opts.read_buf.min(INITIAL_READ_BUF);
     let mut reading = pin!(read_op(rd, Vec::with_capacity(read_cap)).fuse());
+    // The read half while reading is paused, with its buffer.
+    let mut parked: Option<(OwnedReadHalf<Stream>, Vec<u8>)> = None;
     let mut writing = pin!(Fuse::terminated());
     let never_notify = LocalNotify::default();
     let own_notify = opts.notify.clone().or_else(|| handler.notifier());
@@ -268,12 +238,17 @@ pub async fn drive<H: Handler>(
     let shutdown = opts.shutdown.clone().unwrap_or_default();
     // One wait for the whole connection (registered once, not once per event).
     let mut shutdown_wait = pin!(shutdown.wait().fuse());
-    // The connection's one timer (close handshake, linger, the handler's deadline): made the
-    // first time a deadline is set and moved after that, never made per wait. Boxed, so a
+    // The connection's one timer (close handshake, linger, flow stall, the handler's
+    // deadline): made the first time a deadline is set and moved after that. Boxed, so a
     // connection that never needs one does not carry its 640 octets.
     let mut timer: Option<std::pin::Pin<Box<monoio::time::Sleep>>> = None;
+    let mut turns = 0u32;
 
     loop {
+        turns += 1;
+        if turns % TURNS_PER_YIELD == 0 {
+            pace::yield_now().await;
+        }
         let now = Instant::now();
         while let Some(ev) = conn.poll_event() {
             handler.on_event(conn, ev, now);
@@ -281,89 +256,38 @@ pub async fn drive<H: Handler>(
         if conn.transport_action() == TransportAction::Close {
             break;
         }
-        // Start a write when none is in flight.
         if writing.is_terminated() {
             if let Some(w) = wr.take() {
-                if conn.has_transmit() {
-                    wbuf.clear();
-                    let sync = conn.take_transmit(&mut wbuf);
-                    handler.on_tx_octets(&wbuf, sync);
-                    let shut = !conn.has_transmit()
-                        && conn.transport_action() == TransportAction::ShutdownWrite
-                        && !write_shut;
-                    if let Some(fd) = eager_fd.filter(|_| !shut && !sync && wbuf.len() <= EAGER_MAX)
-                    {
-                        match eager_send(fd, &wbuf) {
-                            Ok(n) if n == wbuf.len() => {
-                                wr = Some(w);
-                                continue;
-                            }
-                            Ok(n) => {
-                                wbuf.drain(..n);
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(e) => {
-                                io_error.get_or_insert(e);
-                                conn.handle_eof();
-                                wr = Some(w);
-                                continue;
-                            }
-                        }
+                let room = out.queued(conn) < opts.flow.high_water;
+                match out.next(conn, handler, eager_fd, room) {
+                    Next::Idle => wr = Some(w),
+                    Next::Write(job) => {
+                        writing.set(write_op(w, job, opts.sync_pause).fuse());
                     }
-                    write_shut |= shut;
-                    let pause = if sync {
-                        opts.sync_pause
-                    } else {
-                        Duration::ZERO
-                    };
-                    writing.set(write_op(w, std::mem::take(&mut wbuf), None, shut, pause).fuse());
-                } else if conn.is_open() && fill_shared(handler, &mut shared) {
-                    // Shared frames: as many as are queued go out in one vectored send, the
-                    // bytes as they are; a remainder goes through the ring one frame at a
-                    // time (a frame partly sent is finished before anything else).
-                    if let Some(fd) = eager_fd {
-                        match eager_send_frames(fd, &shared) {
-                            Ok(mut n) => {
-                                while let Some(f) = shared.front_mut() {
-                                    if n < f.len() {
-                                        f.advance(n);
-                                        break;
-                                    }
-                                    n -= f.len();
-                                    shared.pop_front();
-                                }
-                                if shared.is_empty() {
-                                    wr = Some(w);
-                                    continue;
-                                }
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(e) => {
-                                io_error.get_or_insert(e);
-                                conn.handle_eof();
-                                wr = Some(w);
-                                continue;
-                            }
-                        }
+                    Next::Failed(e) => {
+                        io_error.get_or_insert(e);
+                        // The peer is gone: nothing more can be written.
+                        conn.handle_eof();
+                        wr = Some(w);
+                        continue;
                     }
-                    let frame = shared.pop_front();
-                    writing.set(write_op(w, Vec::new(), frame, false, Duration::ZERO).fuse());
-                } else if conn.transport_action() == TransportAction::ShutdownWrite && !write_shut {
-                    write_shut = true;
-                    writing.set(write_op(w, Vec::new(), None, true, Duration::ZERO).fuse());
-                } else {
-                    wr = Some(w);
                 }
             }
         }
-        if read_eof && write_shut && writing.is_terminated() {
+        flow.update(out.queued(conn), &opts.flow, now);
+        if flow.reading() {
+            if let Some((rd, buf)) = parked.take() {
+                reading.set(read_op(rd, buf).fuse());
+            }
+        }
+        if read_eof && out.write_shut() && writing.is_terminated() {
             break;
         }
-        let handler_deadline = handler.deadline();
-        let deadline = match (conn.poll_timeout(), handler_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let handler_deadline = live_deadline(handler.deadline(), served_at);
+        let deadline = earliest(
+            earliest(conn.poll_timeout(), handler_deadline),
+            flow.stall_at(&opts.flow),
+        );
         if let Some(d) = deadline {
             let at = monoio::time::Instant::from_std(d);
             match &mut timer {
@@ -376,6 +300,7 @@ pub async fn drive<H: Handler>(
             r = &mut reading, if !reading.is_terminated() => {
                 let (rd, mut buf, res) = r;
                 let now = Instant::now();
+                served_at = None;
                 match res {
                     Ok(0) => {
                         read_eof = true;
@@ -389,7 +314,7 @@ pub async fn drive<H: Handler>(
                             read_cap = (read_cap * 2).min(opts.read_buf);
                             buf = Vec::with_capacity(read_cap);
                         }
-                        reading.set(read_op(rd, buf).fuse());
+                        parked = Some((rd, buf));
                     }
                     Err(e) => {
                         read_eof = true;
@@ -401,13 +326,10 @@ pub async fn drive<H: Handler>(
             r = &mut writing, if !writing.is_terminated() => {
                 let (w, buf, res) = r;
                 wr = Some(w);
-                // A shared frame's write hands back an empty buffer; keep ours then.
-                if buf.capacity() > 0 {
-                    wbuf = buf;
-                }
+                served_at = None;
+                out.done(buf);
                 if let Err(e) = res {
                     io_error.get_or_insert(e);
-                    // The peer is gone: nothing more can be written.
                     conn.handle_eof();
                 }
             }
@@ -415,16 +337,23 @@ pub async fn drive<H: Handler>(
             _ = OptionFuture::from(timer.as_mut()), if deadline.is_some() => {
                 let now = Instant::now();
                 conn.handle_timeout(now);
+                if flow.check_stall(&opts.flow, now) {
+                    log::debug!("peer kept {} octets queued for {:?}: closing", out.queued(conn), opts.flow.stall_timeout);
+                    conn.fail_with(CloseCode::POLICY_VIOLATION, "output backed up: peer does not read", false, now);
+                }
                 // The deadline slept for, not a fresh one: a handler may compute it from now.
                 if handler_deadline.is_some_and(|d| d <= now) {
                     handler.on_deadline(conn, now);
+                    served_at = Some(now);
                 }
             }
             _ = &mut shutdown_wait, if !shutdown_seen && !shutdown_wait.is_terminated() => {
                 shutdown_seen = true;
+                served_at = None;
                 conn.close(Some(CloseCode::GOING_AWAY), "shutting down", Instant::now());
             }
             _ = notify.notified(), if own_notify.is_some() => {
+                served_at = None;
                 handler.on_notify(conn, Instant::now());
             }
         }
@@ -439,6 +368,7 @@ pub async fn drive<H: Handler>(
         status: conn.close_status().clone(),
         counters: *conn.counters(),
         io_error,
+        stalled: flow == Flow::Stalled,
     }
 }
 

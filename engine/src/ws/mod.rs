@@ -4,11 +4,15 @@
 pub mod bufpool;
 pub mod client;
 pub mod driver;
+pub mod flow;
 pub mod handshake;
 pub mod notify;
+mod output;
+pub mod pace;
 pub mod server;
 
 pub use client::{connect_ws, handshake_ws, ClientError, Opener, WsClient, WsClientOptions};
 pub use driver::{drive, DriveOptions, DriveOutcome, Handler};
+pub use flow::FlowLimits;
 pub use notify::LocalNotify;
 pub use server::{serve, ServerConfig, ServerHandle, ServerStats, Service, Upgrade};

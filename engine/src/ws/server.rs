@@ -20,6 +20,7 @@ use crate::runtime::{
 };
 
 use super::driver::{drive, DriveOptions, Handler};
+use super::flow::FlowLimits;
 use super::handshake::{read_head_only, send};
 
 /// Listener and connection settings.
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// See [`DriveOptions::sync_pause`].
     pub sync_pause: Duration,
+    /// See [`DriveOptions::flow`].
+    pub flow: FlowLimits,
 }
 
 impl ServerConfig {
@@ -50,6 +53,7 @@ impl ServerConfig {
             read_buf: 256 * 1024,
             drain_timeout: Duration::from_secs(3),
             sync_pause: Duration::ZERO,
+            flow: FlowLimits::default(),
         }
     }
 }
@@ -92,6 +96,9 @@ pub struct ServerStats {
     pub handshakes_failed: u64,
     pub connections: u64,
     pub protocol_errors: u64,
+    /// Closed with 1008: the peer did not read and its output queue stayed above the
+    /// high-water mark past the stall timeout.
+    pub stalled: u64,
     pub rx_messages: u64,
     pub tx_messages: u64,
     pub rx_octets: u64,
@@ -105,6 +112,7 @@ impl ServerStats {
         self.handshakes_failed += o.handshakes_failed;
         self.connections += o.connections;
         self.protocol_errors += o.protocol_errors;
+        self.stalled += o.stalled;
         self.rx_messages += o.rx_messages;
         self.tx_messages += o.tx_messages;
         self.rx_octets += o.rx_octets;
@@ -274,13 +282,16 @@ async fn serve_conn<S: Service>(
         shutdown: Some(shutdown),
         notify: None,
         sync_pause: cfg.sync_pause,
+        flow: cfg.flow,
     };
     let out = drive(stream, &mut conn, leftover, &mut handler, &opts).await;
     if let Some(e) = &out.status.error {
         log::debug!("{peer}: {e}");
     }
     let mut s = stats.borrow_mut();
-    s.protocol_errors += u64::from(out.status.failed_by_me);
+    // A peer that held the output queue up is counted as such, not as a protocol error.
+    s.stalled += u64::from(out.stalled);
+    s.protocol_errors += u64::from(out.status.failed_by_me && !out.stalled);
     s.rx_messages += out.counters.rx_messages;
     s.tx_messages += out.counters.tx_messages;
     s.rx_octets += out.counters.rx_octets;

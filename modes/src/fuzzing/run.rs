@@ -59,6 +59,7 @@ pub async fn run_case_client(
             let dopts = DriveOptions {
                 shutdown: Some(shutdown.clone()),
                 sync_pause: sync_pause(options),
+                flow: session_flow(),
                 ..DriveOptions::default()
             };
             drive(c.stream, &mut conn, c.leftover, &mut session, &dopts).await;
@@ -73,4 +74,10 @@ pub async fn run_case_client(
 /// chance to read each piece on its own.
 pub fn sync_pause(o: &Options) -> Duration {
     Duration::from_micros(o.sync_pause_us.unwrap_or(50))
+}
+
+/// What a case session may queue: its script writes up to 16 MiB messages (group 9), some
+/// cases several before reading, and the peer's replies come on top.
+pub fn session_flow() -> wstest_engine::ws::FlowLimits {
+    wstest_engine::ws::FlowLimits::with_own_output(64 << 20)
 }

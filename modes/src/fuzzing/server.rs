@@ -517,6 +517,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
     let (mut ecfg, url) = opts.engine_config()?;
     ecfg.drain_timeout = Duration::from_secs(2);
     ecfg.sync_pause = super::run::sync_pause(&spec.options);
+    ecfg.flow = super::run::session_flow();
     let server_name = format!("wstest-fuzzingserver/{}", env!("CARGO_PKG_VERSION"));
     let shared = Arc::new(Shared {
         config: endpoint_config(Role::Server, &spec.options),

@@ -179,7 +179,7 @@ fn progress_line(server: &Server, p: &ProbeConfig, r: &ProbeResult) -> String {
                 "{} size {} x{} ({} conn, window {}): median {:.1} us, p99 {:.1} us, {:.0} msg/s",
                 server.name,
                 p.size,
-                p.count,
+                r.latency.inner().len(),
                 p.connections,
                 p.window,
                 s.median_us,
@@ -205,7 +205,6 @@ pub(crate) fn write_testset(out: &Output, rows: &[Row], json_beside: bool) -> Re
     for r in rows {
         text.push_str(&tsv::row(
             &r.server,
-            r.probe.count,
             r.probe.size,
             &r.result,
             out.digits,

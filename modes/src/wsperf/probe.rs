@@ -24,7 +24,7 @@ use wstest_engine::proto::connection::{CloseStatus, Counters};
 use wstest_engine::proto::{CloseCode, Connection, Event};
 use wstest_engine::runtime::{spawn_workers, RuntimeConfig, Shutdown};
 use wstest_engine::stats::{Latency, Summary};
-use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, WsClientOptions};
+use wstest_engine::ws::{connect_ws, drive, DriveOptions, FlowLimits, Handler, WsClientOptions};
 
 use crate::common::ClientOptions;
 use crate::Result;
@@ -243,7 +243,21 @@ impl ProbeHandler {
         self.sent >= self.total || self.stop_sending_at.is_some_and(|t| now >= t)
     }
 
+    /// Whether another message may still be sent, at some time.
+    fn may_send(&self) -> bool {
+        !self.done && self.sent < self.total
+    }
+
     fn fill(&mut self, conn: &mut Connection, now: Instant) {
+        if !self.done && self.stop_sending_at.is_some_and(|t| now >= t) {
+            // The duration is over: close now, whatever is still in flight (those echoes
+            // are not measured). The closing handshake has its own timeout, so the run ends
+            // on time however slow the server is.
+            self.total = self.total.min(self.sent);
+            self.done = true;
+            conn.close(Some(CloseCode::NORMAL), "", now);
+            return;
+        }
         while !self.done
             && self.in_flight.len() < self.window
             && !self.sending_over(now)
@@ -274,7 +288,8 @@ impl Handler for ProbeHandler {
 
     fn on_event(&mut self, conn: &mut Connection, event: Event, now: Instant) {
         let Event::Message(m) = event else { return };
-        let Some(at) = self.in_flight.pop_front() else {
+        // Echoes that come in after the duration closed the connection are not measured.
+        let Some(at) = self.in_flight.pop_front().filter(|_| !self.done) else {
             return;
         };
         self.received += 1;
@@ -302,11 +317,17 @@ impl Handler for ProbeHandler {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        let pending = !self.done && self.in_flight.len() < self.window;
-        match (self.interval, self.stop_sending_at) {
-            (Some(_), _) if pending => Some(self.next_send),
-            (None, Some(t)) if pending => Some(t),
-            _ => None,
+        if self.done {
+            return None;
+        }
+        // The end of the duration, even with the window full; the next paced send.
+        let paced = self
+            .interval
+            .filter(|_| self.may_send() && self.in_flight.len() < self.window)
+            .map(|_| self.next_send);
+        match (paced, self.stop_sending_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -586,6 +607,8 @@ async fn thread_main(user_stop: Shutdown, job: &Job, n: usize) -> Shard {
             // Grows from 2 KiB while reads fill it (see `drive`): pipelined large messages
             // want several per read.
             read_buf: 256 * 1024,
+            // The window of messages in flight is queued by the probe itself.
+            flow: FlowLimits::with_own_output(cfg.window.max(1).saturating_mul(cfg.size + 14)),
             ..Default::default()
         };
         tasks.push(monoio::spawn(async move {

@@ -40,10 +40,10 @@ pub fn quantiles_ns(l: &Latency, n: usize) -> Vec<u64> {
         .collect()
 }
 
-/// One row (without newline). `count` and `size` are the configured values.
+/// One row (without newline). `count` is the number of round trips measured (a run that a
+/// `duration` ended sends as many as fit); `size` is the configured value.
 pub fn row(
     name: &str,
-    count: u64,
     size: usize,
     r: &ProbeResult,
     digits: u32,
@@ -67,7 +67,7 @@ pub fn row(
     let mut cols = vec![
         name.to_string(),
         "PASSED".into(),
-        count.to_string(),
+        h.len().to_string(),
         size.to_string(),
         micros(min, digits),
         micros(median, digits),

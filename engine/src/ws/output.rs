@@ -1,0 +1,236 @@
+//! A connection's one write path: the octets its protocol core queued (taken a run at a time,
+//! no copy) and complete frames shared between connections (broadcasts, written as they are).
+//! On plain TCP whatever the socket takes goes out with one non-blocking `send`/`sendmsg`
+//! (no ring round trip in the usual case); the rest becomes one [`Job`] for the runtime. Errors
+//! and the write side's shutdown are decided here, once.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::RawFd;
+
+use bytes::{Buf, Bytes};
+
+use crate::proto::{Connection, TransportAction};
+
+use super::driver::{Handler, Written};
+
+/// Shared frames sent in one vectored `sendmsg` at most.
+const SHARED_BATCH: usize = 64;
+/// Shared frames taken from the handler at once, in octets.
+const SHARED_TAKE: usize = 64 * 1024;
+/// A write buffer that grew past this is freed after use (a 16 MiB echo would otherwise be
+/// kept for the connection's life).
+const KEEP_CAPACITY: usize = 1 << 20;
+
+/// A write for the runtime to carry out.
+pub(crate) enum Job {
+    /// The connection's own octets, from `off`; `sync`: flushed on its own and paced.
+    Own { buf: Vec<u8>, off: usize, sync: bool },
+    /// A shared frame (or what is left of one).
+    Shared(Bytes),
+    /// Shut the write side down (everything before it was written).
+    Shutdown,
+}
+
+/// What to do next about writing.
+pub(crate) enum Next {
+    /// Nothing to write now.
+    Idle,
+    /// Start this write.
+    Write(Job),
+    /// The transport failed: nothing more can be written.
+    Failed(io::Error),
+}
+
+#[derive(Default)]
+pub(crate) struct Output {
+    /// The run taken from the connection, written up to `off`.
+    own: Vec<u8>,
+    off: usize,
+    sync: bool,
+    /// Shared frames taken from the handler and not yet written (the front one may have
+    /// been advanced past what was sent).
+    shared: VecDeque<Bytes>,
+    shared_len: usize,
+    /// Octets in the write the runtime is carrying out, and where in its own run it began.
+    in_flight: usize,
+    job_off: usize,
+    write_shut: bool,
+}
+
+impl Output {
+    /// Octets queued for the peer, the protocol core's included.
+    pub fn queued(&self, conn: &Connection) -> usize {
+        conn.transmit_len() + (self.own.len() - self.off) + self.shared_len + self.in_flight
+    }
+
+    pub fn write_shut(&self) -> bool {
+        self.write_shut
+    }
+
+    /// Decide the next write: send what the socket takes at once (`eager_fd`, plain TCP),
+    /// hand the rest to the runtime. `room`: shared frames may be taken.
+    pub fn next<H: Handler>(
+        &mut self,
+        conn: &mut Connection,
+        handler: &mut H,
+        eager_fd: Option<RawFd>,
+        room: bool,
+    ) -> Next {
+        loop {
+            if self.off == self.own.len() && conn.has_transmit() {
+                self.take_run(conn, handler);
+            }
+            if self.off < self.own.len() {
+                if let (Some(fd), false) = (eager_fd, self.sync) {
+                    match send(fd, &self.own[self.off..]) {
+                        Ok(n) => {
+                            self.off += n;
+                            if self.off == self.own.len() {
+                                continue;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Next::Failed(e),
+                    }
+                }
+                // The buffer comes back with what was written (`done`).
+                let (buf, off) = (std::mem::take(&mut self.own), self.off);
+                self.in_flight = buf.len() - off;
+                self.job_off = off;
+                self.off = 0;
+                return Next::Write(Job::Own {
+                    buf,
+                    off,
+                    sync: self.sync,
+                });
+            }
+            if conn.is_open() && room && self.fill_shared(handler) {
+                if let Some(fd) = eager_fd {
+                    match send_frames(fd, &self.shared) {
+                        Ok(n) => {
+                            self.advance_shared(n);
+                            if self.shared.is_empty() {
+                                continue;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Next::Failed(e),
+                    }
+                }
+                let f = self.shared.pop_front().expect("shared frames are queued");
+                self.shared_len -= f.len();
+                self.in_flight = f.len();
+                return Next::Write(Job::Shared(f));
+            }
+            if conn.transport_action() == TransportAction::ShutdownWrite && !self.write_shut {
+                self.write_shut = true;
+                return Next::Write(Job::Shutdown);
+            }
+            return Next::Idle;
+        }
+    }
+
+    /// The runtime carried out a write: `w.n` octets of the job went out; the rest of an own
+    /// run or of a shared frame is written next.
+    pub fn done(&mut self, w: Written) {
+        self.in_flight = 0;
+        if let Some(b) = w.own {
+            let off = self.job_off + w.n;
+            if b.capacity() > KEEP_CAPACITY && off >= b.len() {
+                self.own = Vec::new();
+            } else {
+                self.own = b;
+            }
+            self.off = off.min(self.own.len());
+        }
+        if let Some(mut f) = w.shared {
+            f.advance(w.n.min(f.len()));
+            if !f.is_empty() {
+                self.shared_len += f.len();
+                self.shared.push_front(f);
+            }
+        }
+    }
+
+    fn take_run<H: Handler>(&mut self, conn: &mut Connection, handler: &mut H) {
+        self.own.clear();
+        if self.own.capacity() > KEEP_CAPACITY {
+            self.own = Vec::new();
+        }
+        self.sync = conn.take_transmit(&mut self.own);
+        self.off = 0;
+        handler.on_tx_octets(&self.own, self.sync);
+    }
+
+    /// Take the handler's shared frames (a batch at most); whether any are queued.
+    fn fill_shared<H: Handler>(&mut self, handler: &mut H) -> bool {
+        while self.shared.len() < SHARED_BATCH && self.shared_len < SHARED_TAKE {
+            let Some(f) = handler.poll_shared() else {
+                break;
+            };
+            handler.on_tx_octets(&f, false);
+            self.shared_len += f.len();
+            self.shared.push_back(f);
+        }
+        !self.shared.is_empty()
+    }
+
+    fn advance_shared(&mut self, mut n: usize) {
+        self.shared_len -= n;
+        while let Some(f) = self.shared.front_mut() {
+            if n < f.len() {
+                f.advance(n);
+                return;
+            }
+            n -= f.len();
+            self.shared.pop_front();
+        }
+    }
+}
+
+/// One non-blocking `send` of `buf` on a plain TCP socket.
+fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `fd` is the connection's open socket (its halves are alive for the whole
+    // drive); `buf` is valid for `buf.len()` octets.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// One non-blocking vectored send of the first frames of `q` on a plain TCP socket.
+fn send_frames(fd: RawFd, q: &VecDeque<Bytes>) -> io::Result<usize> {
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; SHARED_BATCH];
+    let mut n = 0;
+    for (slot, f) in iov.iter_mut().zip(q.iter()) {
+        slot.iov_base = f.as_ptr() as *mut libc::c_void;
+        slot.iov_len = f.len();
+        n += 1;
+    }
+    // SAFETY: a zeroed msghdr is valid; it points at `n` iovecs describing live `Bytes`
+    // (borrowed from `q` for the whole call); `fd` is the connection's open socket.
+    let sent = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = n as _;
+        libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
+    }
+}

@@ -1,0 +1,53 @@
+//! Cooperative waits on the runtime: give the other tasks of this thread (and the runtime's
+//! I/O) a turn, and pause paced writes without ever sleeping the thread.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Pending once, then ready: the task goes to the back of the run queue, so every other task
+/// of this thread runs and the runtime submits and reaps I/O before this one goes on.
+pub fn yield_now() -> YieldNow {
+    YieldNow(false)
+}
+
+pub struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The runtime's timer counts milliseconds: shorter pauses are turns of the runtime.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
+/// Wait until `started + gap`. A gap of a millisecond or more is a timer; a shorter one is
+/// spent in turns of the runtime (each lets every other connection on this thread run, and
+/// the first is always taken, so writes are at least one turn apart as in an event loop);
+/// a zero gap waits nothing.
+pub async fn pause_since(started: Instant, gap: Duration) {
+    if gap.is_zero() {
+        return;
+    }
+    let until = started + gap;
+    let left = until.saturating_duration_since(Instant::now());
+    if left >= TIMER_RESOLUTION {
+        // Boxed: a timer is 640 octets (cache-padded), and only paced connections need it.
+        Box::pin(monoio::time::sleep(left)).await;
+        return;
+    }
+    loop {
+        yield_now().await;
+        if Instant::now() >= until {
+            return;
+        }
+    }
+}
