@@ -122,7 +122,7 @@ pub struct Cli {
     pub max_message_size: Option<u64>,
     /// Server modes: octets a connection may queue for a client that does not read; above
     /// it the server stops reading from that client until a quarter of it is left (default
-    /// 1 MiB).
+    /// 4 MiB).
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..=1 << 40))]
     pub max_queued: Option<u64>,
     /// Server modes: a client that keeps more than --max-queued waiting this long is closed

@@ -101,7 +101,11 @@ fn hostile_socket(addr: SocketAddr, protocol: Option<&str>) -> TcpStream {
     let mut head = Vec::new();
     let mut b = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(read_some(&mut stream, &mut b).unwrap(), 1, "server closed in handshake");
+        assert_eq!(
+            read_some(&mut stream, &mut b).unwrap(),
+            1,
+            "server closed in handshake"
+        );
         head.push(b[0]);
     }
     let head = String::from_utf8_lossy(&head).into_owned();
@@ -149,7 +153,9 @@ fn flood(addr: SocketAddr, protocol: Option<&str>, what: Flood, slow_reader: boo
     let mut stream = hostile_socket(addr, protocol);
     if let Flood::WampCalls = what {
         let hello = br#"[1,"realm1",{"roles":{"caller":{}}}]"#;
-        stream.write_all(&masked(TEXT, true, hello).to_bytes()).unwrap();
+        stream
+            .write_all(&masked(TEXT, true, hello).to_bytes())
+            .unwrap();
     }
     let reading = Arc::new(AtomicBool::new(true));
     let reader = slow_reader.then(|| {
@@ -330,7 +336,11 @@ fn testeeserver_stays_bounded_against_clients_that_do_not_read() {
 
 #[test]
 fn broadcastserver_stays_bounded_against_clients_that_do_not_read() {
-    bounded_against("broadcastserver", None, Flood::Data, TWO_QUEUES);
+    // Broadcast frames wait in each receiver's queue (`--queue-limit`, 4 MiB by default) and,
+    // on their way to a thread, in its mailbox (at most 16 queues' worth): the same bytes for
+    // every receiver, so three receivers' queues and one mailbox.
+    let fan_out = TWO_QUEUES + 3 * (4 << 20) + 16 * (4 << 20);
+    bounded_against("broadcastserver", None, Flood::Data, fan_out);
     bounded_against("broadcastserver", None, Flood::Pings, TWO_QUEUES);
 }
 
@@ -341,7 +351,12 @@ fn wampserver_stays_bounded_against_clients_that_do_not_read() {
     // the connection's high-water mark.
     use wstest_modes::wamp::server::{INBOUND_LIMIT, OUTBOUND_LIMIT, SLOW_LIMIT};
     let session = (INBOUND_LIMIT + OUTBOUND_LIMIT + SLOW_LIMIT) as u64;
-    bounded_against("wampserver", Some("wamp.2.json"), Flood::WampCalls, 2 * session + SLACK);
+    bounded_against(
+        "wampserver",
+        Some("wamp.2.json"),
+        Flood::WampCalls,
+        2 * session + SLACK,
+    );
     bounded_against("wampserver", Some("wamp.2.json"), Flood::Pings, TWO_QUEUES);
 }
 

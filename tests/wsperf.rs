@@ -514,17 +514,20 @@ fn a_pipelined_run_with_a_duration_ends_on_time_and_counts_what_it_measured() {
             .output()
             .unwrap();
         let took = t0.elapsed();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // 1 s of sending, the echoes in flight, the closing handshakes (1 s at most) and
         // the process around it; a spinning run never ends.
         assert!(took < Duration::from_secs(15), "{size}: took {took:?}");
         let tsv = std::fs::read_to_string(dir.path().join("p.tsv")).unwrap();
         let row: Vec<&str> = tsv.lines().nth(1).unwrap().split('\t').collect();
         assert_eq!(row[1], "PASSED", "{tsv}");
-        let json: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("p.tsv.json")).unwrap(),
-        )
-        .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.tsv.json")).unwrap())
+                .unwrap();
         let received = json[0]["result"]["received"].as_u64().unwrap();
         assert!(received > 0);
         assert_eq!(row[2], received.to_string(), "count column: {tsv}");
@@ -604,7 +607,8 @@ fn awkward_echo_peer() -> (SocketAddr, Arc<std::sync::atomic::AtomicBool>) {
                         break r;
                     }
                 };
-                s.write_all(&accept_response(&req, None, None, None)).unwrap();
+                s.write_all(&accept_response(&req, None, None, None))
+                    .unwrap();
                 // A read that finds nothing within 5 ms lets the held replies go.
                 s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
                 let mut idle = false;
@@ -649,7 +653,16 @@ fn awkward_echo_peer() -> (SocketAddr, Arc<std::sync::atomic::AtomicBool>) {
                     match s.read(&mut chunk[..want]) {
                         Ok(0) => return,
                         Ok(k) => rest.extend_from_slice(&chunk[..k]),
-                        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => idle = true,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock
+                                    | std::io::ErrorKind::TimedOut
+                                    | std::io::ErrorKind::Interrupted
+                            ) =>
+                        {
+                            idle = true
+                        }
                         Err(_) => return,
                     }
                 }
@@ -680,13 +693,22 @@ fn pipelined_runs_against_an_awkward_peer_end() {
         };
         let t0 = Instant::now();
         let r = run_probe(&p, &client, &sd, || {}).unwrap();
-        eprintln!("size {size}: {:?}, {} echoes in {:?}", r.outcome, r.received, t0.elapsed());
+        eprintln!(
+            "size {size}: {:?}, {} echoes in {:?}",
+            r.outcome,
+            r.received,
+            t0.elapsed()
+        );
         assert_eq!(r.outcome, Outcome::Passed, "size {size}: {:?}", r.error);
         assert!(r.received > 0);
         if duration.is_none() {
             assert_eq!(r.received, 4 * 300);
         }
-        assert!(t0.elapsed() < Duration::from_secs(25), "size {size}: {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_secs(25),
+            "size {size}: {:?}",
+            t0.elapsed()
+        );
     }
     stop.store(true, Ordering::SeqCst);
 }

@@ -106,14 +106,20 @@ fn floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
     lat
 }
 
+/// A non-blocking listener on a free loopback port, for a server on the engine's runtime.
+fn loopback_listener() -> (std::net::TcpListener, std::net::SocketAddr) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    l.set_nonblocking(true).unwrap();
+    (l, addr)
+}
+
 /// The same ping-pong on the engine's runtime (one pinned worker each side, same driver),
 /// raw TCP with no WebSocket layer: what the runtime alone costs.
 fn engine_floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
     use monoio::io::{AsyncReadRentExt, AsyncWriteRentExt};
     let size = size.max(1);
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    l.set_nonblocking(true).unwrap();
+    let (l, addr) = loopback_listener();
     let server = spawn_workers(
         &one_thread(0),
         Shutdown::new(),
@@ -166,6 +172,111 @@ fn engine_floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
     let lat = client.join().unwrap().pop().unwrap();
     server.join().unwrap();
     lat
+}
+
+/// Pipelined raw-TCP echo on the engine's runtime (server core 0, client core 1), no
+/// WebSocket layer: `conns` connections each keep `window` chunks of `size` octets in flight
+/// for `seconds`. Octets echoed per second: the floor for the same bytes moved.
+fn pipelined_floor(size: usize, conns: usize, window: usize, seconds: f64) -> f64 {
+    use monoio::io::{AsyncReadRent, AsyncReadRentExt, AsyncWriteRentExt, Splitable};
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use wstest_engine::ws::LocalNotify;
+    let size = size.max(1);
+    let (l, addr) = loopback_listener();
+    let server = spawn_workers(
+        &one_thread(0),
+        Shutdown::new(),
+        vec![l],
+        move |_, l| async move {
+            let l = monoio::net::TcpListener::from_std(l).unwrap();
+            let mut tasks = Vec::new();
+            for _ in 0..conns {
+                let (mut s, _) = l.accept().await.unwrap();
+                tasks.push(monoio::spawn(async move {
+                    let mut buf = Vec::with_capacity(256 * 1024);
+                    loop {
+                        let (r, b) = s.read(buf).await;
+                        match r {
+                            Ok(n) if n > 0 => {}
+                            _ => break,
+                        }
+                        let (w, mut b) = s.write_all(b).await;
+                        if w.is_err() {
+                            break;
+                        }
+                        b.clear();
+                        buf = b;
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await;
+            }
+        },
+    )
+    .unwrap();
+    let client = spawn_workers(
+        &one_thread(1),
+        Shutdown::new(),
+        vec![()],
+        move |_, ()| async move {
+            let until = Instant::now() + Duration::from_secs_f64(seconds);
+            let mut tasks = Vec::new();
+            let t0 = Instant::now();
+            for _ in 0..conns {
+                let c = monoio::net::TcpStream::connect(addr).await.unwrap();
+                let (mut rd, mut wr) = c.into_split();
+                // Reads and writes run at once (as the driver's do): one task writes while
+                // fewer than `window` chunks are unanswered, one reads the echoes.
+                let in_flight = Rc::new(Cell::new(0usize));
+                let writing = Rc::new(Cell::new(true));
+                let wake = Rc::new(LocalNotify::default());
+                let (f, w, n) = (in_flight.clone(), writing.clone(), wake.clone());
+                monoio::spawn(async move {
+                    let mut out = vec![b'x'; size];
+                    while Instant::now() < until {
+                        while f.get() >= window {
+                            n.notified().await;
+                        }
+                        let (r, o) = wr.write_all(out).await;
+                        r.unwrap();
+                        out = o;
+                        f.set(f.get() + 1);
+                    }
+                    w.set(false);
+                });
+                tasks.push(monoio::spawn(async move {
+                    let mut back = vec![0u8; size];
+                    let mut echoed = 0u64;
+                    while writing.get() || in_flight.get() > 0 {
+                        if in_flight.get() == 0 {
+                            monoio::time::sleep(Duration::from_millis(1)).await;
+                            continue;
+                        }
+                        let (r, b) = rd.read_exact(back).await;
+                        r.unwrap();
+                        back = b;
+                        in_flight.set(in_flight.get() - 1);
+                        wake.notify();
+                        if Instant::now() < until {
+                            echoed += size as u64;
+                        }
+                    }
+                    echoed
+                }));
+            }
+            let mut total = 0u64;
+            for t in tasks {
+                total += t.await;
+            }
+            total as f64 / seconds.max(1e-3).min(t0.elapsed().as_secs_f64())
+        },
+    )
+    .unwrap();
+    let rate = client.join().unwrap().pop().unwrap();
+    server.join().unwrap();
+    rate
 }
 
 /// One worker pinned to `core` (servers on core 0, clients on core 1; modulo the cores
@@ -236,6 +347,7 @@ fn peer_binary() -> Option<PathBuf> {
 }
 
 fn main() {
+    wstest_bench::allocator_like_wstest();
     let a = args();
     let mut so = ServerOptions::new("ws://127.0.0.1:0");
     so.runtime = one_thread(0);
@@ -282,7 +394,7 @@ fn main() {
         "\n# throughput: pipelined, {} connections x window {}, one client thread, {} s",
         a.conns, a.window, a.seconds
     );
-    println!("size\twstest_msgs_per_s\tpeer_msgs_per_s\tratio");
+    println!("size\twstest_msgs_per_s\tpeer_msgs_per_s\tratio\twstest_MB_per_s\tfloor_MB_per_s\tfloor_ratio");
     let peer = if a.peer { peer_binary() } else { None };
     for &size in &a.sizes {
         let r = ws_probe(
@@ -313,14 +425,19 @@ fn main() {
             let v: serde_json::Value = serde_json::from_str(t.trim()).ok()?;
             v["msgs_per_sec"].as_f64()
         });
-        match peer_rate {
-            Some(p) => println!(
-                "{size}\t{:.0}\t{p:.0}\t{:.2}",
-                r.msgs_per_sec,
-                r.msgs_per_sec / p
-            ),
-            None => println!("{size}\t{:.0}\t-\t-", r.msgs_per_sec),
-        }
+        let floor = pipelined_floor(size, a.conns, a.window, a.seconds);
+        let ws_bytes = r.msgs_per_sec * size as f64;
+        let (peer_col, ratio) = match peer_rate {
+            Some(p) => (format!("{p:.0}"), format!("{:.2}", r.msgs_per_sec / p)),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{size}\t{:.0}\t{peer_col}\t{ratio}\t{:.0}\t{:.0}\t{:.2}",
+            r.msgs_per_sec,
+            ws_bytes / 1e6,
+            floor / 1e6,
+            ws_bytes / floor
+        );
     }
     server.stop();
     let _ = server.join();

@@ -293,7 +293,13 @@ pub struct Connection {
     deflater: Option<Deflater>,
     inflater: Option<Inflater>,
     scratch: Vec<u8>,
+    /// A message buffer the application gave back ([`Connection::recycle`]): the next
+    /// message is assembled in it instead of a fresh allocation.
+    spare: Vec<u8>,
 }
+
+/// A given-back message buffer larger than this is freed instead of kept.
+const SPARE_MAX: usize = (1 << 20) + 4096;
 
 impl Connection {
     pub fn new(cfg: Config) -> Self {
@@ -363,6 +369,7 @@ impl Connection {
             deflater,
             inflater,
             scratch: Vec::new(),
+            spare: Vec::new(),
             cfg,
         }
     }
@@ -498,7 +505,7 @@ impl Connection {
                 self.msg.active = true;
                 self.msg.binary = h.opcode == OpCode::BINARY;
                 self.msg.compressed = h.rsv & 4 != 0 && self.inflater.is_some();
-                self.msg.buf = Vec::new();
+                self.msg.buf = std::mem::take(&mut self.spare);
                 self.msg.utf8.reset();
             }
             let total = self.msg.buf.len() as u64 + h.payload_len;
@@ -1055,6 +1062,15 @@ impl Connection {
             self.marked_end = 0;
         }
         sync
+    }
+
+    /// Give a message's buffer back once done with it: the next message is assembled in it
+    /// (no allocation, no fresh pages per message). Kept up to about 1 MiB.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() > self.spare.capacity() && buf.capacity() <= SPARE_MAX {
+            buf.clear();
+            self.spare = buf;
+        }
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {

@@ -62,6 +62,11 @@ pub fn resolve_driver(kind: DriverKind) -> Driver {
     match kind {
         DriverKind::Uring => Driver::Uring,
         DriverKind::Epoll => Driver::Epoll,
+        // `WSTEST_DRIVER=epoll` makes `auto` pick epoll: the whole test suite can then be run
+        // on the fallback driver (`WSTEST_DRIVER=epoll cargo test --workspace`).
+        DriverKind::Auto if std::env::var_os("WSTEST_DRIVER").is_some_and(|v| v == "epoll") => {
+            Driver::Epoll
+        }
         DriverKind::Auto => {
             if monoio::utils::detect_uring() {
                 Driver::Uring

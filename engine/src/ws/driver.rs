@@ -144,14 +144,22 @@ async fn write_op(
         shared: None,
     };
     let res = match job {
-        Job::Own { buf, off, sync: true } => {
+        Job::Own {
+            buf,
+            off,
+            sync: true,
+        } => {
             let (res, slice) = wr.write_all(buf.slice(off..)).await;
             // Paced from the start of the write: writes are spaced `pause` apart.
             pace::pause_since(started, pause).await;
             w.own = Some(slice.into_inner());
             res.map(|n| w.n = n)
         }
-        Job::Own { buf, off, sync: false } => {
+        Job::Own {
+            buf,
+            off,
+            sync: false,
+        } => {
             let (res, slice) = wr.write(buf.slice(off..)).await;
             w.own = Some(slice.into_inner());
             res.map(|n| w.n = n)
@@ -210,7 +218,7 @@ pub async fn drive<H: Handler>(
     };
     let (rd, wr) = stream.into_split();
     let mut wr = Some(wr);
-    let mut out = Output::default();
+    let mut out = Output::new(opts.flow.high_water);
     let mut flow = Flow::Reading;
     let mut io_error: Option<io::Error> = None;
     let mut read_eof = false;

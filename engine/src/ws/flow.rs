@@ -45,10 +45,11 @@ impl FlowLimits {
 }
 
 impl Default for FlowLimits {
-    /// 1 MiB and 30 s: a 16 MiB echo (the fuzzer's largest) pauses reading while it is
-    /// written, and a reader that takes it over a slow link still has half a minute.
+    /// 4 MiB and 30 s: a 16 MiB echo (the fuzzer's largest) pauses reading while it is
+    /// written, and a reader that takes it over a slow link still has half a minute. (With
+    /// 1 MiB, pipelined 1 MiB echoes ran at a sixth of the rate: every echo paused reading.)
     fn default() -> Self {
-        FlowLimits::new(1 << 20, Duration::from_secs(30))
+        FlowLimits::new(4 << 20, Duration::from_secs(30))
     }
 }
 
@@ -57,7 +58,9 @@ impl Default for FlowLimits {
 pub(crate) enum Flow {
     Reading,
     /// The queue went above the high-water mark at `since` and has not drained since.
-    Paused { since: Instant },
+    Paused {
+        since: Instant,
+    },
     /// The peer held the queue up past the stall timeout; the connection is being closed
     /// and nothing more is read.
     Stalled,

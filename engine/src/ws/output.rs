@@ -18,14 +18,15 @@ use super::driver::{Handler, Written};
 const SHARED_BATCH: usize = 64;
 /// Shared frames taken from the handler at once, in octets.
 const SHARED_TAKE: usize = 64 * 1024;
-/// A write buffer that grew past this is freed after use (a 16 MiB echo would otherwise be
-/// kept for the connection's life).
-const KEEP_CAPACITY: usize = 1 << 20;
 
 /// A write for the runtime to carry out.
 pub(crate) enum Job {
     /// The connection's own octets, from `off`; `sync`: flushed on its own and paced.
-    Own { buf: Vec<u8>, off: usize, sync: bool },
+    Own {
+        buf: Vec<u8>,
+        off: usize,
+        sync: bool,
+    },
     /// A shared frame (or what is left of one).
     Shared(Bytes),
     /// Shut the write side down (everything before it was written).
@@ -42,8 +43,11 @@ pub(crate) enum Next {
     Failed(io::Error),
 }
 
-#[derive(Default)]
 pub(crate) struct Output {
+    /// A write buffer that grew past this is freed after use (a 16 MiB echo would otherwise
+    /// be kept for the connection's life); up to it, the same pages carry every write. It is
+    /// the flow control's high-water mark: what the connection may hold anyway.
+    keep: usize,
     /// The run taken from the connection, written up to `off`.
     own: Vec<u8>,
     off: usize,
@@ -59,6 +63,20 @@ pub(crate) struct Output {
 }
 
 impl Output {
+    pub fn new(keep: usize) -> Self {
+        Output {
+            keep,
+            own: Vec::new(),
+            off: 0,
+            sync: false,
+            shared: VecDeque::new(),
+            shared_len: 0,
+            in_flight: 0,
+            job_off: 0,
+            write_shut: false,
+        }
+    }
+
     /// Octets queued for the peer, the protocol core's included.
     pub fn queued(&self, conn: &Connection) -> usize {
         conn.transmit_len() + (self.own.len() - self.off) + self.shared_len + self.in_flight
@@ -137,7 +155,7 @@ impl Output {
         self.in_flight = 0;
         if let Some(b) = w.own {
             let off = self.job_off + w.n;
-            if b.capacity() > KEEP_CAPACITY && off >= b.len() {
+            if b.capacity() > self.keep && off >= b.len() {
                 self.own = Vec::new();
             } else {
                 self.own = b;
@@ -155,7 +173,7 @@ impl Output {
 
     fn take_run<H: Handler>(&mut self, conn: &mut Connection, handler: &mut H) {
         self.own.clear();
-        if self.own.capacity() > KEEP_CAPACITY {
+        if self.own.capacity() > self.keep {
             self.own = Vec::new();
         }
         self.sync = conn.take_transmit(&mut self.own);

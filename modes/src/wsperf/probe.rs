@@ -313,6 +313,7 @@ impl Handler for ProbeHandler {
                 s.mismatches += 1;
             }
         }
+        conn.recycle(m.data);
         self.fill(conn, now);
     }
 
