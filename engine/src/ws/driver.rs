@@ -123,9 +123,10 @@ async fn read_op(
     (rd, buf, res)
 }
 
-/// What one write did: the octets written and what is left of the job's buffer.
+/// What one write did: the octets written and the job's buffer (written from `off`).
 pub(crate) struct Written {
     pub n: usize,
+    pub off: usize,
     pub own: Option<Vec<u8>>,
     pub shared: Option<Bytes>,
 }
@@ -140,6 +141,7 @@ async fn write_op(
     let started = Instant::now();
     let mut w = Written {
         n: 0,
+        off: 0,
         own: None,
         shared: None,
     };
@@ -218,7 +220,7 @@ pub async fn drive<H: Handler>(
     };
     let (rd, wr) = stream.into_split();
     let mut wr = Some(wr);
-    let mut out = Output::new(opts.flow.high_water);
+    let mut out = Output::default();
     let mut flow = Flow::Reading;
     let mut io_error: Option<io::Error> = None;
     let mut read_eof = false;
@@ -267,7 +269,7 @@ pub async fn drive<H: Handler>(
         if writing.is_terminated() {
             if let Some(w) = wr.take() {
                 let room = out.queued(conn) < opts.flow.high_water;
-                match out.next(conn, handler, eager_fd, room) {
+                match out.next(conn, handler, eager_fd, room, opts.flow.high_water) {
                     Next::Idle => wr = Some(w),
                     Next::Write(job) => {
                         writing.set(write_op(w, job, opts.sync_pause).fuse());
@@ -335,7 +337,7 @@ pub async fn drive<H: Handler>(
                 let (w, buf, res) = r;
                 wr = Some(w);
                 served_at = None;
-                out.done(buf);
+                out.done(buf, opts.flow.high_water);
                 if let Err(e) = res {
                     io_error.get_or_insert(e);
                     conn.handle_eof();

@@ -43,11 +43,13 @@ pub(crate) enum Next {
     Failed(io::Error),
 }
 
+/// The state of a connection's writes. `keep`, given to the calls that may drop a buffer: a
+/// write buffer that grew past it is freed after use (a 16 MiB echo would otherwise be kept
+/// for the connection's life); up to it, the same pages carry every write. It is the flow
+/// control's high-water mark: what the connection may hold anyway. (Not a field: every
+/// driven connection's task carries this struct.)
+#[derive(Default)]
 pub(crate) struct Output {
-    /// A write buffer that grew past this is freed after use (a 16 MiB echo would otherwise
-    /// be kept for the connection's life); up to it, the same pages carry every write. It is
-    /// the flow control's high-water mark: what the connection may hold anyway.
-    keep: usize,
     /// The run taken from the connection, written up to `off`.
     own: Vec<u8>,
     off: usize,
@@ -56,27 +58,12 @@ pub(crate) struct Output {
     /// been advanced past what was sent).
     shared: VecDeque<Bytes>,
     shared_len: usize,
-    /// Octets in the write the runtime is carrying out, and where in its own run it began.
+    /// Octets in the write the runtime is carrying out.
     in_flight: usize,
-    job_off: usize,
     write_shut: bool,
 }
 
 impl Output {
-    pub fn new(keep: usize) -> Self {
-        Output {
-            keep,
-            own: Vec::new(),
-            off: 0,
-            sync: false,
-            shared: VecDeque::new(),
-            shared_len: 0,
-            in_flight: 0,
-            job_off: 0,
-            write_shut: false,
-        }
-    }
-
     /// Octets queued for the peer, the protocol core's included.
     pub fn queued(&self, conn: &Connection) -> usize {
         conn.transmit_len() + (self.own.len() - self.off) + self.shared_len + self.in_flight
@@ -94,10 +81,11 @@ impl Output {
         handler: &mut H,
         eager_fd: Option<RawFd>,
         room: bool,
+        keep: usize,
     ) -> Next {
         loop {
             if self.off == self.own.len() && conn.has_transmit() {
-                self.take_run(conn, handler);
+                self.take_run(conn, handler, keep);
             }
             if self.off < self.own.len() {
                 if let (Some(fd), false) = (eager_fd, self.sync) {
@@ -115,7 +103,6 @@ impl Output {
                 // The buffer comes back with what was written (`done`).
                 let (buf, off) = (std::mem::take(&mut self.own), self.off);
                 self.in_flight = buf.len() - off;
-                self.job_off = off;
                 self.off = 0;
                 return Next::Write(Job::Own {
                     buf,
@@ -151,11 +138,11 @@ impl Output {
 
     /// The runtime carried out a write: `w.n` octets of the job went out; the rest of an own
     /// run or of a shared frame is written next.
-    pub fn done(&mut self, w: Written) {
+    pub fn done(&mut self, w: Written, keep: usize) {
         self.in_flight = 0;
         if let Some(b) = w.own {
-            let off = self.job_off + w.n;
-            if b.capacity() > self.keep && off >= b.len() {
+            let off = w.off + w.n;
+            if b.capacity() > keep && off >= b.len() {
                 self.own = Vec::new();
             } else {
                 self.own = b;
@@ -171,9 +158,9 @@ impl Output {
         }
     }
 
-    fn take_run<H: Handler>(&mut self, conn: &mut Connection, handler: &mut H) {
+    fn take_run<H: Handler>(&mut self, conn: &mut Connection, handler: &mut H, keep: usize) {
         self.own.clear();
-        if self.own.capacity() > self.keep {
+        if self.own.capacity() > keep {
             self.own = Vec::new();
         }
         self.sync = conn.take_transmit(&mut self.own);
