@@ -625,7 +625,7 @@ fn awkward_echo_peer() -> (SocketAddr, Arc<std::sync::atomic::AtomicBool>) {
                         _ => {}
                     });
                     // Replies go out in batches of a few messages, after a short delay.
-                    if held.len() >= 1 + (rng.next_u64() % 4) as usize || ended || idle {
+                    if held.len() > (rng.next_u64() % 4) as usize || ended || idle {
                         std::thread::sleep(Duration::from_micros(rng.next_u64() % 3000));
                         for (b, m) in held.drain(..) {
                             conn.send_message(b, &m);

@@ -94,6 +94,14 @@ pub fn write_mass_spec(
     .expect("spec written");
 }
 
+/// The allocator settings the `wstest` binary makes at start (its main.rs): mimalloc keeps
+/// freed pages for a second before returning them to the kernel (`mi_option_purge_delay`,
+/// index 15 in its v2 and v3 headers), so in-process runs measure what the binary does.
+pub fn allocator_like_wstest() {
+    // SAFETY: sets a mimalloc option at start, before the bench's threads allocate.
+    unsafe { libmimalloc_sys::mi_option_set(15, 1000) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,12 +178,4 @@ mod tests {
         assert_eq!(size_label(64 << 10), "64KiB");
         assert_eq!(size_label(1 << 20), "1MiB");
     }
-}
-
-/// The allocator settings the `wstest` binary makes at start (its main.rs): mimalloc keeps
-/// freed pages for a second before returning them to the kernel (`mi_option_purge_delay`,
-/// index 15 in its v2 and v3 headers), so in-process runs measure what the binary does.
-pub fn allocator_like_wstest() {
-    // SAFETY: sets a mimalloc option at start, before the bench's threads allocate.
-    unsafe { libmimalloc_sys::mi_option_set(15, 1000) };
 }

@@ -151,6 +151,7 @@ async fn write_op(
             off,
             sync: true,
         } => {
+            w.off = off;
             let (res, slice) = wr.write_all(buf.slice(off..)).await;
             // Paced from the start of the write: writes are spaced `pause` apart.
             pace::pause_since(started, pause).await;
@@ -162,6 +163,7 @@ async fn write_op(
             off,
             sync: false,
         } => {
+            w.off = off;
             let (res, slice) = wr.write(buf.slice(off..)).await;
             w.own = Some(slice.into_inner());
             res.map(|n| w.n = n)
@@ -256,7 +258,7 @@ pub async fn drive<H: Handler>(
 
     loop {
         turns += 1;
-        if turns % TURNS_PER_YIELD == 0 {
+        if turns.is_multiple_of(TURNS_PER_YIELD) {
             pace::yield_now().await;
         }
         let now = Instant::now();
