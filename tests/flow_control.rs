@@ -141,12 +141,13 @@ impl Flood {
 }
 
 /// A client that writes `flood` until the server stops taking it (writes block for 2 s) or
-/// `FLOOD` octets are out. `reader`: read 1 KiB a second meanwhile (else never read).
+/// `FLOOD` octets are out. `reader`: read 1 KiB a second meanwhile (else never read). The
+/// connection stays open until dropped.
 struct Flooder {
-    writer: JoinHandle<usize>,
+    writer: Option<JoinHandle<usize>>,
     reading: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
-    _stream: TcpStream,
+    stream: TcpStream,
 }
 
 fn flood(addr: SocketAddr, protocol: Option<&str>, what: Flood, slow_reader: bool) -> Flooder {
@@ -186,39 +187,24 @@ fn flood(addr: SocketAddr, protocol: Option<&str>, what: Flood, slow_reader: boo
         sent
     });
     Flooder {
-        writer,
+        writer: Some(writer),
         reading,
         reader,
-        _stream: stream,
+        stream,
     }
 }
 
 impl Flooder {
-    /// Octets the server took before it stopped reading.
-    fn wait(self) -> (usize, Flooder2) {
-        let sent = self.writer.join().unwrap();
-        (
-            sent,
-            Flooder2 {
-                reading: self.reading,
-                reader: self.reader,
-                _stream: self._stream,
-            },
-        )
+    /// Octets the server took before it stopped reading (waits for the writing to end).
+    fn wait(&mut self) -> usize {
+        self.writer.take().map_or(0, |w| w.join().unwrap())
     }
 }
 
-/// A flooder whose writing is over; the connection stays open until dropped.
-struct Flooder2 {
-    reading: Arc<AtomicBool>,
-    reader: Option<JoinHandle<()>>,
-    _stream: TcpStream,
-}
-
-impl Drop for Flooder2 {
+impl Drop for Flooder {
     fn drop(&mut self) {
         self.reading.store(false, Ordering::SeqCst);
-        let _ = self._stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
@@ -289,10 +275,9 @@ fn bounded_against(mode: &str, protocol: Option<&str>, what: Flood, bound: u64) 
     let addr = server.addr();
     assert_mode_serves(mode, addr);
     let before = server.rss();
-    let a = flood(addr, protocol, what, false);
-    let b = flood(addr, protocol, what, true);
-    let (sent_a, a) = a.wait();
-    let (sent_b, b) = b.wait();
+    let mut a = flood(addr, protocol, what, false);
+    let mut b = flood(addr, protocol, what, true);
+    let (sent_a, sent_b) = (a.wait(), b.wait());
     let grown = server.rss().saturating_sub(before);
     eprintln!(
         "{mode}: took {sent_a} / {sent_b} octets of {} floods, resident memory +{} KiB (bound {} KiB)",
@@ -313,7 +298,7 @@ fn bounded_against(mode: &str, protocol: Option<&str>, what: Flood, bound: u64) 
         // A broadcast server reads on (a publisher is not slowed by its receivers) and
         // drops a receiver whose queue is full instead.
         assert!(
-            sent < FLOOD || (mode == "broadcastserver" && ended_by_server(&f._stream)),
+            sent < FLOOD || (mode == "broadcastserver" && ended_by_server(&f.stream)),
             "{mode}: the server kept reading from a client that does not read ({sent} octets taken)"
         );
     }
@@ -366,13 +351,13 @@ fn wampserver_stays_bounded_against_clients_that_do_not_read() {
 fn a_client_that_stalls_past_the_timeout_is_closed_and_counted() {
     let server = Proc::start("echoserver", &["--stall-timeout", "1"]);
     let addr = server.addr();
-    let f = flood(addr, None, Flood::Pings, false);
-    let (sent, f) = f.wait();
+    let mut f = flood(addr, None, Flood::Pings, false);
+    let sent = f.wait();
     assert!(sent < FLOOD, "the server kept reading ({sent} octets)");
     // Stall timeout (1 s) plus the closing handshake's (1 s): the server has let go, and
     // what it had queued ends in a FIN or a reset.
     std::thread::sleep(Duration::from_secs(4));
-    let mut s = f._stream.try_clone().unwrap();
+    let mut s = f.stream.try_clone().unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut buf = vec![0u8; 1 << 16];
     loop {

@@ -1,6 +1,7 @@
 //! The connection layer: WebSocket URLs, plain TCP and TLS streams, connecting.
 
 pub mod connect;
+pub mod nonblocking;
 pub mod sockopt;
 pub mod stream;
 pub mod tls;

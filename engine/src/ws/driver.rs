@@ -146,6 +146,8 @@ async fn write_op(
         shared: None,
     };
     let res = match job {
+        // Two arms, not one with an `if`: the merged form made every connection's task 56
+        // octets larger (drive_state_stays_small).
         Job::Own {
             buf,
             off,

@@ -15,6 +15,8 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use wstest_engine::net::nonblocking;
+
 /// How often the holder looks at its sockets.
 pub const SWEEP: Duration = Duration::from_millis(50);
 
@@ -158,16 +160,8 @@ impl Holder {
                 None => continue,
             };
             let f = frame();
-            // SAFETY: `fd` is open (owned by the entry) and `f` is a live buffer of its length.
-            let r = unsafe {
-                libc::send(
-                    fd,
-                    f.as_ptr() as *const libc::c_void,
-                    f.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
-            let sent = if r < 0 { 0 } else { r as usize };
+            // `fd` is open: the entry owns it.
+            let sent = nonblocking::send(fd, &f).unwrap_or(0);
             if sent < f.len() {
                 // Full, or failed: the slot task writes the rest, or finds out how it ended.
                 if let Some(e) = self.remove(i) {

@@ -1,0 +1,25 @@
+//! One non-blocking `send` on a plain TCP socket, for callers that try the socket before the
+//! ring (the connection driver's writes, massconnect's held sockets' pings).
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// Send what the socket takes of `buf` now (`MSG_DONTWAIT`, no SIGPIPE): the octets sent,
+/// or `WouldBlock` when it takes none.
+pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the caller's `fd` is an open socket for the whole call; `buf` is valid for
+    // `buf.len()` octets.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
