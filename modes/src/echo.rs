@@ -27,8 +27,7 @@ pub struct EchoHandler;
 impl Handler for EchoHandler {
     fn on_event(&mut self, conn: &mut Connection, event: Event, _now: Instant) {
         if let Event::Message(m) = event {
-            conn.send_message(m.binary, &m.data);
-            conn.recycle(m.data);
+            conn.send_message_owned(m.binary, m.data);
         }
     }
 }

@@ -16,8 +16,10 @@ use super::codes::{CloseCode, OpCode};
 use super::decode::{FrameDecoder, Item};
 use super::deflate::{DeflateParams, Deflater, Inflater};
 use super::error::ProtocolError;
-use super::frame::{close_payload, encode_frame, FrameHeader, RawFrame};
+use super::frame::{close_payload, encode_frame, encode_header, FrameHeader, LengthForm, RawFrame};
+use super::mask::apply_mask;
 use super::rules::RuleState;
+use super::transmit::Transmit;
 use super::utf8::{validate, Utf8Validator};
 use super::Role;
 
@@ -268,13 +270,8 @@ pub struct Connection {
     ctrl: Vec<u8>,
     current: Option<Current>,
     events: VecDeque<Event>,
-    out: Vec<u8>,
-    /// Octets of `out` already handed out (segmented output is taken from the front).
-    out_start: usize,
-    /// Segments of `out` (after `out_start`) that must be written separately: (len, sync).
-    marks: VecDeque<(usize, bool)>,
-    /// End of the last marked segment in `out`.
-    marked_end: usize,
+    /// Octets queued for the peer, and the buffers reused for frames and messages.
+    tx: Transmit,
     close_sent: bool,
     close_received: bool,
     /// Input is discarded (after failing with [`FailPolicy::CloseThenDrain`]).
@@ -293,13 +290,15 @@ pub struct Connection {
     deflater: Option<Deflater>,
     inflater: Option<Inflater>,
     scratch: Vec<u8>,
-    /// A message buffer the application gave back ([`Connection::recycle`]): the next
-    /// message is assembled in it instead of a fresh allocation.
-    spare: Vec<u8>,
 }
 
-/// A given-back message buffer larger than this is freed instead of kept.
-const SPARE_MAX: usize = (1 << 20) + 4096;
+/// Payloads at least this large that the application hands over whole
+/// ([`Connection::send_message_owned`]) are written from their own buffer, not copied.
+const OWNED_MIN: usize = 8 * 1024;
+
+/// A data frame with at least this much payload still to come is read straight into its
+/// message ([`Connection::payload_read_target`]).
+pub const DIRECT_MIN: usize = 32 * 1024;
 
 impl Connection {
     pub fn new(cfg: Config) -> Self {
@@ -349,10 +348,7 @@ impl Connection {
             ctrl: Vec::with_capacity(125),
             current: None,
             events: VecDeque::new(),
-            out: Vec::new(),
-            out_start: 0,
-            marks: VecDeque::new(),
-            marked_end: 0,
+            tx: Transmit::default(),
             close_sent: false,
             close_received: false,
             draining: false,
@@ -369,7 +365,6 @@ impl Connection {
             deflater,
             inflater,
             scratch: Vec::new(),
-            spare: Vec::new(),
             cfg,
         }
     }
@@ -476,6 +471,74 @@ impl Connection {
         }
     }
 
+    /// Where the next octets read may go straight into the message being assembled: inside a
+    /// data frame's payload with at least [`DIRECT_MIN`] octets still to come, uncompressed.
+    /// Returns the message buffer (its length is where the octets go) and how many octets may
+    /// be read into it (no more than the frame holds, within its capacity). The caller reads
+    /// into the spare capacity and hands the buffer back to
+    /// [`Connection::handle_payload_read`], which unmasks and checks the octets as
+    /// [`Connection::handle_input`] would have after copying them: a large message arrives
+    /// without that copy. Nothing else may be fed in between.
+    pub fn payload_read_target(&mut self) -> Option<(Vec<u8>, usize)> {
+        let remaining = self.decoder.remaining();
+        let in_data = self
+            .current
+            .as_ref()
+            .is_some_and(|c| !c.header.opcode.is_control());
+        if self.state == State::Closed
+            || self.draining
+            || self.drop_on_input
+            || !in_data
+            || !self.msg.active
+            || self.msg.compressed
+            || remaining < DIRECT_MIN as u64
+        {
+            return None;
+        }
+        let mut buf = std::mem::take(&mut self.msg.buf);
+        if buf.capacity() - buf.len() < DIRECT_MIN {
+            // The frame's length was checked against the message limit at its header.
+            buf.reserve(remaining.min(1 << 20) as usize);
+        }
+        let room = buf.capacity() - buf.len();
+        Some((buf, room.min(remaining as usize)))
+    }
+
+    /// `buf` (from [`Connection::payload_read_target`]) came back with `buf.len() - start`
+    /// octets read into it at `start`.
+    pub fn handle_payload_read(&mut self, mut buf: Vec<u8>, start: usize, now: Instant) {
+        let n = buf.len() - start;
+        self.counters.rx_octets += n as u64;
+        if n == 0 || self.state == State::Closed || self.draining || self.drop_on_input {
+            // Failed while the octets were on their way: they are discarded, as input is.
+            buf.truncate(start);
+            self.msg.buf = buf;
+            return;
+        }
+        debug_assert!(n as u64 <= self.decoder.remaining(), "read past the frame");
+        // Inside a payload, decoding unmasks and counts the octets; it cannot fail.
+        let res = self.decoder.decode(&mut buf[start..]).map(|_| ());
+        self.counters.rx_payload_octets += n as u64;
+        if let Some(r) = self.current.as_mut().and_then(|c| c.record.as_mut()) {
+            if self.record_payload {
+                r.extend_from_slice(&buf[start..]);
+            }
+        }
+        self.msg.buf = buf;
+        let res = res.and_then(|()| self.check_text(start)).and_then(|()| {
+            if self.decoder.remaining() == 0 {
+                // The frame's end: what `decode` reports next.
+                let _ = self.decoder.decode(&mut []);
+                self.on_frame_end(now)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = res {
+            self.fail(e, now);
+        }
+    }
+
     /// The peer closed its side of the TCP connection (or reset it).
     pub fn handle_eof(&mut self) {
         self.eof = true;
@@ -505,7 +568,7 @@ impl Connection {
                 self.msg.active = true;
                 self.msg.binary = h.opcode == OpCode::BINARY;
                 self.msg.compressed = h.rsv & 4 != 0 && self.inflater.is_some();
-                self.msg.buf = std::mem::take(&mut self.spare);
+                self.msg.buf = self.tx.take_buf_near(h.payload_len.min(1 << 20) as usize);
                 self.msg.utf8.reset();
             }
             let total = self.msg.buf.len() as u64 + h.payload_len;
@@ -736,6 +799,37 @@ impl Connection {
         }
     }
 
+    /// Queue a complete message as one frame, handing its buffer over: a large payload that is
+    /// not compressed is written from this buffer (masked in place by a client), not copied.
+    /// Otherwise as [`Connection::send_message`], and the buffer is kept for reuse.
+    pub fn send_message_owned(&mut self, binary: bool, mut payload: Vec<u8>) -> bool {
+        let compress = self
+            .deflater
+            .as_ref()
+            .is_some_and(|d| d.usable() && payload.len() >= self.cfg.deflate_threshold);
+        if self.state != State::Open || compress || payload.len() < OWNED_MIN {
+            let sent = self.send_message(binary, &payload);
+            self.tx.give(payload);
+            return sent;
+        }
+        let op = if binary { OpCode::BINARY } else { OpCode::TEXT };
+        let mask = self.mask.then(|| self.rng.random::<[u8; 4]>());
+        let len = payload.len() as u64;
+        let header = self.tx.append(14, |out| {
+            encode_header(out, true, 0, op.0, mask, len, LengthForm::Minimal)
+        });
+        self.counters.tx_app_octets += len;
+        self.counters.tx_payload_octets += len;
+        self.counters.tx_messages += 1;
+        // Recorded as the application gave it, then masked in place.
+        self.note_frame_sent(true, 0, op, mask, &payload, header + payload.len());
+        if let Some(m) = mask {
+            apply_mask(&mut payload, m, 0);
+        }
+        self.tx.push_owned(payload);
+        true
+    }
+
     pub fn send_text(&mut self, text: &str) -> bool {
         self.send_message(false, text.as_bytes())
     }
@@ -930,31 +1024,24 @@ impl Connection {
 
     /// Queue a frame exactly as given (no state change, no checks).
     pub fn send_raw_frame(&mut self, frame: &RawFrame) {
-        let before = self.out.len();
-        frame.encode(&mut self.out);
+        let n = self
+            .tx
+            .append(14 + frame.payload.len(), |out| frame.encode(out));
         self.counters.tx_frames += 1;
-        self.counters.tx_octets += (self.out.len() - before) as u64;
+        self.counters.tx_octets += n as u64;
     }
 
     /// Queue raw octets.
     pub fn send_raw(&mut self, data: &[u8]) {
-        self.out.extend_from_slice(data);
+        self.tx
+            .append(data.len(), |out| out.extend_from_slice(data));
         self.counters.tx_octets += data.len() as u64;
     }
 
     /// Queue raw octets that must reach the transport in writes of at most `chop` octets
     /// (`None`: one write), each flushed on its own (`sync`).
     pub fn send_raw_segmented(&mut self, data: &[u8], chop: Option<usize>, sync: bool) {
-        let tail = self.marked_end.max(self.out_start);
-        if self.out.len() > tail {
-            self.marks.push_back((self.out.len() - tail, false));
-        }
-        let step = chop.filter(|&c| c > 0).unwrap_or(data.len().max(1));
-        for c in data.chunks(step) {
-            self.out.extend_from_slice(c);
-            self.marks.push_back((c.len(), sync || chop.is_some()));
-        }
-        self.marked_end = self.out.len();
+        self.tx.push_segments(data, chop, sync || chop.is_some());
         self.counters.tx_octets += data.len() as u64;
     }
 
@@ -974,9 +1061,22 @@ impl Connection {
     #[inline]
     fn write_frame(&mut self, fin: bool, rsv: u8, op: OpCode, payload: &[u8]) {
         let mask = self.mask.then(|| self.rng.random::<[u8; 4]>());
-        let before = self.out.len();
-        encode_frame(&mut self.out, fin, rsv, op, mask, payload);
-        let octets = self.out.len() - before;
+        let octets = self.tx.append(14 + payload.len(), |out| {
+            encode_frame(out, fin, rsv, op, mask, payload)
+        });
+        self.note_frame_sent(fin, rsv, op, mask, payload, octets);
+    }
+
+    /// Count a frame queued, and record it when frames are recorded.
+    fn note_frame_sent(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        op: OpCode,
+        mask: Option<[u8; 4]>,
+        payload: &[u8],
+        octets: usize,
+    ) {
         self.counters.tx_frames += 1;
         self.counters.tx_octets += octets as u64;
         if self.cfg.record_frames {
@@ -1012,7 +1112,7 @@ impl Connection {
     /// Octets queued and not yet taken by [`Connection::take_transmit`] (a peer that does
     /// not read makes this grow: callers bound it).
     pub fn transmit_len(&self) -> usize {
-        self.out.len() - self.out_start
+        self.tx.len()
     }
 
     /// Open, between messages, with nothing half-read, queued, unread or timed: dropping
@@ -1033,44 +1133,27 @@ impl Connection {
 
     /// Octets waiting to be written?
     pub fn has_transmit(&self) -> bool {
-        self.out.len() > self.out_start
+        !self.tx.is_empty()
     }
 
-    /// Move the next run of octets to write into `dst` (which should be empty; without
-    /// segments the buffers are swapped, so no copy happens on the fast path). Returns true
-    /// when this run must be flushed on its own before the next one (a sync or chopped write).
+    /// Move the next run of octets to write into `dst`: swapped in when `dst` is empty (no
+    /// copy; `dst`'s buffer is kept for reuse), appended otherwise. Returns true when this run
+    /// must be flushed on its own before the next one (a sync or chopped write). Call while
+    /// [`Connection::has_transmit`] for everything.
     pub fn take_transmit(&mut self, dst: &mut Vec<u8>) -> bool {
-        let sync = match self.marks.pop_front() {
-            Some((len, sync)) => {
-                dst.extend_from_slice(&self.out[self.out_start..self.out_start + len]);
-                self.out_start += len;
-                sync
-            }
-            None if self.out_start == 0 && dst.is_empty() => {
-                std::mem::swap(dst, &mut self.out);
-                false
-            }
-            None => {
-                dst.extend_from_slice(&self.out[self.out_start..]);
-                self.out_start = self.out.len();
-                false
-            }
-        };
-        if self.out_start == self.out.len() {
-            self.out.clear();
-            self.out_start = 0;
-            self.marked_end = 0;
-        }
-        sync
+        self.tx.take(dst).unwrap_or(false)
     }
 
-    /// Give a message's buffer back once done with it: the next message is assembled in it
-    /// (no allocation, no fresh pages per message). Kept up to about 1 MiB.
-    pub fn recycle(&mut self, mut buf: Vec<u8>) {
-        if buf.capacity() > self.spare.capacity() && buf.capacity() <= SPARE_MAX {
-            buf.clear();
-            self.spare = buf;
-        }
+    /// Give a buffer back once done with it (a message's, or one that was written): the next
+    /// large frame or message is built in it (no allocation, no fresh pages). Buffers up to
+    /// about 1 MiB are kept, a few at most.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.tx.give(buf);
+    }
+
+    /// Free the buffers kept for reuse (a connection going idle need not hold them).
+    pub fn trim_buffers(&mut self) {
+        self.tx.trim();
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {

@@ -6,7 +6,7 @@
 //! invalid frames on purpose; [`encode_frame`] is the fast path for valid frames.
 
 use super::codes::OpCode;
-use super::mask::apply_mask;
+use super::mask::{apply_mask, extend_masked};
 
 /// A decoded frame header (RFC 6455 §5.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,10 +114,9 @@ pub fn encode_frame(
         payload.len() as u64,
         LengthForm::Minimal,
     );
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(m) = mask {
-        apply_mask(&mut out[start..], m, 0);
+    match mask {
+        Some(m) => extend_masked(out, payload, m),
+        None => out.extend_from_slice(payload),
     }
 }
 

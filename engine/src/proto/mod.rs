@@ -15,6 +15,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod rules;
+pub mod transmit;
 pub mod utf8;
 
 pub use codes::{CloseCode, OpCode};

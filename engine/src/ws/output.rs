@@ -44,11 +44,8 @@ pub(crate) enum Next {
     Failed(io::Error),
 }
 
-/// The state of a connection's writes. `keep`, given to the calls that may drop a buffer: a
-/// write buffer that grew past it is freed after use (a 16 MiB echo would otherwise be kept
-/// for the connection's life); up to it, the same pages carry every write. It is the flow
-/// control's high-water mark: what the connection may hold anyway. (Not a field: every
-/// driven connection's task carries this struct.)
+/// The state of a connection's writes. A run written whole goes back to the connection's
+/// pool ([`Connection::recycle`]): the same pages carry the next large frame or message.
 #[derive(Default)]
 pub(crate) struct Output {
     /// The run taken from the connection, written up to `off`.
@@ -82,11 +79,10 @@ impl Output {
         handler: &mut H,
         eager_fd: Option<RawFd>,
         room: bool,
-        keep: usize,
     ) -> Next {
         loop {
             if self.off == self.own.len() && conn.has_transmit() {
-                self.take_run(conn, handler, keep);
+                self.take_run(conn, handler);
             }
             if self.off < self.own.len() {
                 if let (Some(fd), false) = (eager_fd, self.sync) {
@@ -94,6 +90,8 @@ impl Output {
                         Ok(n) => {
                             self.off += n;
                             if self.off == self.own.len() {
+                                conn.recycle(std::mem::take(&mut self.own));
+                                self.off = 0;
                                 continue;
                             }
                         }
@@ -139,16 +137,16 @@ impl Output {
 
     /// The runtime carried out a write: `w.n` octets of the job went out; the rest of an own
     /// run or of a shared frame is written next.
-    pub fn done(&mut self, w: Written, keep: usize) {
+    pub fn done(&mut self, w: Written, conn: &mut Connection) {
         self.in_flight = 0;
         if let Some(b) = w.own {
             let off = w.off + w.n;
-            if b.capacity() > keep && off >= b.len() {
-                self.own = Vec::new();
+            if off >= b.len() {
+                conn.recycle(b);
+                (self.own, self.off) = (Vec::new(), 0);
             } else {
-                self.own = b;
+                (self.own, self.off) = (b, off);
             }
-            self.off = off.min(self.own.len());
         }
         if let Some(mut f) = w.shared {
             f.advance(w.n.min(f.len()));
@@ -159,13 +157,11 @@ impl Output {
         }
     }
 
-    fn take_run<H: Handler>(&mut self, conn: &mut Connection, handler: &mut H, keep: usize) {
+    fn take_run<H: Handler>(&mut self, conn: &mut Connection, handler: &mut H) {
+        // Written whole: the buffer goes back to the connection's pool as the run swaps in.
         self.own.clear();
-        if self.own.capacity() > keep {
-            self.own = Vec::new();
-        }
-        self.sync = conn.take_transmit(&mut self.own);
         self.off = 0;
+        self.sync = conn.take_transmit(&mut self.own);
         handler.on_tx_octets(&self.own, self.sync);
     }
 
@@ -246,7 +242,7 @@ mod tests {
         let mut wire = Vec::new();
         let mut step = 1;
         loop {
-            let (buf, off) = match out.next(&mut conn, &mut (), None, true, 1 << 20) {
+            let (buf, off) = match out.next(&mut conn, &mut (), None, true) {
                 Next::Idle => break,
                 n => own_job(n),
             };
@@ -260,7 +256,7 @@ mod tests {
                     own: Some(buf),
                     shared: None,
                 },
-                1 << 20,
+                &mut conn,
             );
             assert_eq!(out.queued(&conn), total - wire.len());
             step *= 3;

@@ -762,7 +762,9 @@ async fn service(
     }
     if c.has_transmit() {
         let mut out = Vec::new();
-        c.take_transmit(&mut out);
+        while c.has_transmit() {
+            c.take_transmit(&mut out);
+        }
         let (r, _) = tcp.write_all(out).await;
         if r.is_err() {
             return Err("reset");
