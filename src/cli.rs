@@ -117,7 +117,8 @@ pub struct Cli {
     /// Listen backlog for server modes.
     #[arg(long, default_value_t = 1024)]
     pub backlog: i32,
-    /// Largest message accepted, in bytes (default 64 MiB; wampserver 1 MiB).
+    /// Largest message accepted, in bytes, also once inflated (default 64 MiB; wampserver
+    /// 1 MiB; fuzzers: each case's limit, 0 = none, group 9 needs 16 MiB).
     #[arg(long)]
     pub max_message_size: Option<u64>,
     /// Server modes: octets a connection may queue for a client that does not read; above

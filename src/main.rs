@@ -313,6 +313,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 runtime: runtime.clone(),
                 client: client_opts,
                 progress: !cli.quiet,
+                max_message_size: cli.max_message_size,
             };
             let r = wstest_modes::fuzzing::client::run(&cfg, shutdown)?;
             let mut lines = Vec::new();
@@ -358,6 +359,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 key: cli.key.clone(),
                 cert: cli.cert.clone(),
                 runtime: runtime.clone(),
+                max_message_size: cli.max_message_size,
             };
             let r = wstest_modes::fuzzing::server::run(&cfg, shutdown)?;
             let mut lines: Vec<String> = r

@@ -294,6 +294,7 @@ fn run_fuzzer(dir: &std::path::Path, url: &str, cases: &[&str]) -> serde_json::V
         runtime: Default::default(),
         client: ClientOptions::default(),
         progress: false,
+        max_message_size: None,
     };
     run(&cfg, Shutdown::new()).expect("fuzzing run");
     let text = std::fs::read_to_string(outdir.join("index.json")).unwrap();

@@ -55,14 +55,7 @@ impl Proc {
     }
 
     fn rss(&self) -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("server process is alive");
-        let kib: u64 = s
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS in /proc/PID/status");
-        kib * 1024
+        rss_of(self.child.id())
     }
 
     /// SIGTERM, then what the process printed.

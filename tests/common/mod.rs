@@ -624,3 +624,34 @@ impl Rng {
 pub fn opname(op: u8) -> &'static str {
     OpCode(op).name()
 }
+
+/// Resident memory of a process, octets (from `/proc/PID/status`); panics when it is gone.
+pub fn rss_of(pid: u32) -> u64 {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// Peak resident memory of a process so far, octets.
+pub fn peak_rss_of(pid: u32) -> u64 {
+    status_bytes(pid, "VmHWM:")
+}
+
+fn status_bytes(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("process {pid} is gone: {e}"));
+    let kib: u64 = s
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
+    kib * 1024
+}
+
+/// Open a WebSocket connection to `path` on `addr` with the raw client.
+pub fn raw_connect_path(addr: SocketAddr, path: &str) -> RawClient {
+    let hs = ClientHandshake::new(
+        ClientOptions::new(addr.to_string(), path),
+        *b"integration-test",
+    );
+    let req = hs.request();
+    RawClient::handshake_over(tcp(addr), &hs, &req)
+}

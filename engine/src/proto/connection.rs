@@ -151,7 +151,20 @@ impl Message {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameRecord {
     pub header: FrameHeader,
+    /// The payload's first [`FrameRecord::HEAD`] octets (a log line shows no more; a peer's
+    /// 1 GiB frame must not be copied for it). The full length is in the header.
     pub payload: Vec<u8>,
+}
+
+impl FrameRecord {
+    /// Payload octets a record keeps.
+    pub const HEAD: usize = 64;
+
+    /// Append to a record's payload up to [`FrameRecord::HEAD`] octets.
+    fn keep(payload: &mut Vec<u8>, data: &[u8]) {
+        let room = Self::HEAD.saturating_sub(payload.len());
+        payload.extend_from_slice(&data[..data.len().min(room)]);
+    }
 }
 
 /// What the connection reports.
@@ -521,7 +534,7 @@ impl Connection {
         self.counters.rx_payload_octets += n as u64;
         if let Some(r) = self.current.as_mut().and_then(|c| c.record.as_mut()) {
             if self.record_payload {
-                r.extend_from_slice(&buf[start..]);
+                FrameRecord::keep(r, &buf[start..]);
             }
         }
         self.msg.buf = buf;
@@ -586,7 +599,7 @@ impl Connection {
     fn on_payload(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
         let cur = self.current.as_mut().expect("payload follows a header");
         if let Some(r) = cur.record.as_mut().filter(|_| self.record_payload) {
-            r.extend_from_slice(data);
+            FrameRecord::keep(r, data);
         }
         if cur.header.opcode.is_control() {
             self.ctrl.extend_from_slice(data);
@@ -1087,11 +1100,11 @@ impl Connection {
                 mask,
                 payload_len: payload.len() as u64,
             };
-            let payload = if self.cfg.record_payloads {
-                payload.to_vec()
-            } else {
-                Vec::new()
-            };
+            let mut head = Vec::new();
+            if self.cfg.record_payloads {
+                FrameRecord::keep(&mut head, payload);
+            }
+            let payload = head;
             self.events.push_back(Event::FrameSent {
                 record: FrameRecord { header, payload },
                 octets,

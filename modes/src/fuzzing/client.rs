@@ -37,6 +37,9 @@ pub struct FuzzingClientConfig {
     pub client: ClientOptions,
     /// Show a progress bar (when stdout is a terminal).
     pub progress: bool,
+    /// Largest message a case takes (`--max-message-size`; over the spec's
+    /// `maxMessageSize`).
+    pub max_message_size: Option<u64>,
 }
 
 /// One agent's outcome.
@@ -156,7 +159,10 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
             report.interrupted = true;
             break;
         }
-        let options = spec.options.merged(&server.options);
+        let mut options = spec.options.merged(&server.options);
+        if let Some(m) = cfg.max_message_size {
+            options.max_message_size = Some(m);
+        }
         let started = Instant::now();
         // Our own testee, in-process, when the spec asks for it.
         let embedded = if server.embedded {

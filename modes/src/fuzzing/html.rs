@@ -354,7 +354,15 @@ pub fn case_page(r: &CaseResult) -> String {
             .map(|(k, v)| (k.to_string(), *v))
             .collect(),
     ));
-    b.push_str("</td></tr></table>\n<h2>Wire log</h2>\n<div class=\"wl\">");
+    b.push_str("</td></tr></table>\n");
+    if let Some(t) = r.truncation() {
+        let _ = writeln!(
+            b,
+            "<p class=\"mark\">Record cut: {}.</p>",
+            esc(&t.describe())
+        );
+    }
+    b.push_str("<h2>Wire log</h2>\n<div class=\"wl\">");
     for (i, w) in r.wirelog().iter().enumerate() {
         let (c, line) = wire_line(w);
         let _ = writeln!(b, "<pre class=\"{c}\">{i:03} {}</pre>", esc(&line));

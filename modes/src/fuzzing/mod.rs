@@ -1,7 +1,7 @@
 //! fuzzingclient and fuzzingserver: the conformance suite.
 //!
 //! `case` is the case language, `cases/` the suite written in it, `session` runs one case on
-//! a connection, `verdict` judges it, `result`/`wirelog`/`pyjson` produce the per-case report,
+//! a connection (keeping what `limits` allows), `verdict` judges it, `result`/`wirelog`/`pyjson` produce the per-case report,
 //! `store`/`html` the report directory, `client`/`server` the two modes.
 
 pub mod case;
@@ -10,6 +10,7 @@ pub mod client;
 pub mod corpus;
 pub mod direct;
 pub mod html;
+pub mod limits;
 pub mod pmce;
 pub mod pyjson;
 pub mod result;

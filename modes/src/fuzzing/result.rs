@@ -179,7 +179,7 @@ impl CaseResult {
                 text_or_hex(b)
             }
         };
-        obj(vec![
+        let mut fields = vec![
             ("agent", self.agent.as_str().into()),
             ("behavior", self.verdict.behavior.as_str().into()),
             ("behaviorClose", self.verdict.behavior_close.as_str().into()),
@@ -234,7 +234,21 @@ impl CaseResult {
                 st.server_drop_timeout.into(),
             ),
             ("wirelog", r.wire.to_json()),
-        ])
+        ];
+        if r.truncation.any() {
+            // Ours only, in key order (after trafficStats): where the record was cut.
+            let at = fields
+                .iter()
+                .position(|(k, _)| *k == "txFrameStats")
+                .unwrap_or(fields.len());
+            fields.insert(at, ("truncated", r.truncation.to_json()));
+        }
+        obj(fields)
+    }
+
+    /// Where this case's record was cut, when it was.
+    pub fn truncation(&self) -> Option<&super::limits::Truncation> {
+        Some(&self.record.truncation).filter(|t| t.any())
     }
 
     pub fn wirelog(&self) -> &[Wire] {

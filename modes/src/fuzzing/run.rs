@@ -17,6 +17,9 @@ use super::spec::Options;
 /// The fuzzer's endpoint configuration for `role` with the spec's options applied.
 pub fn endpoint_config(role: Role, o: &Options) -> Config {
     let mut c = fuzzer_config(role);
+    if let Some(m) = o.max_message_size {
+        c.max_message_size = m;
+    }
     if o.fail_by_drop == Some(true) {
         c.fail_policy = FailPolicy::Drop;
     }

@@ -47,6 +47,9 @@ pub struct FuzzingServerConfig {
     pub key: Option<PathBuf>,
     pub cert: Option<PathBuf>,
     pub runtime: RuntimeConfig,
+    /// Largest message a case takes (`--max-message-size`; over the spec's
+    /// `maxMessageSize`).
+    pub max_message_size: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -336,7 +339,7 @@ impl Handler for FuzzHandler {
             FuzzHandler::Direct => {
                 if let Event::Message(m) = event {
                     if let Err(e) = super::direct::execute(conn, &m.data, m.binary, now) {
-                        conn.fail_with(CloseCode::PROTOCOL_ERROR, &e, false, now);
+                        conn.fail_with(CloseCode::PROTOCOL_ERROR, &e.to_string(), false, now);
                     }
                 }
             }
@@ -493,6 +496,9 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
     })?;
     if let Some(u) = &cfg.url {
         spec.url = u.clone();
+    }
+    if let Some(m) = cfg.max_message_size {
+        spec.options.max_message_size = Some(m);
     }
     for k in spec.options.other.keys() {
         eprintln!("wstest: spec option {k:?} is not supported and ignored");

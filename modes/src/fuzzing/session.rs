@@ -18,18 +18,20 @@ use wstest_engine::proto::{CloseCode, Config, Connection, Event, FailPolicy, OpC
 use wstest_engine::ws::Handler;
 
 use super::case::{frame, Behavior, Case, Check, Compression, Ev, FrameSpec, Step};
+use super::limits::{Received, Truncation, MAX_MESSAGE};
 use super::result::CaseResult;
 use super::traffic::TrafficStats;
 use super::verdict;
 use super::wirelog::{Wire, Wirelog};
 
 /// The fuzzer's endpoint settings: those of the original (Autobahn 0.10 with
-/// `failByDrop = false`): no size limit, close replies carry 1000, a violation by the peer is
+/// `failByDrop = false`), except a message size limit ([`MAX_MESSAGE`]; the original has
+/// none, and one hostile peer's 1 GiB frame would take the whole run): close replies carry 1000, a violation by the peer is
 /// answered with a Close and the connection dropped on the next input, 1 s close handshake
 /// and server drop timeouts, its list of acceptable close codes.
 pub fn fuzzer_config(role: Role) -> Config {
     let mut c = Config::new(role);
-    c.max_message_size = 0;
+    c.max_message_size = MAX_MESSAGE;
     c.echo_close_code = false;
     c.fail_policy = FailPolicy::CloseThenDropOnInput;
     c.close_timeout = Duration::from_secs(1);
@@ -85,7 +87,7 @@ pub struct CaseSession {
     /// Index reported as "case" (position in the run's case list, 1-based).
     pub index: usize,
     role: Role,
-    received: Vec<Ev>,
+    received: Received,
     /// Verdict decided by a [`Check`] other than `Events`.
     check_behavior: Behavior,
     check_result: String,
@@ -126,7 +128,7 @@ impl CaseSession {
             agent,
             index,
             role,
-            received: Vec::new(),
+            received: Received::default(),
             wire: Wirelog::default(),
             rx_octets: BTreeMap::new(),
             tx_octets: BTreeMap::new(),
@@ -545,7 +547,7 @@ impl CaseSession {
             .case
             .expected
             .iter()
-            .all(|(_, evs)| *evs == self.received)
+            .all(|(_, evs)| self.received.is(evs))
             && self.case.close.closed_by_me
             && !self.case.suppress_close
         {
@@ -675,7 +677,8 @@ impl CaseSession {
                         mask: h.mask,
                         payload: rec.payload,
                         length_form: LengthForm::Minimal,
-                        declared_len: None,
+                        // The record keeps the payload's head only.
+                        declared_len: Some(h.payload_len),
                     }
                     .to_bytes();
                     Wire::tx_octets(octets, &bytes, false)
@@ -697,7 +700,8 @@ impl CaseSession {
     pub(super) fn parts(&self) -> verdict::Parts<'_> {
         verdict::Parts {
             case: &self.case,
-            received: &self.received,
+            received: &self.received.events,
+            received_dropped: self.received.dropped,
             check_behavior: self.check_behavior,
             check_result: &self.check_result,
             status: self.status.as_ref(),
@@ -709,7 +713,14 @@ impl CaseSession {
     }
 
     pub(super) fn into_record(self) -> SessionRecord {
+        let truncation = Truncation {
+            events_kept: self.received.events.len(),
+            events_dropped: self.received.dropped,
+            wirelog_kept: self.wire.entries.len(),
+            wirelog_dropped: self.wire.dropped,
+        };
         SessionRecord {
+            truncation,
             agent: self.agent,
             index: self.index,
             started_at: self.started_at,
@@ -718,7 +729,7 @@ impl CaseSession {
             tx_octets: self.tx_octets,
             rx_frames: self.rx_frames,
             tx_frames: self.tx_frames,
-            received: self.received,
+            received: self.received.events,
             http_request: self.http_request,
             http_response: self.http_response,
             is_server: self.role == Role::Server,
@@ -747,6 +758,8 @@ pub struct SessionRecord {
     pub local_reason: Option<Vec<u8>>,
     /// Traffic counts of a completed compression series.
     pub traffic: Option<TrafficStats>,
+    /// Where the record was cut ([`super::limits`]).
+    pub truncation: Truncation,
 }
 
 impl Handler for CaseSession {

@@ -71,6 +71,10 @@ pub struct Options {
     /// Microseconds to pause after each chopped or synced write (ours; default 50).
     #[serde(rename = "syncPause")]
     pub sync_pause_us: Option<u64>,
+    /// Largest message (inflated) a case takes, octets; 0 = no limit (ours; default 64 MiB;
+    /// `--max-message-size` overrides it).
+    #[serde(rename = "maxMessageSize")]
+    pub max_message_size: Option<u64>,
     /// Any other option of the original is accepted and reported as ignored.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -92,6 +96,7 @@ impl Options {
             open_handshake_timeout: over.open_handshake_timeout.or(self.open_handshake_timeout),
             parallel: over.parallel.clone().or(self.parallel.clone()),
             sync_pause_us: over.sync_pause_us.or(self.sync_pause_us),
+            max_message_size: over.max_message_size.or(self.max_message_size),
             other,
         }
     }

@@ -15,6 +15,8 @@ use super::session::CaseSession;
 pub struct Parts<'a> {
     pub case: &'a Case,
     pub received: &'a [Ev],
+    /// Events received past the record's limit (not in `received`).
+    pub received_dropped: u64,
     pub check_behavior: Behavior,
     pub check_result: &'a str,
     pub status: Option<&'a CloseStatus>,
@@ -42,6 +44,15 @@ pub fn decide(p: &Parts<'_>, connect_error: Option<&str>) -> Verdict {
 
     // behavior
     let (mut behavior, mut result) = match &case.check {
+        // More than the record keeps is more than any expected outcome.
+        Check::Events if p.received_dropped > 0 => (
+            Behavior::Failed,
+            format!(
+                "The peer sent more than any expected outcome: {} events kept, {} more dropped.",
+                p.received.len(),
+                p.received_dropped
+            ),
+        ),
         Check::Events => match case
             .expected
             .iter()
@@ -199,6 +210,7 @@ mod tests {
         Parts {
             case: c,
             received: rx,
+            received_dropped: 0,
             check_behavior: Behavior::Failed,
             check_result: "",
             status: Some(st),
@@ -277,12 +289,28 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_record_matches_nothing() {
+        // A peer that floods: nothing kept (one huge message), so `received` is empty, and an
+        // expected empty outcome must still not match.
+        let c = case("2.1", "", "").ok(vec![]);
+        let st = status(true, true, Some(1000), false);
+        let tx = BTreeMap::new();
+        let mut p = parts(&c, &[], &st, &tx);
+        assert_eq!(decide(&p, None).behavior, Behavior::Ok);
+        p.received_dropped = 3;
+        let v = decide(&p, None);
+        assert_eq!(v.behavior, Behavior::Failed);
+        assert!(v.result.contains("3 more dropped"), "{}", v.result);
+    }
+
+    #[test]
     fn never_opened() {
         let c = case("1.1.1", "", "").ok(vec![]);
         let tx = BTreeMap::new();
         let p = Parts {
             case: &c,
             received: &[],
+            received_dropped: 0,
             check_behavior: Behavior::Failed,
             check_result: "",
             status: None,

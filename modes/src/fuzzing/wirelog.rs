@@ -1,6 +1,7 @@
 //! The wire log of a case: octets and frames in and out, timers, in the order they happened,
 //! written in the original's report format.
 
+use super::limits::MAX_WIRELOG;
 use super::pyjson::{ascii_log_head, bin_log_head, J};
 
 /// Length and the first 64 octets of some data (all a log line shows).
@@ -127,25 +128,53 @@ impl Wire {
 }
 
 /// Entries plus the switch: octet and frame lines are only kept while it is on; timer lines
-/// always are (as in the original).
+/// always are (as in the original). At most [`MAX_WIRELOG`] lines are kept; the rest are
+/// counted in `dropped`.
 #[derive(Clone, Debug, Default)]
 pub struct Wirelog {
     pub on: bool,
     pub entries: Vec<Wire>,
+    pub dropped: u64,
 }
 
 impl Wirelog {
     pub fn push(&mut self, f: impl FnOnce() -> Wire) {
         if self.on {
-            self.entries.push(f());
+            self.keep(f);
         }
     }
 
     pub fn always(&mut self, w: Wire) {
-        self.entries.push(w);
+        self.keep(|| w);
+    }
+
+    fn keep(&mut self, f: impl FnOnce() -> Wire) {
+        if self.entries.len() < MAX_WIRELOG {
+            self.entries.push(f());
+        } else {
+            self.dropped += 1;
+        }
     }
 
     pub fn to_json(&self) -> J {
         J::Arr(self.entries.iter().map(Wire::to_json).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_past_the_limit_are_counted_not_kept() {
+        let mut w = Wirelog {
+            on: true,
+            ..Wirelog::default()
+        };
+        for _ in 0..MAX_WIRELOG + 3 {
+            w.push(|| Wire::rx_octets(b"x"));
+        }
+        w.always(Wire::Closing);
+        assert_eq!((w.entries.len(), w.dropped), (MAX_WIRELOG, 4));
     }
 }
