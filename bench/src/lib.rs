@@ -102,6 +102,26 @@ pub fn allocator_like_wstest() {
     unsafe { libmimalloc_sys::mi_option_set(15, 1000) };
 }
 
+/// Pin this thread to `core` (modulo the cores there are): servers on core 0, clients on
+/// core 1, as the benches place our own runtimes. `NO_PIN` set: leave it to the scheduler.
+pub fn pin_to(core: usize) {
+    if std::env::var_os("NO_PIN").is_some() {
+        return;
+    }
+    core_affinity::set_for_current(core_affinity::CoreId {
+        id: core % wstest_engine::runtime::available_threads(),
+    });
+}
+
+/// The core list for `taskset -c` that [`pin_to`] would pick for `core`, or `None` under
+/// `NO_PIN` (a peer process is then left unpinned, as ours are).
+pub fn taskset_core(core: usize) -> Option<String> {
+    if std::env::var_os("NO_PIN").is_some() {
+        return None;
+    }
+    Some((core % wstest_engine::runtime::available_threads()).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

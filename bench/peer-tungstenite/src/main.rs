@@ -1,9 +1,14 @@
 //! usage: peer-tungstenite URL CONNECTIONS WINDOW SIZE SECONDS
 //! Opens CONNECTIONS WebSocket connections on one thread (a current-thread tokio runtime),
-//! keeps WINDOW binary messages of SIZE octets in flight on each, and prints one JSON line:
+//! keeps WINDOW binary messages of SIZE octets in flight on each (a writer and a reader task
+//! per connection), and prints one JSON line:
 //! {"messages": N, "seconds": S, "msgs_per_sec": R}.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -37,28 +42,63 @@ fn main() {
         let mut tasks = Vec::new();
         for ws in socks {
             let payload = payload.clone();
-            tasks.push(tokio::spawn(async move {
-                let (mut tx, mut rx) = ws.split();
-                let mut done = 0u64;
-                let mut in_flight = 0usize;
-                loop {
-                    while in_flight < window && Instant::now() < end {
+            // A writer and a reader at once, as a pipelining client must be: one task that
+            // only reads between bursts of writes stops reading while a write waits on a full
+            // socket, and against a server with flow control (which stops reading from a
+            // client that leaves its echoes unread) both sides then wait on each other.
+            let (mut tx, mut rx) = ws.split();
+            let permits = Arc::new(Semaphore::new(window));
+            let sent = Arc::new(AtomicU64::new(0));
+            let over = Arc::new(AtomicBool::new(false));
+            let more = Arc::new(Notify::new());
+            let (w_permits, w_sent, w_over, w_more) =
+                (permits.clone(), sent.clone(), over.clone(), more.clone());
+            let writer = tokio::spawn(async move {
+                while Instant::now() < end {
+                    w_permits.acquire().await.expect("window").forget();
+                    // Feed while more permits are at hand, flush once per burst. Each
+                    // message counts as owed before it is fed (a feed can wait on a full
+                    // socket, and its echoes must be read meanwhile).
+                    loop {
+                        w_sent.fetch_add(1, Ordering::Release);
+                        w_more.notify_one();
                         tx.feed(Message::binary(payload.clone())).await.expect("send");
-                        in_flight += 1;
+                        if Instant::now() >= end {
+                            break;
+                        }
+                        match w_permits.try_acquire() {
+                            Ok(p) => p.forget(),
+                            Err(_) => break,
+                        }
                     }
                     tx.flush().await.expect("flush");
-                    if in_flight == 0 {
-                        break;
+                }
+                w_over.store(true, Ordering::Release);
+                w_more.notify_one();
+                tx
+            });
+            tasks.push(tokio::spawn(async move {
+                let mut done = 0u64;
+                loop {
+                    // A read is never cancelled (a frame half read would be lost): the
+                    // reader waits on the writer only when no echo is owed.
+                    if done == sent.load(Ordering::Acquire) {
+                        if over.load(Ordering::Acquire) {
+                            break;
+                        }
+                        more.notified().await;
+                        continue;
                     }
                     match rx.next().await {
                         Some(Ok(Message::Binary(_))) => {
-                            in_flight -= 1;
                             done += 1;
+                            permits.add_permits(1);
                         }
                         Some(Ok(_)) => {}
                         _ => break,
                     }
                 }
+                let mut tx = writer.await.expect("writer");
                 let _ = tx.close().await;
                 done
             }));

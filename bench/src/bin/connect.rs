@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use wstest_bench::pin_to;
 use wstest_engine::runtime::{limits, spawn_workers, RuntimeConfig, Shutdown};
 use wstest_modes::common::ClientOptions;
 use wstest_modes::massconnect::{run, MassConfig};
@@ -130,13 +131,6 @@ fn leave_no_time_wait(s: &impl std::os::fd::AsRawFd) {
     // SAFETY: the descriptor stays open (owned by the caller) for the borrow's duration.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(s.as_raw_fd()) };
     let _ = socket2::SockRef::from(&fd).set_linger(Some(Duration::ZERO));
-}
-
-/// Pin this thread to `core` (modulo the cores there are), where the servers run.
-fn pin_to(core: usize) {
-    core_affinity::set_for_current(core_affinity::CoreId {
-        id: core % wstest_engine::runtime::available_threads(),
-    });
 }
 
 /// A loopback listener with our echoserver's backlog (std's default of 128 would drop SYNs),

@@ -8,17 +8,23 @@
 //!    p99s and the ratios to each floor.
 //! 2. Throughput: pipelined echo, messages per second per client core, wstest's probe (one
 //!    thread) against our echoserver, and the tokio-tungstenite peer (bench/peer-tungstenite,
-//!    built here if cargo can) doing the same work.
+//!    built here if cargo can) doing the same work, each alone on the client core (the
+//!    share of that core each kept busy is measured from /proc/stat, so the ratio per
+//!    core holds where the shared server, not the client, is the limit); and a pipelined
+//!    raw-TCP floor moving the same bytes.
+//! 3. Allocations per echoed message, client and server together.
 //!
 //! usage: cargo run --release -p wstest-bench --bin e2e -- [--sizes 64,1024] [--count N]
 //!        [--rounds R] [--conns C] [--window W] [--seconds S] [--no-peer]
 //! env (for comparisons): NO_PIN=1 leaves threads unpinned, EPOLL=1 uses the epoll driver,
 //! WSTEST_URING_FLAGS=none|defer changes the io_uring setup (see engine/src/runtime/driver.rs).
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wstest_engine::runtime::{spawn_workers, RuntimeConfig, Shutdown};
@@ -27,8 +33,43 @@ use wstest_modes::common::{ClientOptions, ServerOptions};
 use wstest_modes::echo::{echo_server_name, start_echo_server};
 use wstest_modes::wsperf::{run_probe, ProbeConfig};
 
+/// mimalloc, counting allocations (and reallocations) while `COUNTING` is on.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
+
+impl Counting {
+    fn count(size: usize) {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            ALLOC_BYTES.fetch_add(size as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+// SAFETY: every call is passed on to mimalloc unchanged; counting touches only atomics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        Self::count(l.size());
+        unsafe { mimalloc::MiMalloc.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        Self::count(l.size());
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        Self::count(new);
+        unsafe { mimalloc::MiMalloc.realloc(p, l, new) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { mimalloc::MiMalloc.dealloc(p, l) }
+    }
+}
+
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: Counting = Counting;
 
 struct Args {
     sizes: Vec<usize>,
@@ -73,12 +114,15 @@ fn args() -> Args {
     a
 }
 
-/// Raw TCP ping-pong: `count` round trips of `size` octets each way.
+/// Raw TCP ping-pong: `count` round trips of `size` octets each way, blocking sockets, the
+/// server thread on core 0 and the client thread on core 1 as ours are placed (on a VM a
+/// wake-up across cores can cost tens of microseconds, so the floor must pay it too).
 fn floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
     let size = size.max(1);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let server = std::thread::spawn(move || {
+        wstest_bench::pin_to(0);
         let (mut s, _) = l.accept().unwrap();
         s.set_nodelay(true).unwrap();
         let mut buf = vec![0u8; size];
@@ -88,20 +132,24 @@ fn floor_rtt(size: usize, count: u64, warmup: u64) -> Latency {
             }
         }
     });
-    let mut c = TcpStream::connect(addr).unwrap();
-    c.set_nodelay(true).unwrap();
-    let out = vec![b'x'; size];
-    let mut back = vec![0u8; size];
-    let mut lat = Latency::new();
-    for i in 0..count + warmup {
-        let t = Instant::now();
-        c.write_all(&out).unwrap();
-        c.read_exact(&mut back).unwrap();
-        if i >= warmup {
-            lat.record(t.elapsed());
+    let client = std::thread::spawn(move || {
+        wstest_bench::pin_to(1);
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_nodelay(true).unwrap();
+        let out = vec![b'x'; size];
+        let mut back = vec![0u8; size];
+        let mut lat = Latency::new();
+        for i in 0..count + warmup {
+            let t = Instant::now();
+            c.write_all(&out).unwrap();
+            c.read_exact(&mut back).unwrap();
+            if i >= warmup {
+                lat.record(t.elapsed());
+            }
         }
-    }
-    drop(c);
+        lat
+    });
+    let lat = client.join().unwrap();
     server.join().unwrap();
     lat
 }
@@ -320,6 +368,34 @@ fn ws_probe(url: &str, cfg: ProbeConfig) -> wstest_modes::wsperf::ProbeResult {
     r
 }
 
+/// Busy and total jiffies of one core so far (`/proc/stat`), or `None` when unpinned.
+fn core_jiffies(core: usize) -> Option<(u64, u64)> {
+    let core = wstest_bench::taskset_core(core)?;
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(&format!("cpu{core}")))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    // idle and iowait
+    Some((total - v.get(3)? - v.get(4)?, total))
+}
+
+/// The share of the client core that `run` kept busy, and what `run` returned.
+fn on_client_core<T>(run: impl FnOnce() -> T) -> (T, Option<f64>) {
+    let a = core_jiffies(1);
+    let r = run();
+    let b = core_jiffies(1);
+    let busy = a
+        .zip(b)
+        .and_then(|((b0, t0), (b1, t1))| (t1 > t0).then(|| (b1 - b0) as f64 / (t1 - t0) as f64));
+    (r, busy)
+}
+
 fn us(l: &Latency, q: f64) -> f64 {
     l.quantile_us(q)
 }
@@ -394,49 +470,104 @@ fn main() {
         "\n# throughput: pipelined, {} connections x window {}, one client thread, {} s",
         a.conns, a.window, a.seconds
     );
-    println!("size\twstest_msgs_per_s\tpeer_msgs_per_s\tratio\twstest_MB_per_s\tfloor_MB_per_s\tfloor_ratio");
+    // Per client core: messages per second of the client core kept busy (both clients run
+    // alone on core 1; /proc/stat counts what that core did, the kernel's share included).
+    println!("size\twstest_msgs_per_s\twstest_core_busy\tpeer_msgs_per_s\tpeer_core_busy\tratio\tratio_per_core\twstest_MB_per_s\tfloor_MB_per_s\tfloor_ratio");
     let peer = if a.peer { peer_binary() } else { None };
     for &size in &a.sizes {
+        let (r, ws_busy) = on_client_core(|| {
+            ws_probe(
+                &url,
+                ProbeConfig {
+                    connections: a.conns,
+                    count: 0,
+                    duration: Some(a.seconds),
+                    size,
+                    binary: true,
+                    window: a.window,
+                    timeout_ms: ((a.seconds + 30.0) * 1000.0) as u64,
+                    ..Default::default()
+                },
+            )
+        });
+        let (peer_rate, peer_busy) = on_client_core(|| {
+            peer.as_ref().and_then(|bin| {
+                // On the client core, as our probe is (taskset), unless NO_PIN.
+                let mut cmd = match wstest_bench::taskset_core(1) {
+                    Some(core) => {
+                        let mut c = Command::new("taskset");
+                        c.args(["-c", &core]).arg(bin);
+                        c
+                    }
+                    None => Command::new(bin),
+                };
+                let o = cmd
+                    .args([
+                        url.as_str(),
+                        &a.conns.to_string(),
+                        &a.window.to_string(),
+                        &size.to_string(),
+                        &a.seconds.to_string(),
+                    ])
+                    .output()
+                    .ok()?;
+                let t = String::from_utf8_lossy(&o.stdout);
+                let v: serde_json::Value = serde_json::from_str(t.trim()).ok()?;
+                v["msgs_per_sec"].as_f64()
+            })
+        });
+        let floor = pipelined_floor(size, a.conns, a.window, a.seconds);
+        let ws_bytes = r.msgs_per_sec * size as f64;
+        let cell = |b: Option<f64>| b.map_or("-".into(), |b| format!("{b:.2}"));
+        let (peer_col, ratio, per_core) = match peer_rate {
+            Some(p) => (
+                format!("{p:.0}"),
+                format!("{:.2}", r.msgs_per_sec / p),
+                ws_busy.zip(peer_busy).map_or("-".into(), |(w, pb)| {
+                    format!("{:.2}", (r.msgs_per_sec / w) / (p / pb))
+                }),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{size}\t{:.0}\t{}\t{peer_col}\t{}\t{ratio}\t{per_core}\t{:.0}\t{:.0}\t{:.2}",
+            r.msgs_per_sec,
+            cell(ws_busy),
+            cell(peer_busy),
+            ws_bytes / 1e6,
+            floor / 1e6,
+            ws_bytes / floor
+        );
+    }
+    // Allocations per echoed message, client and server together (one process), in a
+    // pipelined run as above; the connections' handshakes are counted too (a few hundred
+    // allocations, next to tens of thousands of messages).
+    println!("\n# allocations per echoed message (client and server together), pipelined, 1 s");
+    println!("size\tmessages\tallocs_per_msg\talloc_bytes_per_msg");
+    for &size in &a.sizes {
+        ALLOCS.store(0, Ordering::Relaxed);
+        ALLOC_BYTES.store(0, Ordering::Relaxed);
+        COUNTING.store(true, Ordering::Relaxed);
         let r = ws_probe(
             &url,
             ProbeConfig {
                 connections: a.conns,
                 count: 0,
-                duration: Some(a.seconds),
+                duration: Some(1.0),
                 size,
                 binary: true,
                 window: a.window,
-                timeout_ms: ((a.seconds + 30.0) * 1000.0) as u64,
+                timeout_ms: 31_000,
                 ..Default::default()
             },
         );
-        let peer_rate = peer.as_ref().and_then(|bin| {
-            let o = Command::new(bin)
-                .args([
-                    url.as_str(),
-                    &a.conns.to_string(),
-                    &a.window.to_string(),
-                    &size.to_string(),
-                    &a.seconds.to_string(),
-                ])
-                .output()
-                .ok()?;
-            let t = String::from_utf8_lossy(&o.stdout);
-            let v: serde_json::Value = serde_json::from_str(t.trim()).ok()?;
-            v["msgs_per_sec"].as_f64()
-        });
-        let floor = pipelined_floor(size, a.conns, a.window, a.seconds);
-        let ws_bytes = r.msgs_per_sec * size as f64;
-        let (peer_col, ratio) = match peer_rate {
-            Some(p) => (format!("{p:.0}"), format!("{:.2}", r.msgs_per_sec / p)),
-            None => ("-".into(), "-".into()),
-        };
+        COUNTING.store(false, Ordering::Relaxed);
+        let n = r.received.max(1) as f64;
         println!(
-            "{size}\t{:.0}\t{peer_col}\t{ratio}\t{:.0}\t{:.0}\t{:.2}",
-            r.msgs_per_sec,
-            ws_bytes / 1e6,
-            floor / 1e6,
-            ws_bytes / floor
+            "{size}\t{}\t{:.2}\t{:.0}",
+            r.received,
+            ALLOCS.load(Ordering::Relaxed) as f64 / n,
+            ALLOC_BYTES.load(Ordering::Relaxed) as f64 / n
         );
     }
     server.stop();

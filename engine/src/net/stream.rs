@@ -23,6 +23,28 @@ impl Stream {
     pub fn is_tls(&self) -> bool {
         !matches!(self, Stream::Plain(_))
     }
+
+    /// The TCP socket of a plain stream (socket options, readiness); `None` under TLS.
+    pub fn as_tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Plain(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The TCP socket of a plain stream, or the stream back when it is TLS.
+    pub fn into_tcp(self) -> Result<TcpStream, Stream> {
+        match self {
+            Stream::Plain(t) => Ok(t),
+            s => Err(s),
+        }
+    }
+}
+
+impl From<TcpStream> for Stream {
+    fn from(t: TcpStream) -> Self {
+        Stream::Plain(t)
+    }
 }
 
 // TLS operations are boxed: their futures are several hundred octets (TLS state machines),

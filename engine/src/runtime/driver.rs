@@ -99,6 +99,7 @@ fn uring_setup() -> io_uring::Builder {
 /// Run `fut` to completion on a fresh runtime of this driver on the current thread. With
 /// `fallback`, a failure to set up io_uring falls back to epoll (and says so once).
 pub fn block_on<F: Future>(driver: Driver, fallback: bool, fut: F) -> io::Result<F::Output> {
+    let fut = super::yielder::main(fut);
     match driver {
         Driver::Uring => match RuntimeBuilder::<IoUringDriver>::new()
             .with_entries(1024)

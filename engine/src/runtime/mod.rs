@@ -8,6 +8,7 @@ pub mod listener;
 pub mod mailbox;
 pub mod pool;
 pub mod shutdown;
+mod yielder;
 
 pub use driver::{block_on, resolve_driver, Driver, DriverKind};
 pub use listener::{bind_reuseport, BindError, FirstAck, Tuning};
@@ -17,3 +18,4 @@ pub use pool::{
     Workers,
 };
 pub use shutdown::{install_signal_handler, Shutdown};
+pub use yielder::yield_now;

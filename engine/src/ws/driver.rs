@@ -59,6 +59,16 @@ pub trait Handler {
     fn notifier(&self) -> Option<Rc<LocalNotify>> {
         None
     }
+    /// Whether the handler takes more input now. A handler that hands messages on to a
+    /// consumer with a bounded queue answers `false` while that queue is full: the driver
+    /// then stops reading from the peer (as it does when the peer leaves too much output
+    /// queued) until the handler's notifier fires and it answers `true` again.
+    fn accepts_input(&self) -> bool {
+        true
+    }
+    /// Everything queued for the peer has been written (called once each time the queue
+    /// empties): a producer that waits for room can go on.
+    fn on_drained(&mut self, _conn: &mut Connection, _now: Instant) {}
 }
 
 /// A handler that ignores everything (the connection still answers pings and closes).
@@ -290,6 +300,8 @@ pub async fn drive<H: Handler>(
     // connection that never needs one does not carry its 640 octets.
     let mut timer: Option<std::pin::Pin<Box<monoio::time::Sleep>>> = None;
     let mut turns = 0u32;
+    // Something was queued for the peer at the last turn (see `Handler::on_drained`).
+    let mut was_queued = false;
 
     loop {
         turns += 1;
@@ -321,8 +333,15 @@ pub async fn drive<H: Handler>(
                 }
             }
         }
-        flow.update(out.queued(conn), &opts.flow, now);
-        if flow.reading() {
+        let queued = out.queued(conn);
+        if queued == 0 && was_queued {
+            handler.on_drained(conn, now);
+            was_queued = false;
+            continue;
+        }
+        was_queued = queued > 0;
+        flow.update(queued, &opts.flow, now);
+        if flow.reading() && handler.accepts_input() {
             if let Some(rd) = parked.take() {
                 reading.set(start_read(rd, &mut rbuf, conn, &mut direct).fuse());
             }

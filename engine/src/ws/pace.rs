@@ -1,30 +1,9 @@
 //! Cooperative waits on the runtime: give the other tasks of this thread (and the runtime's
 //! I/O) a turn, and pause paced writes without ever sleeping the thread.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// Pending once, then ready: the task goes to the back of the run queue, so every other task
-/// of this thread runs and the runtime submits and reaps I/O before this one goes on.
-pub fn yield_now() -> YieldNow {
-    YieldNow(false)
-}
-
-pub struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
+pub use crate::runtime::yield_now;
 
 /// The runtime's timer counts milliseconds: shorter pauses are turns of the runtime.
 const TIMER_RESOLUTION: Duration = Duration::from_millis(1);

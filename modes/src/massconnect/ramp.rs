@@ -291,7 +291,7 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
             st.timeline[sec] += 1;
             // Reading TCP_INFO costs a few percent of a handshake: every one of a thread's
             // first 64, then one in 64.
-            if let (true, Stream::Plain(tcp)) = (ctx.connect.fastopen, &stream) {
+            if let (true, Some(tcp)) = (ctx.connect.fastopen, stream.as_tcp()) {
                 let n = st.handshake.count();
                 if n <= 64 || n.is_multiple_of(64) {
                     st.fastopen_checked += 1;
@@ -496,15 +496,17 @@ async fn retry_wait(delay: Duration, stop: &Shutdown) {
 /// stay with this task until they are at rest (plain) or end (TLS).
 async fn keep(ctx: &Ctx, slot: u64, attempts: u64, o: Opened) -> Held {
     match o {
-        Opened::Fresh(Stream::Plain(tcp), leftover) => {
-            let start = if leftover.is_empty() {
-                Start::AtRest
-            } else {
-                Start::Input(leftover)
-            };
-            hold_plain(ctx, slot, attempts, tcp, start).await
-        }
-        Opened::Fresh(other, leftover) => hold_driven(ctx, other, leftover).await,
+        Opened::Fresh(stream, leftover) => match stream.into_tcp() {
+            Ok(tcp) => {
+                let start = if leftover.is_empty() {
+                    Start::AtRest
+                } else {
+                    Start::Input(leftover)
+                };
+                hold_plain(ctx, slot, attempts, tcp, start).await
+            }
+            Err(tls) => hold_driven(ctx, tls, leftover).await,
+        },
         Opened::Woke(fd, rest) => {
             let tcp = match monoio::net::TcpStream::from_std(std::net::TcpStream::from(fd)) {
                 Ok(t) => t,
@@ -633,7 +635,7 @@ async fn hold_plain(
             }
         };
         let ping_now = match woke {
-            Wake::Release => return Held::Released(Some((Stream::Plain(tcp), conn))),
+            Wake::Release => return Held::Released(Some((tcp.into(), conn))),
             Wake::Readable(false) => return Held::Lost("reset"),
             Wake::Readable(true) => false,
             Wake::Ping => {
@@ -684,7 +686,7 @@ async fn holder_task(ctx: Rc<Ctx>) {
                 let c = ctx.clone();
                 drop(monoio::spawn(async move {
                     let _guard = guard;
-                    close(&c, Stream::Plain(tcp), None).await
+                    close(&c, tcp.into(), None).await
                 }));
             }
             return;

@@ -1,16 +1,14 @@
 //! A WAMP client session over one WebSocket connection, for the checks and the load: send a
-//! message, await the next one. The WebSocket protocol is the engine's [`Connection`]; this
-//! only moves octets between it and the stream (reads and writes take turns, which is enough
-//! for a client that waits for each answer).
+//! message, await the next one. The connection is the engine's [`Session`] (driven in a
+//! task of its own: reads and writes at once, timers, flow control); this only encodes and
+//! decodes WAMP messages.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use rmpv::Value;
-use wstest_engine::net::{Stream, WsUrl};
-use wstest_engine::proto::{CloseCode, Connection, Event};
-use wstest_engine::ws::{connect_ws, ClientError, WsClientOptions};
+use wstest_engine::net::WsUrl;
+use wstest_engine::proto::CloseCode;
+use wstest_engine::ws::{ClientError, Session, SessionError, WsClientOptions};
 
 use super::message::{dict, DecodeError, Message};
 use super::serializer::Serializer;
@@ -26,8 +24,6 @@ pub enum PeerError {
         offered: &'static str,
         got: Option<String>,
     },
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
     #[error("the connection closed ({0})")]
     Closed(String),
     #[error("no message within {0:?}")]
@@ -48,14 +44,19 @@ pub fn show(m: &Message) -> String {
         .unwrap_or_else(|_| m.msg_type().name().to_string())
 }
 
+impl From<SessionError> for PeerError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Closed(why) => PeerError::Closed(why),
+            // Callers map a timeout with the duration they waited (see `recv_until`).
+            SessionError::Timeout => PeerError::Timeout(Duration::ZERO),
+        }
+    }
+}
+
 pub struct Peer {
-    stream: Stream,
-    conn: Connection,
+    ws: Session,
     pub ser: Serializer,
-    inbox: VecDeque<Result<Message, DecodeError>>,
-    rbuf: Option<Vec<u8>>,
-    wbuf: Vec<u8>,
-    closed: Option<String>,
     pub session: u64,
     /// WELCOME.Details (the router's roles and features).
     pub welcome: super::message::Dict,
@@ -71,30 +72,20 @@ impl Peer {
     ) -> Result<Peer, PeerError> {
         let mut o = opts.clone();
         o.protocols = vec![ser.subprotocol().to_string()];
-        let c = connect_ws(url, &o).await?;
-        if c.response.protocol.as_deref() != Some(ser.subprotocol()) {
+        let ws = Session::open(url, &o).await?;
+        if ws.response.protocol.as_deref() != Some(ser.subprotocol()) {
             return Err(PeerError::Subprotocol {
                 offered: ser.subprotocol(),
-                got: c.response.protocol.clone(),
+                got: ws.response.protocol.clone(),
             });
         }
-        let mut p = Peer {
-            stream: c.stream,
-            conn: c.conn,
+        Ok(Peer {
+            ws,
             ser,
-            inbox: VecDeque::new(),
-            rbuf: None,
-            wbuf: Vec::new(),
-            closed: None,
             session: 0,
             welcome: Vec::new(),
             last_request: 0,
-        };
-        let mut leftover = c.leftover;
-        if !leftover.is_empty() {
-            p.input(&mut leftover);
-        }
-        Ok(p)
+        })
     }
 
     /// A fresh request id (session scope, sequential).
@@ -103,38 +94,12 @@ impl Peer {
         self.last_request
     }
 
-    fn input(&mut self, data: &mut [u8]) {
-        let now = Instant::now();
-        let (ser, inbox, closed) = (self.ser, &mut self.inbox, &mut self.closed);
-        self.conn.handle_input_all(data, now, |_, ev| match ev {
-            Event::Message(m) => inbox.push_back(ser.decode(&m.data, m.binary)),
-            Event::Close { code, reason } => {
-                *closed = Some(format!("close code {:?} {reason:?}", code.map(|c| c.0)));
-            }
-            Event::Failed(e) => *closed = Some(format!("WebSocket protocol error: {e}")),
-            _ => {}
-        });
-    }
-
-    async fn flush(&mut self) -> Result<(), PeerError> {
-        while self.conn.has_transmit() {
-            let mut buf = std::mem::take(&mut self.wbuf);
-            buf.clear();
-            self.conn.take_transmit(&mut buf);
-            let (res, buf) = self.stream.write_all(buf).await;
-            self.wbuf = buf;
-            res?;
-        }
-        Ok(())
-    }
-
     pub async fn send(&mut self, m: &Message) -> Result<(), PeerError> {
         let b = self
             .ser
             .encode(m)
             .map_err(|e| PeerError::Closed(e.to_string()))?;
-        self.conn.send_message(self.ser.is_binary(), &b);
-        self.flush().await
+        Ok(self.ws.send(self.ser.is_binary(), b).await?)
     }
 
     /// The next message (waiting up to `timeout`).
@@ -148,60 +113,16 @@ impl Peer {
         self.recv_until(None, Duration::ZERO).await
     }
 
-    /// The next message, by `deadline` if one is given. On plain TCP only the wait for
-    /// readability is given up at the deadline, never a read under way (a read the ring had
-    /// already completed would take its octets along and leave the stream out of step for
-    /// the next step). TLS has octets of its own buffered, so there the read itself is timed.
     async fn recv_until(
         &mut self,
         deadline: Option<Instant>,
         timeout: Duration,
     ) -> Result<Message, PeerError> {
-        loop {
-            if let Some(m) = self.inbox.pop_front() {
-                return Ok(m?);
-            }
-            if let Some(c) = &self.closed {
-                return Err(PeerError::Closed(c.clone()));
-            }
-            if let Some(d) = deadline {
-                let left = d.saturating_duration_since(Instant::now());
-                if let Stream::Plain(t) = &self.stream {
-                    match monoio::time::timeout(left, t.readable(false)).await {
-                        Ok(r) => r?,
-                        Err(_) => return Err(PeerError::Timeout(timeout)),
-                    }
-                } else {
-                    match monoio::time::timeout(left, self.read_some()).await {
-                        Ok(r) => r?,
-                        Err(_) => return Err(PeerError::Timeout(timeout)),
-                    }
-                    continue;
-                }
-            }
-            self.read_some().await?;
+        match self.ws.recv(deadline).await {
+            Ok(m) => Ok(self.ser.decode(&m.data, m.binary)?),
+            Err(SessionError::Timeout) => Err(PeerError::Timeout(timeout)),
+            Err(e) => Err(e.into()),
         }
-    }
-
-    /// One read into the protocol (and the pongs or close replies it makes).
-    async fn read_some(&mut self) -> Result<(), PeerError> {
-        // A (TLS) read cancelled by a timeout takes its buffer along: then a new one.
-        let buf = self
-            .rbuf
-            .take()
-            .unwrap_or_else(|| Vec::with_capacity(16 * 1024));
-        let (res, mut buf) = self.stream.read(buf).await;
-        match res? {
-            0 => {
-                self.conn.handle_eof();
-                self.closed.get_or_insert_with(|| "TCP closed".into());
-            }
-            n => self.input(&mut buf[..n]),
-        }
-        buf.clear();
-        self.rbuf = Some(buf);
-        // Pongs and close replies.
-        self.flush().await
     }
 
     /// HELLO to `realm`; returns the session id from WELCOME.
@@ -254,9 +175,8 @@ impl Peer {
         }
     }
 
-    /// Close the WebSocket (best effort).
-    pub async fn close(mut self) {
-        self.conn.close(Some(CloseCode::NORMAL), "", Instant::now());
-        let _ = self.flush().await;
+    /// Close the WebSocket: the closing handshake, bounded by the close timeout.
+    pub async fn close(self) {
+        self.ws.close(CloseCode::NORMAL, "").await;
     }
 }

@@ -283,6 +283,15 @@ impl Handler for WampHandler {
         }
     }
 
+    /// Answers the router has for this session and the session's thread has not taken yet
+    /// are output too: above a sixteenth of their limit the session is not read from (as
+    /// with octets waiting for its socket), so a client that floods requests is slowed to
+    /// the pace the router answers them instead of filling the router's queues. Each
+    /// answer that arrives wakes the handler, which takes them and lets reading go on.
+    fn accepts_input(&self) -> bool {
+        self.closing || self.backlog.outbound.load(Ordering::Relaxed) < self.limits.outbound / 16
+    }
+
     fn on_closed(
         &mut self,
         _s: &wstest_engine::proto::connection::CloseStatus,

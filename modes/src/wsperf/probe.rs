@@ -202,6 +202,16 @@ fn rank(o: Outcome) -> u8 {
     }
 }
 
+/// Octets a connection may have queued for the wire (not yet taken by its driver) and still
+/// queue another message. The window counts messages sent and not yet echoed; a message is
+/// only made once the octets before it are nearly on their way, so large messages wait in
+/// the kernel's socket buffers instead of piling up in ours (32 × 1 MiB per connection was
+/// half a gigabyte of fresh pages to fault in, and a sixth of the floor's throughput), and
+/// the buffers the driver gives back are reused. Every echo calls [`ProbeHandler::fill`]
+/// again, and a message still queued always has an echo to come, so a held-back message is
+/// sent as soon as the queue drains.
+const SEND_AHEAD: usize = 256 * 1024;
+
 /// What one thread gathers from its connections.
 #[derive(Default)]
 struct Shard {
@@ -262,6 +272,7 @@ impl ProbeHandler {
             && self.in_flight.len() < self.window
             && !self.sending_over(now)
             && self.interval.is_none_or(|_| self.next_send <= now)
+            && conn.transmit_len() < SEND_AHEAD
         {
             conn.send_message(self.binary, &self.payload);
             self.in_flight.push_back(match self.interval {
