@@ -27,7 +27,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 for i in $(seq "$S"); do
-  "$WSTEST" -m echoserver -w "ws://127.0.0.1:$PORT" -u 0 --threads 1 --deflate off \
+  "$WSTEST" -m echoserver -w "ws://127.0.0.1:$PORT" -u 0 --threads 1 --deflate off --reuse-port \
     >"$OUT/server$i.log" 2>&1 &
   PIDS+=($!)
 done

@@ -114,6 +114,11 @@ pub struct Cli {
     /// processes started side by side with fewer threads than cores.
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
+    /// Server modes: share the port with servers already listening there (SO_REUSEPORT; the
+    /// kernel spreads connections over all of them), as several processes of one load
+    /// test do. Without it a port that has a listener is an error.
+    #[arg(long)]
+    pub reuse_port: bool,
     /// Listen backlog for server modes.
     #[arg(long, default_value_t = 1024)]
     pub backlog: i32,
@@ -130,6 +135,10 @@ pub struct Cli {
     /// with 1008 and counted as stalled (default 30).
     #[arg(long, value_parser = seconds)]
     pub stall_timeout: Option<f64>,
+    /// wampserver: a connection that sends no message (HELLO) this long after its upgrade is
+    /// closed with 1008 and counted as silent (default 10).
+    #[arg(long, value_parser = seconds)]
+    pub hello_timeout: Option<f64>,
     /// Extra CA certificates (PEM) to trust for wss:// (clients).
     #[arg(long)]
     pub cacert: Option<PathBuf>,

@@ -145,6 +145,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         ident: cli.ident.clone(),
         deflate: server_deflate.clone(),
         flow: server_flow(&cli),
+        share_port: cli.reuse_port,
     };
     let client_opts = ClientOptions {
         cacert: cli.cacert.clone(),
@@ -360,6 +361,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 cert: cli.cert.clone(),
                 runtime: runtime.clone(),
                 max_message_size: cli.max_message_size,
+                share_port: cli.reuse_port,
             };
             let r = wstest_modes::fuzzing::server::run(&cfg, shutdown)?;
             let mut lines: Vec<String> = r
@@ -514,6 +516,20 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             if shutdown.is_triggered() {
                 return Err(ModeError::Interrupted);
             }
+            // A server no handshake ever succeeded with could not be reached at all.
+            let unreachable: Vec<String> = r
+                .servers
+                .iter()
+                .filter(|s| s.handshakes == 0)
+                .map(|s| {
+                    let errs: Vec<String> =
+                        s.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                    format!("cannot connect to {}: {}", s.uri, errs.join(", "))
+                })
+                .collect();
+            if !unreachable.is_empty() {
+                return Err(ModeError::Unreachable(unreachable.join("; ")));
+            }
             let short: Vec<&str> = r
                 .servers
                 .iter()
@@ -537,17 +553,24 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 server,
                 webport: cli.webport,
                 realms: (!cli.realm.is_empty()).then(|| cli.realm.clone()),
-                limits: Default::default(),
+                limits: wstest_modes::wamp::server::Limits {
+                    hello: cli.hello_timeout.map_or(
+                        wstest_modes::wamp::server::HELLO_TIMEOUT,
+                        Duration::from_secs_f64,
+                    ),
+                    ..Default::default()
+                },
             };
             let r = wstest_modes::wamp::server::run(&cfg, shutdown)?;
             let line = format!(
-                "wampserver stopped: {} sessions, {} messages in, {} out, {} aborted, {} too slow, {} flooding",
+                "wampserver stopped: {} sessions, {} messages in, {} out, {} aborted, {} too slow, {} flooding, {} silent",
                 r.router.sessions,
                 r.router.messages_in,
                 r.router.messages_out,
                 r.router.aborts,
                 r.dropped_slow,
-                r.dropped_flooding
+                r.dropped_flooding,
+                r.dropped_silent
             );
             emit(&cli, &r, &line)
         }

@@ -9,7 +9,6 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -19,7 +18,6 @@ use common::*;
 use socket2::{Domain, Socket, Type};
 use wstest_engine::proto::handshake::{ClientHandshake, ClientOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wstest");
 /// `--max-queued` given to every server.
 const MAX_QUEUED: usize = 1 << 20;
 /// What a server process may grow by beyond what it may queue for its clients: a read
@@ -28,55 +26,6 @@ const MAX_QUEUED: usize = 1 << 20;
 const SLACK: u64 = 24 << 20;
 /// Octets each flooding client tries to write; far more than any bound.
 const FLOOD: usize = 96 << 20;
-
-/// A server mode in a process of its own, killed on drop.
-struct Proc {
-    child: Child,
-    port: u16,
-}
-
-impl Proc {
-    fn start(mode: &str, extra: &[&str]) -> Proc {
-        let port = free_port();
-        let child = Command::new(BIN)
-            .args(["-m", mode, "-w", &format!("ws://127.0.0.1:{port}")])
-            .args(["--threads", "1", "--max-queued", &MAX_QUEUED.to_string()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start wstest");
-        wait_port(port);
-        Proc { child, port }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn rss(&self) -> u64 {
-        rss_of(self.child.id())
-    }
-
-    /// SIGTERM, then what the process printed.
-    fn stop(mut self) -> String {
-        // SAFETY: signalling our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let mut out = String::new();
-        if let Some(mut so) = self.child.stdout.take() {
-            let _ = so.read_to_string(&mut out);
-        }
-        let _ = self.child.wait();
-        out
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A socket with a small receive buffer (so that not reading is felt at once), handshaken,
 /// offering `protocol`.
@@ -264,7 +213,15 @@ fn ended_by_server(s: &TcpStream) -> bool {
 /// memory grows by at most `bound` (what it may queue for them plus `SLACK`), and a good
 /// client is served meanwhile.
 fn bounded_against(mode: &str, protocol: Option<&str>, what: Flood, bound: u64) {
-    let server = Proc::start(mode, &["--stall-timeout", "60"]);
+    let server = Proc::start(
+        mode,
+        &[
+            "--max-queued",
+            &MAX_QUEUED.to_string(),
+            "--stall-timeout",
+            "60",
+        ],
+    );
     let addr = server.addr();
     assert_mode_serves(mode, addr);
     let before = server.rss();
@@ -342,7 +299,15 @@ fn wampserver_stays_bounded_against_clients_that_do_not_read() {
 /// counts it, and the connection ends (the client sees the close, or a reset).
 #[test]
 fn a_client_that_stalls_past_the_timeout_is_closed_and_counted() {
-    let server = Proc::start("echoserver", &["--stall-timeout", "1"]);
+    let server = Proc::start(
+        "echoserver",
+        &[
+            "--max-queued",
+            &MAX_QUEUED.to_string(),
+            "--stall-timeout",
+            "1",
+        ],
+    );
     let addr = server.addr();
     let mut f = flood(addr, None, Flood::Pings, false);
     let sent = f.wait();

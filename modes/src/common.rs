@@ -35,6 +35,8 @@ pub struct ServerOptions {
     /// What a connection may queue for a client that does not read (`--max-queued`,
     /// `--stall-timeout`).
     pub flow: FlowLimits,
+    /// Share a port another server already listens on (`--reuse-port`).
+    pub share_port: bool,
 }
 
 impl Default for ServerOptions {
@@ -49,6 +51,7 @@ impl Default for ServerOptions {
             ident: None,
             deflate: Some(DeflateConfig::default()),
             flow: FlowLimits::default(),
+            share_port: false,
         }
     }
 }
@@ -69,6 +72,7 @@ impl ServerOptions {
         cfg.runtime = self.runtime.clone();
         cfg.backlog = self.backlog;
         cfg.flow = self.flow;
+        cfg.share_port = self.share_port;
         match (&self.key, &self.cert, url.secure) {
             (Some(k), Some(c), true) => cfg.tls = Some(server_config(k, c)?),
             (Some(_), Some(_), false) => {

@@ -655,3 +655,63 @@ pub fn raw_connect_path(addr: SocketAddr, path: &str) -> RawClient {
     let req = hs.request();
     RawClient::handshake_over(tcp(addr), &hs, &req)
 }
+
+/// A server mode in a process of its own (the real binary, one worker thread, no page port
+/// unless `extra` names one), killed on drop.
+pub struct Proc {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Proc {
+    pub fn start(mode: &str, extra: &[&str]) -> Proc {
+        let port = free_port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_wstest"))
+            .args(["-m", mode, "-w", &format!("ws://127.0.0.1:{port}")])
+            .args(["--threads", "1"])
+            .args(if extra.contains(&"-u") {
+                &[][..]
+            } else {
+                &["-u", "0"][..]
+            })
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start wstest");
+        wait_port(port);
+        Proc { child, port }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn rss(&self) -> u64 {
+        rss_of(self.child.id())
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, then what the process printed on stdout.
+    pub fn stop(mut self) -> String {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let mut out = String::new();
+        if let Some(mut so) = self.child.stdout.take() {
+            let _ = so.read_to_string(&mut out);
+        }
+        let _ = self.child.wait();
+        out
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

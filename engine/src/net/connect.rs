@@ -199,11 +199,59 @@ async fn finish_connect(sock: socket2::Socket, addr: SocketAddr) -> std::io::Res
 /// monoio-rustls's errors display only "io error"/"rustls error"; say what went wrong.
 pub fn tls_error_text(e: &monoio_rustls::TlsError) -> String {
     match e {
-        monoio_rustls::TlsError::Rustls(r) => r.to_string(),
+        monoio_rustls::TlsError::Rustls(r) => rustls_error_text(r),
         monoio_rustls::TlsError::Io(io) => match io.get_ref() {
-            Some(inner) => inner.to_string(),
+            Some(inner) => match inner.downcast_ref::<rustls::Error>() {
+                Some(r) => rustls_error_text(r),
+                None => inner.to_string(),
+            },
             None => io.to_string(),
         },
+    }
+}
+
+/// A rustls error in words: a refused certificate says why and what to do (rustls prints
+/// its internal names, such as `Other(OtherError(CaUsedAsEndEntity))`).
+pub fn rustls_error_text(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(c) => {
+            format!(
+                "the server's certificate was refused: {}",
+                certificate_problem(c)
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+fn certificate_problem(c: &rustls::CertificateError) -> String {
+    // By name (Debug), not by variant: webpki's reasons arrive wrapped in `Other`, and the
+    // variants carrying context differ between rustls releases.
+    let name = format!("{c:?}");
+    let has = |n: &str| name.contains(n);
+    if has("CaUsedAsEndEntity") {
+        "it is a CA certificate (basicConstraints CA:TRUE) used as the server's own, as \
+         `openssl req -x509` makes by default: give the server a certificate signed by that CA \
+         (basicConstraints CA:FALSE) and pass the CA with --cacert FILE"
+            .into()
+    } else if has("UnknownIssuer") {
+        "it is not signed by a trusted CA: pass the CA's certificate with --cacert FILE (or \
+         --insecure to skip the check)"
+            .into()
+    } else if has("NotValidForName") {
+        "it is not valid for this host name: connect with a name in its subjectAltName, or \
+         issue it for this one"
+            .into()
+    } else if has("Expired") {
+        "it has expired".into()
+    } else if has("NotValidYet") {
+        "it is not valid yet (check both clocks)".into()
+    } else if has("BadSignature") {
+        "its signature does not verify".into()
+    } else if has("InvalidPurpose") {
+        "it is not issued for TLS servers (extendedKeyUsage lacks serverAuth)".into()
+    } else {
+        name
     }
 }
 
@@ -212,6 +260,30 @@ mod tests {
     use super::*;
     use crate::runtime::{block_on, Driver};
     use std::time::Instant;
+
+    #[test]
+    fn refused_certificates_are_explained() {
+        use rustls::{CertificateError, Error, OtherError};
+        #[derive(Debug)]
+        struct CaUsedAsEndEntity;
+        impl std::fmt::Display for CaUsedAsEndEntity {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "CaUsedAsEndEntity")
+            }
+        }
+        impl std::error::Error for CaUsedAsEndEntity {}
+        let ca = Error::InvalidCertificate(CertificateError::Other(OtherError(
+            std::sync::Arc::new(CaUsedAsEndEntity),
+        )));
+        let t = rustls_error_text(&ca);
+        assert!(
+            t.contains("CA certificate") && t.contains("--cacert"),
+            "{t}"
+        );
+        assert!(!t.contains("OtherError"), "{t}");
+        let t = rustls_error_text(&Error::InvalidCertificate(CertificateError::UnknownIssuer));
+        assert!(t.contains("--cacert") && t.contains("--insecure"), "{t}");
+    }
 
     /// Whether the listener has a connection to accept 30 ms after the client's connect
     /// completed, with nothing written; `None` when this thread was held up past the 200 ms

@@ -331,6 +331,9 @@ impl Deflater {
 }
 
 /// Decompresses messages from the peer, frame by frame as they arrive.
+/// Inflated size past which a message's buffer is grown to its limit in one step.
+const GROW_TO_LIMIT: usize = 1 << 20;
+
 pub struct Inflater {
     d: Decompress,
     reset: bool,
@@ -369,16 +372,40 @@ impl Inflater {
             });
         }
         loop {
+            // What may still be inflated before the limit is passed (one octet past it tells).
+            let room = match limit {
+                0 => usize::MAX,
+                l => (l as usize).saturating_add(1).saturating_sub(out.len()),
+            };
             if out.capacity() - out.len() < 4096 {
-                out.reserve((data.len() * 4).clamp(4096, 1 << 20));
+                if limit != 0 && out.len() >= GROW_TO_LIMIT {
+                    // A large message: room for all the limit allows at once. Doubling
+                    // would copy it again and again and leave each copy's pages to the
+                    // allocator (a bomb cost three times the limit); this reservation is
+                    // only virtual until written.
+                    out.reserve_exact(room.max(1));
+                } else {
+                    out.reserve((data.len() * 4).clamp(4096, 1 << 20));
+                }
             }
             let before = (self.d.total_in(), out.len());
-            let status = self
-                .d
-                .decompress_vec(input, out, FlushDecompress::Sync)
-                .map_err(|e| ProtocolError::BadCompressedData {
-                    detail: e.to_string(),
-                })?;
+            let status = if out.capacity() - out.len() <= room {
+                self.d.decompress_vec(input, out, FlushDecompress::Sync)
+            } else {
+                // Near the limit: the decompressor gets only the room left, not the whole
+                // spare capacity (a bomb would fill all of it before the check below).
+                let len = out.len();
+                let total_out = self.d.total_out();
+                out.resize(len + room, 0);
+                let st = self
+                    .d
+                    .decompress(input, &mut out[len..], FlushDecompress::Sync);
+                out.truncate(len + (self.d.total_out() - total_out) as usize);
+                st
+            }
+            .map_err(|e| ProtocolError::BadCompressedData {
+                detail: e.to_string(),
+            })?;
             input = &input[(self.d.total_in() - before.0) as usize..];
             if limit != 0 && out.len() as u64 > limit {
                 return Err(ProtocolError::MessageTooBig {
@@ -427,6 +454,25 @@ mod tests {
 
     fn offer(s: &str) -> Vec<ExtensionOffer> {
         parse_extensions([s]).unwrap()
+    }
+
+    #[test]
+    fn a_bomb_inflates_no_further_than_its_limit() {
+        let mut tx = Deflater::new(15, false, 6);
+        let mut bomb = Vec::new();
+        tx.compress(&vec![0u8; 32 << 20], &mut bomb);
+        assert!(bomb.len() < 64 << 10);
+        let limit = 1u64 << 20;
+        // A buffer with far more spare room than the limit, as a reused one may have.
+        let mut out = Vec::with_capacity(16 << 20);
+        let mut rx = Inflater::new(15, false);
+        let e = rx.push(&bomb, &mut out, limit).unwrap_err();
+        assert!(matches!(e, ProtocolError::MessageTooBig { .. }), "{e}");
+        assert!(
+            out.len() as u64 <= limit + 1,
+            "inflated {} octets",
+            out.len()
+        );
     }
 
     #[test]

@@ -75,6 +75,36 @@ fn one(addr: SocketAddr, backlog: i32, tuning: Tuning) -> io::Result<TcpListener
     Ok(s.into())
 }
 
+/// Refuse a port another listener already has, of this process or another: SO_REUSEPORT
+/// would otherwise let a second server join it silently, and the kernel would hand it part
+/// of the first one's connections. A bind without SO_REUSEPORT (with SO_REUSEADDR, so that
+/// closed connections still in TIME_WAIT do not count) fails exactly then. Port 0 is always
+/// free.
+pub fn check_port_free(addr: SocketAddr) -> Result<(), BindError> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let probe = || -> io::Result<()> {
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        s.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            s.set_only_v6(false).ok();
+        }
+        s.bind(&addr.into())
+    };
+    match probe() {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(BindError {
+            addr,
+            source: io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "address in use: another server listens there (--reuse-port shares the port on purpose)",
+            ),
+        }),
+        // Anything else (no such address, permission) is for the real bind to report.
+        _ => Ok(()),
+    }
+}
+
 /// Bind `count` listeners to `addr` with SO_REUSEPORT; the kernel spreads incoming
 /// connections over them. Port 0 is resolved by the first bind, the others use that port.
 pub fn bind_reuseport(
@@ -107,6 +137,18 @@ mod tests {
         assert!(v.iter().all(|l| l.local_addr().unwrap().port() == p));
         // A second, unrelated bind without SO_REUSEPORT fails: the port really is taken.
         assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_err());
+    }
+
+    #[test]
+    fn a_port_with_a_listener_is_not_free() {
+        let v = bind_reuseport("127.0.0.1:0".parse().unwrap(), 2, 128, Tuning::RAW).unwrap();
+        let addr = v[0].local_addr().unwrap();
+        let e = check_port_free(addr).unwrap_err();
+        assert_eq!(e.source.kind(), io::ErrorKind::AddrInUse);
+        assert!(e.to_string().contains("--reuse-port"), "{e}");
+        drop(v);
+        check_port_free(addr).unwrap();
+        check_port_free("127.0.0.1:0".parse().unwrap()).unwrap();
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! burst of sends costs the receiver one wake-up.
 
 use std::future::poll_fn;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -13,19 +15,35 @@ use futures_util::task::AtomicWaker;
 
 struct Wake {
     waker: AtomicWaker,
+    /// Senders alive: the last one to go wakes the receiver, which then sees the channel
+    /// disconnected (without that wake a receiving task would wait for ever, and with it
+    /// whatever it holds).
+    senders: AtomicUsize,
 }
 
 /// The sending side; cheap to clone, usable from any thread.
 pub struct MailboxSender<T> {
-    tx: Sender<T>,
+    /// Dropped by hand, before the last sender's wake-up (see [`Wake::senders`]).
+    tx: ManuallyDrop<Sender<T>>,
     wake: Arc<Wake>,
 }
 
 impl<T> Clone for MailboxSender<T> {
     fn clone(&self) -> Self {
+        self.wake.senders.fetch_add(1, Ordering::Relaxed);
         MailboxSender {
             tx: self.tx.clone(),
             wake: self.wake.clone(),
+        }
+    }
+}
+
+impl<T> Drop for MailboxSender<T> {
+    fn drop(&mut self) {
+        // SAFETY: `tx` is not used after this.
+        unsafe { ManuallyDrop::drop(&mut self.tx) };
+        if self.wake.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.wake.waker.wake();
         }
     }
 }
@@ -59,10 +77,11 @@ pub fn mailbox<T>() -> (MailboxSender<T>, Mailbox<T>) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let wake = Arc::new(Wake {
         waker: AtomicWaker::new(),
+        senders: AtomicUsize::new(1),
     });
     (
         MailboxSender {
-            tx,
+            tx: ManuallyDrop::new(tx),
             wake: wake.clone(),
         },
         Mailbox { rx, wake },
@@ -167,5 +186,34 @@ mod tests {
         })
         .unwrap();
         assert_eq!(r, (Some(7), None));
+    }
+
+    /// A receiver already waiting is woken when the last sender goes (from another thread),
+    /// so a relay task ends with its connection instead of waiting for ever.
+    #[test]
+    fn a_waiting_receiver_wakes_when_the_last_sender_goes() {
+        let (tx, rx) = mailbox::<u8>();
+        let tx2 = tx.clone();
+        let r = block_on(resolve_driver(DriverKind::Auto), true, async move {
+            let dropper = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                drop(tx);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                drop(tx2);
+            });
+            let mut batch = Vec::new();
+            let r =
+                monoio::time::timeout(std::time::Duration::from_secs(5), rx.recv_batch(&mut batch))
+                    .await
+                    .ok();
+            dropper.join().unwrap();
+            r
+        })
+        .unwrap();
+        assert_eq!(
+            r,
+            Some(false),
+            "the receiver was not woken when its senders were gone"
+        );
     }
 }

@@ -11,7 +11,7 @@ pub mod shutdown;
 mod yielder;
 
 pub use driver::{block_on, resolve_driver, Driver, DriverKind};
-pub use listener::{bind_reuseport, BindError, FirstAck, Tuning};
+pub use listener::{bind_reuseport, check_port_free, BindError, FirstAck, Tuning};
 pub use mailbox::{mailbox, Mailbox, MailboxSender};
 pub use pool::{
     available_threads, parse_cpu_list, spawn_workers, RuntimeConfig, WorkerCtx, WorkerError,

@@ -105,21 +105,56 @@ impl Drop for Wait<'_> {
     }
 }
 
-/// SIGINT/SIGTERM raise `shutdown`; a second signal exits at once (status 130).
+/// Signals that arrive within this long of the first are the same request: GNU `timeout`
+/// and many CI runners send SIGTERM twice within microseconds, and the second must not
+/// throw away what the first one's orderly shutdown would keep.
+pub const SIGNAL_DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a signal does, given when the first one came (if any).
+#[derive(Debug, PartialEq, Eq)]
+enum SignalAction {
+    /// The first: shut down in order.
+    ShutDown,
+    /// Part of the first (within [`SIGNAL_DEBOUNCE`]): nothing more.
+    Same,
+    /// A later one: the user insists; exit at once.
+    Exit,
+}
+
+fn on_signal(first: Option<std::time::Instant>, now: std::time::Instant) -> SignalAction {
+    match first {
+        None => SignalAction::ShutDown,
+        Some(t) if now.duration_since(t) < SIGNAL_DEBOUNCE => SignalAction::Same,
+        Some(_) => SignalAction::Exit,
+    }
+}
+
+/// SIGINT/SIGTERM raise `shutdown`; another signal more than [`SIGNAL_DEBOUNCE`] after the
+/// first exits at once (status 130).
 pub fn install_signal_handler(shutdown: Shutdown) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("wstest-signals".into())
         .spawn(move || {
+            let mut first = None;
             for sig in signals.forever() {
-                if shutdown.is_triggered() {
-                    eprintln!("wstest: second signal, exiting now");
-                    std::process::exit(130);
-                }
                 let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
-                eprintln!("wstest: {name} received, shutting down (send it again to exit at once)");
-                shutdown.trigger();
+                let now = std::time::Instant::now();
+                match on_signal(first, now) {
+                    SignalAction::ShutDown => {
+                        first = Some(now);
+                        eprintln!(
+                            "wstest: {name} received, shutting down (send it again to exit at once)"
+                        );
+                        shutdown.trigger();
+                    }
+                    SignalAction::Same => {}
+                    SignalAction::Exit => {
+                        eprintln!("wstest: second signal, exiting now");
+                        std::process::exit(130);
+                    }
+                }
             }
         })?;
     Ok(())
@@ -128,6 +163,15 @@ pub fn install_signal_handler(shutdown: Shutdown) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signal_right_after_the_first_is_the_same_one() {
+        let t = std::time::Instant::now();
+        assert_eq!(on_signal(None, t), SignalAction::ShutDown);
+        let soon = t + std::time::Duration::from_micros(30);
+        assert_eq!(on_signal(Some(t), soon), SignalAction::Same);
+        assert_eq!(on_signal(Some(t), t + SIGNAL_DEBOUNCE), SignalAction::Exit);
+    }
     use std::task::Wake;
 
     struct Count(std::sync::atomic::AtomicUsize);

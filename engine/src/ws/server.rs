@@ -16,7 +16,8 @@ use crate::proto::handshake::{
 };
 use crate::proto::{Config, Connection};
 use crate::runtime::{
-    bind_reuseport, spawn_workers, BindError, RuntimeConfig, Shutdown, Tuning, WorkerError, Workers,
+    bind_reuseport, check_port_free, spawn_workers, BindError, RuntimeConfig, Shutdown, Tuning,
+    WorkerError, Workers,
 };
 
 use super::driver::{drive, DriveOptions, Handler};
@@ -39,6 +40,9 @@ pub struct ServerConfig {
     pub sync_pause: Duration,
     /// See [`DriveOptions::flow`].
     pub flow: FlowLimits,
+    /// Join a port other listeners (other processes) already have, on purpose (SO_REUSEPORT
+    /// shares its connections out); otherwise a taken port is an error.
+    pub share_port: bool,
 }
 
 impl ServerConfig {
@@ -54,6 +58,7 @@ impl ServerConfig {
             drain_timeout: Duration::from_secs(3),
             sync_pause: Duration::ZERO,
             flow: FlowLimits::default(),
+            share_port: false,
         }
     }
 }
@@ -159,6 +164,13 @@ pub enum ServeError {
     Spawn(std::io::Error),
 }
 
+/// Cut an HTTP response to its head (status line and header fields, Content-Length kept).
+fn head_only(resp: &mut Vec<u8>) {
+    if let Some(end) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
+        resp.truncate(end + 4);
+    }
+}
+
 /// Bind and start serving on every worker thread. Returns once listening.
 pub fn serve<S: Service>(
     cfg: ServerConfig,
@@ -166,6 +178,9 @@ pub fn serve<S: Service>(
     shutdown: Shutdown,
 ) -> Result<ServerHandle, ServeError> {
     let threads = cfg.runtime.thread_count();
+    if !cfg.share_port {
+        check_port_free(cfg.addr)?;
+    }
     let listeners = bind_reuseport(cfg.addr, threads, cfg.backlog, Tuning::SERVER)?;
     let local_addr = listeners[0].local_addr().map_err(|source| BindError {
         addr: cfg.addr,
@@ -353,7 +368,11 @@ async fn open_conn<S: Service>(
         }
     };
     if !head.is_upgrade() {
-        if let Some(resp) = service.http(&head, peer) {
+        if let Some(mut resp) = service.http(&head, peer) {
+            if head.method.eq_ignore_ascii_case("HEAD") {
+                // RFC 9110 §9.3.2: the same header fields as GET, no content.
+                head_only(&mut resp);
+            }
             let _ = send(&mut stream, resp).await;
             return None;
         }

@@ -50,6 +50,8 @@ pub struct FuzzingServerConfig {
     /// Largest message a case takes (`--max-message-size`; over the spec's
     /// `maxMessageSize`).
     pub max_message_size: Option<u64>,
+    /// Share a port another server already listens on (`--reuse-port`).
+    pub share_port: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -290,7 +292,7 @@ impl FuzzHandler {
             .store
             .lock()
             .map_err(|_| "store lock poisoned".to_string())
-            .and_then(|s| s.write_index().map_err(|e| e.to_string()));
+            .and_then(|mut s| s.write_index().map_err(|e| e.to_string()));
         match res {
             Ok(()) => eprintln!("fuzzingserver: reports written to {}", shared.spec.outdir),
             Err(e) => eprintln!("fuzzingserver: error: {e}"),
@@ -441,7 +443,7 @@ impl RunningFuzzingServer {
             w.stop();
             let _ = w.join();
         }
-        let store = self
+        let mut store = self
             .shared
             .store
             .lock()
@@ -520,6 +522,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
     opts.key = cfg.key.clone().or(spec.key.clone().map(PathBuf::from));
     opts.cert = cfg.cert.clone().or(spec.cert.clone().map(PathBuf::from));
     opts.runtime = cfg.runtime.clone();
+    opts.share_port = cfg.share_port;
     let (mut ecfg, url) = opts.engine_config()?;
     ecfg.drain_timeout = Duration::from_secs(2);
     ecfg.sync_pause = super::run::sync_pause(&spec.options);

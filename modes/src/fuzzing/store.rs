@@ -1,9 +1,13 @@
 //! The results of a fuzzing run on disk: per-case JSON and HTML written as each case ends,
 //! `index.json` and `index.html` rewritten from all results known for the output directory
-//! (earlier runs included: they are reloaded from `index.json` at start).
+//! (earlier runs included: they are reloaded from `index.json` at start). Every file is
+//! written atomically, and the index as each case ends (`index.json` every time, the page at
+//! most every [`PAGE_EVERY`]), so a run killed at any moment leaves a valid index of the
+//! cases done.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use super::case::{id_tuple, Behavior};
 use super::html;
@@ -20,11 +24,17 @@ pub struct CaseInfo {
     pub expectation: String,
 }
 
+/// The index page is rewritten at most this often while a run goes on (it is larger than
+/// index.json and built for people; the last one is written when the run ends).
+pub const PAGE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct Store {
     pub outdir: PathBuf,
     /// agent → case id → summary
     pub agents: BTreeMap<String, BTreeMap<String, Summary>>,
     pub cases: Vec<CaseInfo>,
+    /// When index.html was last written.
+    page_written: Option<Instant>,
 }
 
 impl Store {
@@ -53,10 +63,11 @@ impl Store {
             outdir: outdir.to_path_buf(),
             agents,
             cases,
+            page_written: None,
         })
     }
 
-    /// Record a finished case and write its two report files.
+    /// Record a finished case, write its two report files and bring the index up to date.
     pub fn add(&mut self, r: &CaseResult) -> Result<()> {
         let s = r.summary();
         let json = pyjson::to_string(&r.to_json());
@@ -67,15 +78,33 @@ impl Store {
             .entry(r.agent.clone())
             .or_default()
             .insert(r.id.clone(), s);
-        Ok(())
+        if self.page_written.is_none_or(|t| t.elapsed() >= PAGE_EVERY) {
+            self.write_page()?;
+        }
+        self.write_json()
     }
 
     pub fn has(&self, agent: &str, id: &str) -> Option<&Summary> {
         self.agents.get(agent).and_then(|m| m.get(id))
     }
 
-    /// Rewrite index.json and index.html.
-    pub fn write_index(&self) -> Result<()> {
+    /// Rewrite index.json and index.html. The page first, index.json last: a reader that
+    /// sees an agent in index.json finds its page too.
+    pub fn write_index(&mut self) -> Result<()> {
+        self.write_page()?;
+        self.write_json()
+    }
+
+    fn write_page(&mut self) -> Result<()> {
+        write_atomic(
+            &self.outdir.join("index.html"),
+            html::index_page(self).as_bytes(),
+        )?;
+        self.page_written = Some(Instant::now());
+        Ok(())
+    }
+
+    fn write_json(&self) -> Result<()> {
         let mut root = Vec::new();
         for (agent, cases) in &self.agents {
             let mut ids: Vec<&String> = cases.keys().collect();
@@ -99,14 +128,7 @@ impl Store {
             root.push((agent.as_str(), pyjson::obj(entries)));
         }
         let json = pyjson::to_string(&pyjson::obj(root));
-        // The page first, index.json last: a reader that sees an agent in index.json finds
-        // its page too.
-        write_atomic(
-            &self.outdir.join("index.html"),
-            html::index_page(self).as_bytes(),
-        )?;
-        write_atomic(&self.outdir.join("index.json"), json.as_bytes())?;
-        Ok(())
+        write_atomic(&self.outdir.join("index.json"), json.as_bytes())
     }
 
     /// Counts of `behavior` and `behaviorClose` for one agent.

@@ -90,6 +90,23 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// A regular file's contents, not following a symbolic link (a link in the report
+/// directory must not serve what it points to elsewhere).
+fn read_plain_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let mut body = Vec::new();
+    f.read_to_end(&mut body)?;
+    Ok(body)
+}
+
 /// Answer a plain HTTP request.
 pub fn respond(head: &HttpHead, ws_url: &str, outdir: &Path, server: Option<&str>) -> Vec<u8> {
     if head.method != "GET" && head.method != "HEAD" {
@@ -131,7 +148,7 @@ pub fn respond(head: &HttpHead, ws_url: &str, outdir: &Path, server: Option<&str
             {
                 return http_response(404, "Not Found", "text/plain", b"not found\n", &[], server);
             }
-            match std::fs::read(outdir.join(name)) {
+            match read_plain_file(&outdir.join(name)) {
                 Ok(body) => http_response(200, "OK", content_type(name), &body, &[], server),
                 Err(_) => http_response(
                     404,
@@ -174,6 +191,14 @@ mod tests {
         assert!(s("GET", "/reports/index.html").ends_with("<p>r</p>"));
         assert!(s("GET", "/reports/../etc/passwd").starts_with("HTTP/1.1 404"));
         assert!(s("GET", "/reports/.hidden").starts_with("HTTP/1.1 404"));
+        // A link out of the report directory is not followed.
+        let secret = tempfile::tempdir().unwrap();
+        std::fs::write(secret.path().join("secret"), "s3cret").unwrap();
+        std::os::unix::fs::symlink(secret.path().join("secret"), d.path().join("link.html"))
+            .unwrap();
+        assert!(s("GET", "/reports/link.html").starts_with("HTTP/1.1 404"));
+        std::fs::create_dir(d.path().join("sub.html")).unwrap();
+        assert!(s("GET", "/reports/sub.html").starts_with("HTTP/1.1 404"));
         assert!(s("POST", "/").starts_with("HTTP/1.1 405"));
     }
 }

@@ -256,10 +256,18 @@ fn run_server(
     let mut reached_at: Option<Duration> = None;
     let mut mem = None;
     let mut released_at: Option<Instant> = None;
+    // The last time a handshake succeeded (or the start), for `give_up_after`.
+    let (mut handshakes, mut progress_at) = (0u64, Instant::now());
+    let mut stopped: Option<String> = None;
+    let mut open_at_end = 0u64;
     loop {
         std::thread::sleep(Duration::from_millis(50));
         let live = shared.live.load(Ordering::SeqCst);
         let gave_up = shared.gave_up.load(Ordering::SeqCst);
+        let now_handshakes = shared.handshakes.load(Ordering::SeqCst);
+        if now_handshakes != handshakes {
+            (handshakes, progress_at) = (now_handshakes, Instant::now());
+        }
         if let Some(b) = &bar {
             b.set_position(live);
             b.set_message(format!(
@@ -295,7 +303,18 @@ fn run_server(
             let settled = live + gave_up >= target;
             let hold_over = reached_at
                 .is_some_and(|t| started.elapsed() >= t + Duration::from_secs_f64(o.hold));
-            if hold_over || (settled && gave_up > 0) || shutdown.is_triggered() {
+            let stalled =
+                reached_at.is_none() && o.give_up().is_some_and(|g| progress_at.elapsed() >= g);
+            if stalled {
+                stopped = Some(format!(
+                    "no handshake succeeded for {:.1} s (give_up_after): the server is down or does not answer",
+                    progress_at.elapsed().as_secs_f64()
+                ));
+            } else if shutdown.is_triggered() {
+                stopped = Some("interrupted".into());
+            }
+            if hold_over || (settled && gave_up > 0) || stopped.is_some() {
+                open_at_end = live;
                 released_at = Some(Instant::now());
                 shared.release.trigger();
             }
@@ -336,7 +355,9 @@ fn run_server(
     r.set_latencies(&c, &h);
     r.reached = reached_at.is_some();
     r.peak = shared.peak.load(Ordering::SeqCst);
-    r.connected = if r.reached { target } else { r.peak };
+    // What was open when the ramp ended (the plateau, or the moment it was given up): not
+    // the peak, which a dying server does not keep.
+    r.connected = if r.reached { target } else { open_at_end };
     r.seconds = ramp_end.as_secs_f64();
     let to = |i| shared.reached(i).map(|t| t.as_secs_f64());
     (r.seconds_to_50, r.seconds_to_90, r.seconds_to_99) = (to(0), to(1), to(2));
@@ -351,7 +372,12 @@ fn run_server(
         0.0
     };
     r.memory_per_connection = mem;
-    r.stopped = shared.exhausted_why.lock().ok().and_then(|w| w.clone());
+    r.stopped = shared
+        .exhausted_why
+        .lock()
+        .ok()
+        .and_then(|w| w.clone())
+        .or(stopped);
     if !r.reached {
         let why = r.stopped.clone().unwrap_or_else(|| {
             let errs: Vec<String> = r.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -362,8 +388,8 @@ fn run_server(
             )
         });
         eprintln!(
-            "massconnect: {}: reached {} of {} connections (peak {}): {why}",
-            server.name, r.peak, target, r.peak
+            "massconnect: {}: {} of {} connections open at the end (peak {}): {why}",
+            server.name, r.connected, target, r.peak
         );
     }
     Ok(r)

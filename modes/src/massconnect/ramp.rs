@@ -213,7 +213,10 @@ pub async fn run_thread(plan: Arc<Plan>) -> ThreadStats {
     let batch = (o.batchsize / plan.threads as u64).max(1);
     let mut started = 0;
     while started < plan.slots {
-        if plan.shared.stop.is_triggered() || plan.shared.exhausted.load(Ordering::Relaxed) {
+        if plan.shared.stop.is_triggered()
+            || plan.shared.release.is_triggered()
+            || plan.shared.exhausted.load(Ordering::Relaxed)
+        {
             break;
         }
         // Without a batch delay, the batch is a window: wait until attempts end (no SYN
@@ -456,11 +459,21 @@ async fn slot_task(ctx: Rc<Ctx>, slot: u64, mut attempts: u64, mut open: Option<
                 ctx.attempting.set(ctx.attempting.get() + 1);
             }
             first = false;
-            // Boxed: its state is freed when the handshake is over.
+            // Boxed: its state is freed when the handshake is over. An attempt in flight when
+            // the run is released (given up, interrupted) is dropped: a server that accepts
+            // and never answers would otherwise hold the end back by a handshake timeout.
             let f = Box::pin(attempt(&ctx, slot));
-            let r = f.await;
+            let released = std::pin::pin!(sh.release.wait());
+            let r = match futures_util::future::select(f, released).await {
+                futures_util::future::Either::Left((r, _)) => Some(r),
+                futures_util::future::Either::Right(_) => None,
+            };
             ctx.attempting.set(ctx.attempting.get() - 1);
             ctx.attempt_ended.notify();
+            let Some(r) = r else {
+                sh.gave_up.fetch_add(1, Ordering::SeqCst);
+                return;
+            };
             match r {
                 Attempt::Failed(kind) => {
                     sh.failed.fetch_add(1, Ordering::SeqCst);

@@ -14,7 +14,8 @@ pub struct ServerResult {
     pub uri: String,
     /// Connections asked for (this agent's share).
     pub target: u64,
-    /// Connections open at the plateau (or when the ramp ended).
+    /// Connections open at the plateau, or when the ramp ended without reaching it (given
+    /// up, interrupted): then those still open at that moment, not the peak.
     pub connected: u64,
     pub reached: bool,
     /// Seconds from the first attempt to the plateau (or to the end of the ramp).

@@ -65,6 +65,23 @@ pub struct Options {
     /// `net.ipv4.tcp_fastopen` bit 1 here and a server that takes Fast Open; the connect
     /// latency is then only the local setup, the network's share moves to the handshake.
     pub fastopen: bool,
+    /// Seconds without a single successful handshake, the target not reached, after which
+    /// the run gives up on this server (it died, or hangs) and ends with what it has; 0: the
+    /// longer of the two timeouts (as long as one attempt may take); negative: never.
+    pub give_up_after: f64,
+}
+
+impl Options {
+    /// [`Options::give_up_after`] as a duration (`None`: never give up).
+    pub fn give_up(&self) -> Option<std::time::Duration> {
+        match self.give_up_after {
+            g if g < 0.0 => None,
+            0.0 => Some(std::time::Duration::from_secs_f64(
+                self.connect_timeout.max(self.handshake_timeout),
+            )),
+            g => Some(std::time::Duration::from_secs_f64(g)),
+        }
+    }
 }
 
 impl Default for Options {
@@ -83,6 +100,7 @@ impl Default for Options {
             max_retries: 100,
             rate: 0.0,
             fastopen: false,
+            give_up_after: 0.0,
         }
     }
 }

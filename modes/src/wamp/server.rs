@@ -35,7 +35,8 @@ pub struct WampServerConfig {
     pub limits: Limits,
 }
 
-/// How much may wait for one session before it is closed with 1008 (octets).
+/// How much may wait for one session before it is closed with 1008 (octets), and how long
+/// a connection may stay silent before its first message (HELLO).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Encoded for the session's socket, not written yet.
@@ -44,6 +45,8 @@ pub struct Limits {
     pub inbound: usize,
     /// Sent by the router, not taken by the session's thread yet.
     pub outbound: usize,
+    /// From the WebSocket upgrade to the client's first message.
+    pub hello: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +55,7 @@ impl Default for Limits {
             socket: SLOW_LIMIT,
             inbound: INBOUND_LIMIT,
             outbound: OUTBOUND_LIMIT,
+            hello: HELLO_TIMEOUT,
         }
     }
 }
@@ -106,6 +110,8 @@ struct Shared {
     dropped_slow: Arc<AtomicU64>,
     /// Sessions closed (1008) because they sent faster than the router could take.
     dropped_flooding: Arc<AtomicU64>,
+    /// Connections closed (1008) because no message came within [`Limits::hello`].
+    dropped_silent: Arc<AtomicU64>,
     next_id: AtomicU64,
     limits: Limits,
     name: String,
@@ -121,6 +127,9 @@ struct WampHandler {
     id: ConnId,
     dropped_slow: Arc<AtomicU64>,
     dropped_flooding: Arc<AtomicU64>,
+    dropped_silent: Arc<AtomicU64>,
+    /// Until the first message: when the connection must have sent it.
+    hello_by: Option<Instant>,
     backlog: Arc<Backlog>,
     limits: Limits,
     ser: Serializer,
@@ -162,6 +171,8 @@ impl Service for WampService {
                 id: self.0.next_id.fetch_add(1, Ordering::Relaxed),
                 dropped_slow: self.0.dropped_slow.clone(),
                 dropped_flooding: self.0.dropped_flooding.clone(),
+                dropped_silent: self.0.dropped_silent.clone(),
+                hello_by: None,
                 backlog: Arc::default(),
                 limits: self.0.limits,
                 ser,
@@ -193,7 +204,8 @@ impl Handler for WampHandler {
         Some(self.notify.clone())
     }
 
-    fn on_open(&mut self, _conn: &mut Connection, _now: Instant) {
+    fn on_open(&mut self, _conn: &mut Connection, now: Instant) {
+        self.hello_by = Some(now + self.limits.hello);
         if let Some(tx) = self.mailbox.take() {
             let _ = self.router.send(ToRouter::Open {
                 conn: self.id,
@@ -205,6 +217,7 @@ impl Handler for WampHandler {
 
     fn on_event(&mut self, conn: &mut Connection, event: Event, now: Instant) {
         let Event::Message(m) = event else { return };
+        self.hello_by = None;
         if self.closing {
             return;
         }
@@ -283,6 +296,19 @@ impl Handler for WampHandler {
         }
     }
 
+    fn deadline(&self) -> Option<Instant> {
+        self.hello_by.filter(|_| !self.closing)
+    }
+
+    fn on_deadline(&mut self, conn: &mut Connection, now: Instant) {
+        if self.hello_by.is_some_and(|t| t <= now) && !self.closing {
+            self.closing = true;
+            self.hello_by = None;
+            self.dropped_silent.fetch_add(1, Ordering::Relaxed);
+            conn.close(Some(CloseCode::POLICY_VIOLATION), "no HELLO in time", now);
+        }
+    }
+
     /// Answers the router has for this session and the session's thread has not taken yet
     /// are output too: above a sixteenth of their limit the session is not read from (as
     /// with octets waiting for its socket), so a client that floods requests is slowed to
@@ -315,6 +341,10 @@ pub const OUTBOUND_LIMIT: usize = 16 << 20;
 /// message takes more memory than its octets (up to ~40 times for arrays of small values), so
 /// the router's default is far below the WebSocket modes' 64 MiB.
 pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 20;
+
+/// How long a connection may stay silent after its upgrade before it is closed (1008): a
+/// client that never says HELLO would otherwise hold its connection and task for ever.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long sessions get to answer the router's GOODBYE at shutdown.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
@@ -425,6 +455,8 @@ pub struct WampServerReport {
     /// Sessions closed with 1008 because more than [`INBOUND_LIMIT`] octets of theirs waited
     /// for the router.
     pub dropped_flooding: u64,
+    /// Connections closed with 1008 because they sent no message (HELLO) in time.
+    pub dropped_silent: u64,
 }
 
 /// A router that is listening.
@@ -439,6 +471,7 @@ pub struct RunningWamp {
     router: std::thread::JoinHandle<RouterStats>,
     dropped_slow: Arc<AtomicU64>,
     dropped_flooding: Arc<AtomicU64>,
+    dropped_silent: Arc<AtomicU64>,
 }
 
 impl RunningWamp {
@@ -472,6 +505,7 @@ impl RunningWamp {
             router,
             dropped_slow: self.dropped_slow.load(Ordering::Relaxed),
             dropped_flooding: self.dropped_flooding.load(Ordering::Relaxed),
+            dropped_silent: self.dropped_silent.load(Ordering::Relaxed),
         })
     }
 }
@@ -495,10 +529,12 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
     let stop_servers = Shutdown::new();
     let dropped_slow = Arc::new(AtomicU64::new(0));
     let dropped_flooding = Arc::new(AtomicU64::new(0));
+    let dropped_silent = Arc::new(AtomicU64::new(0));
     let shared = Arc::new(Shared {
         router: tx.clone(),
         dropped_slow: dropped_slow.clone(),
         dropped_flooding: dropped_flooding.clone(),
+        dropped_silent: dropped_silent.clone(),
         next_id: AtomicU64::new(1),
         limits: cfg.limits,
         name,
@@ -554,6 +590,7 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
         router,
         dropped_slow,
         dropped_flooding,
+        dropped_silent,
     })
 }
 

@@ -122,6 +122,8 @@ pub fn run(cfg: &ControlConfig, shutdown: Shutdown) -> Result<ControlReport> {
                 }
                 let p = t.probe(case, server);
                 let r = measure(&p, &cfg.client, &shutdown, server);
+                // A signal during the measurement ends the run after it (its row is kept).
+                interrupted |= shutdown.is_triggered();
                 if !cfg.quiet {
                     eprintln!("{}", progress_line(server, &p, &r));
                 }
@@ -173,10 +175,10 @@ fn measure(
 
 fn progress_line(server: &Server, p: &ProbeConfig, r: &ProbeResult) -> String {
     match r.outcome {
-        Outcome::Passed => {
+        Outcome::Passed | Outcome::Interrupted => {
             let s = r.latency.summary();
             format!(
-                "{} size {} x{} ({} conn, window {}): median {:.1} us, p99 {:.1} us, {:.0} msg/s",
+                "{} size {} x{} ({} conn, window {}): median {:.1} us, p99 {:.1} us, {:.0} msg/s{}",
                 server.name,
                 p.size,
                 r.latency.inner().len(),
@@ -184,7 +186,12 @@ fn progress_line(server: &Server, p: &ProbeConfig, r: &ProbeResult) -> String {
                 p.window,
                 s.median_us,
                 s.p99_us,
-                r.msgs_per_sec
+                r.msgs_per_sec,
+                if r.outcome == Outcome::Interrupted {
+                    " (INTERRUPTED)"
+                } else {
+                    ""
+                }
             )
         }
         o => format!(

@@ -84,6 +84,8 @@ impl Default for ProbeConfig {
 #[serde(rename_all = "UPPERCASE")]
 pub enum Outcome {
     Passed,
+    /// Ended by Ctrl-C or SIGTERM: the figures are what was measured until then.
+    Interrupted,
     Unreachable,
     Timeout,
     Failed,
@@ -93,11 +95,20 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Passed => "PASSED",
+            Outcome::Interrupted => "INTERRUPTED",
             Outcome::Unreachable => "UNREACHABLE",
             Outcome::Timeout => "TIMEOUT",
             Outcome::Failed => "FAILED",
         }
     }
+}
+
+/// Round trips one probe thread keeps for `rtts` output (80 MB): a run with a duration
+/// would otherwise keep every one of millions per second.
+pub const MAX_RTTS: usize = 10_000_000;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What one measurement produced (mergeable: see [`ProbeResult::merge`]).
@@ -121,9 +132,13 @@ pub struct ProbeResult {
     pub summary: Summary,
     /// Round trips, nanoseconds, HdrHistogram V2 + base64 (see [`Latency::to_base64`]).
     pub histogram: String,
-    /// Every counted round trip in nanoseconds, when asked for.
+    /// Every counted round trip in nanoseconds, when asked for (at most [`MAX_RTTS`] per
+    /// probe thread; the histogram has them all).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub rtts_ns: Vec<u64>,
+    /// Round trips not kept in `rtts_ns` (past [`MAX_RTTS`]).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub rtts_dropped: u64,
     #[serde(skip)]
     pub latency: Latency,
 }
@@ -152,6 +167,7 @@ impl ProbeResult {
             summary: Summary::default(),
             histogram: String::new(),
             rtts_ns: Vec::new(),
+            rtts_dropped: 0,
             latency: Latency::new(),
         }
     }
@@ -179,6 +195,7 @@ impl ProbeResult {
         self.elapsed_s = self.elapsed_s.max(o.elapsed_s);
         self.latency.merge(&o.latency);
         self.rtts_ns.extend_from_slice(&o.rtts_ns);
+        self.rtts_dropped += o.rtts_dropped;
         self.finish();
     }
 
@@ -196,9 +213,10 @@ impl ProbeResult {
 fn rank(o: Outcome) -> u8 {
     match o {
         Outcome::Passed => 0,
-        Outcome::Failed => 1,
-        Outcome::Unreachable => 2,
-        Outcome::Timeout => 3,
+        Outcome::Interrupted => 1,
+        Outcome::Failed => 2,
+        Outcome::Unreachable => 3,
+        Outcome::Timeout => 4,
     }
 }
 
@@ -217,6 +235,7 @@ const SEND_AHEAD: usize = 256 * 1024;
 struct Shard {
     latency: Latency,
     rtts: Vec<u64>,
+    rtts_dropped: u64,
     sent: u64,
     received: u64,
     mismatches: u64,
@@ -309,8 +328,10 @@ impl Handler for ProbeHandler {
             if self.received > self.warmup {
                 let rtt = now.saturating_duration_since(at);
                 s.latency.record(rtt);
-                if self.keep_rtts {
+                if self.keep_rtts && s.rtts.len() < MAX_RTTS {
                     s.rtts.push(rtt.as_nanos() as u64);
+                } else if self.keep_rtts {
+                    s.rtts_dropped += 1;
                 }
                 s.received += 1;
                 s.last_echo = Some(now);
@@ -469,6 +490,7 @@ pub fn run_probe(
     for s in shards {
         r.latency.merge(&s.latency);
         r.rtts_ns.extend_from_slice(&s.rtts);
+        r.rtts_dropped += s.rtts_dropped;
         r.sent += s.sent;
         r.received += s.received;
         r.mismatches += s.mismatches;
@@ -498,6 +520,15 @@ pub fn run_probe(
         )
     } else if r.connected == 0 {
         (Outcome::Unreachable, first_error)
+    } else if shutdown.is_triggered() {
+        // Before the lost connections: our own shutdown closed them (1001).
+        (
+            Outcome::Interrupted,
+            Some(format!(
+                "interrupted after {} round trips; the figures are what was measured until then",
+                r.received
+            )),
+        )
     } else if failed_connect > 0 {
         (
             Outcome::Failed,
@@ -517,8 +548,6 @@ pub fn run_probe(
                 if cfg.verify { "content" } else { "length" }
             )),
         )
-    } else if shutdown.is_triggered() {
-        (Outcome::Failed, Some("interrupted".into()))
     } else {
         (Outcome::Passed, None)
     };

@@ -155,8 +155,80 @@ impl Testset {
     }
 }
 
+/// The largest message a case may ask for: the default message limit of every server mode
+/// and of the probe itself.
+pub const MAX_SIZE: u64 = 64 << 20;
+/// Connections one probe process may open.
+pub const MAX_CONNECTIONS: u64 = 100_000;
+/// Messages in flight on one connection.
+pub const MAX_WINDOW: u64 = 65_536;
+/// Messages in flight over all connections (the probe keeps a send time for each).
+pub const MAX_IN_FLIGHT: u64 = 10_000_000;
+/// Round trips per case, per connection.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+/// Seconds a case may last, and the longest timeout (a week).
+pub const MAX_SECONDS: f64 = 7.0 * 86_400.0;
+/// Messages per second over all connections.
+pub const MAX_RATE: f64 = 1e9;
+/// Worker threads.
+pub const MAX_THREADS: u64 = 4096;
+/// Quantile columns and digits after the point.
+pub const MAX_QUANTILES: u64 = 1000;
+pub const MAX_DIGITS: u64 = 9;
+
+/// A number of the spec against its bounds, the key named in the error.
+fn check_int(at: &str, key: &str, v: Option<u64>, min: u64, max: u64) -> Result<()> {
+    match v {
+        Some(v) if v < min || v > max => Err(ModeError::Config(format!(
+            "{at}: \"{key}\" is {v}, outside {min}..={max}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_float(at: &str, key: &str, v: Option<f64>, max: f64) -> Result<()> {
+    match v {
+        Some(v) if !(v > 0.0 && v <= max) => Err(ModeError::Config(format!(
+            "{at}: \"{key}\" is {v}, must be more than 0 and at most {max}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl Params {
+    /// Every number this level sets, within its bounds (a testset's `options` and each
+    /// case are checked, so the error names the level that set it).
+    fn check(&self, at: &str) -> Result<()> {
+        let u = |v: Option<usize>| v.map(|v| v as u64);
+        check_int(at, "size", u(self.size), 0, MAX_SIZE)?;
+        check_int(at, "connections", u(self.connections), 1, MAX_CONNECTIONS)?;
+        check_int(at, "window", u(self.window), 1, MAX_WINDOW)?;
+        check_int(at, "count", self.count, 0, MAX_COUNT)?;
+        check_int(at, "warmup", self.warmup, 0, MAX_COUNT)?;
+        check_int(
+            at,
+            "timeout",
+            self.timeout,
+            1,
+            (MAX_SECONDS * 1000.0) as u64,
+        )?;
+        check_int(at, "threads", u(self.threads), 0, MAX_THREADS)?;
+        check_int(
+            at,
+            "quantile_count",
+            u(self.quantile_count),
+            1,
+            MAX_QUANTILES,
+        )?;
+        check_int(at, "digits", self.digits.map(u64::from), 0, MAX_DIGITS)?;
+        check_float(at, "rate", self.rate, MAX_RATE)?;
+        check_float(at, "duration", self.duration, MAX_SECONDS)
+    }
+}
+
 impl Spec {
-    /// Checks serde cannot express.
+    /// Checks serde cannot express: every number within its bounds (a spec is input, and
+    /// `"size": 1099511627776` must be an error naming the key, not an out-of-memory kill).
     pub fn validate(&self, name: &str) -> Result<()> {
         if self.servers.is_empty() {
             return Err(ModeError::Config(format!(
@@ -170,22 +242,22 @@ impl Spec {
                     t.mode
                 )));
             }
-            if t.output().quantile_count == 0 {
-                return Err(ModeError::Config(format!(
-                    "spec {name}: testsets[{i}]: quantile_count must be at least 1"
-                )));
-            }
+            t.options
+                .check(&format!("spec {name}: testsets[{i}].options"))?;
             for (j, c) in t.cases.iter().enumerate() {
+                let at = format!("spec {name}: testsets[{i}].cases[{j}]");
+                c.check(&at)?;
                 for s in &self.servers {
                     let p = t.probe(c, s);
-                    if p.rate.is_some_and(|r| r <= 0.0) || p.duration.is_some_and(|d| d <= 0.0) {
-                        return Err(ModeError::Config(format!(
-                            "spec {name}: testsets[{i}].cases[{j}]: rate and duration must be positive"
-                        )));
-                    }
                     if p.count == 0 && p.duration.is_none() {
                         return Err(ModeError::Config(format!(
-                            "spec {name}: testsets[{i}].cases[{j}]: count is 0 and no duration"
+                            "{at}: count is 0 and no duration"
+                        )));
+                    }
+                    let in_flight = p.connections as u64 * p.window as u64;
+                    if in_flight > MAX_IN_FLIGHT {
+                        return Err(ModeError::Config(format!(
+                            "{at}: connections × window is {in_flight}, more than {MAX_IN_FLIGHT} messages in flight"
                         )));
                     }
                 }
@@ -229,6 +301,35 @@ mod tests {
             desc: String::new(),
         };
         assert_eq!(t.probe(&t.cases[0], &s).window, 50);
+    }
+
+    #[test]
+    fn every_number_is_bounded_and_the_error_names_its_key() {
+        let spec = |case: &str| -> Spec {
+            serde_json::from_str(&format!(
+                r#"{{"servers":[{{"name":"s","uri":"ws://h:1"}}],"testsets":[{{"mode":"echo","cases":[{case}]}}]}}"#
+            ))
+            .unwrap()
+        };
+        for (case, key) in [
+            (r#"{"size": 1099511627776}"#, "\"size\""),
+            (r#"{"connections": 0}"#, "\"connections\""),
+            (r#"{"connections": 1000000}"#, "\"connections\""),
+            (r#"{"window": 0}"#, "\"window\""),
+            (r#"{"window": 1000000}"#, "\"window\""),
+            (r#"{"rate": 0}"#, "\"rate\""),
+            (r#"{"rate": -5}"#, "\"rate\""),
+            (r#"{"duration": 1e9}"#, "\"duration\""),
+            (r#"{"timeout": 0}"#, "\"timeout\""),
+            (r#"{"threads": 100000}"#, "\"threads\""),
+            (r#"{"count": 0}"#, "count is 0"),
+            (r#"{"connections": 10000, "window": 10000}"#, "in flight"),
+        ] {
+            let e = spec(case).validate("x.json").unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("cases[0]"), "{case}: {e}");
+        }
+        let ok = spec(r#"{"size": 16777216, "connections": 16, "window": 32, "rate": 1000}"#);
+        ok.validate("x.json").unwrap();
     }
 
     #[test]

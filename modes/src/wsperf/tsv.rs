@@ -1,7 +1,8 @@
 //! The original wsperfcontrol's TSV: a header `name outcome count size min median max avg
 //! stddev q0 … q(N-1)`, one row per measurement, microseconds rounded to `digits` (the
 //! quantile columns always to whole microseconds, as the original writes them), rows that
-//! did not pass carry only the name and the outcome.
+//! did not pass carry only the name and the outcome (an INTERRUPTED row, ours, keeps the
+//! figures measured before the signal).
 
 use wstest_engine::stats::Latency;
 
@@ -50,7 +51,8 @@ pub fn row(
     sep: &str,
     quantile_count: usize,
 ) -> String {
-    if r.outcome != Outcome::Passed {
+    // An interrupted row keeps its figures (what was measured before the signal).
+    if !matches!(r.outcome, Outcome::Passed | Outcome::Interrupted) {
         return [name, r.outcome.as_str()].join(sep);
     }
     let h = r.latency.inner();
@@ -66,7 +68,7 @@ pub fn row(
     };
     let mut cols = vec![
         name.to_string(),
-        "PASSED".into(),
+        r.outcome.as_str().into(),
         h.len().to_string(),
         size.to_string(),
         micros(min, digits),

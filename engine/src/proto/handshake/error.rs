@@ -12,6 +12,8 @@ pub enum HandshakeError {
     HttpVersion { minor: u8 },
     #[error("missing {name} header")]
     MissingHeader { name: &'static str },
+    #[error("{name} header appears more than once")]
+    DuplicateHeader { name: &'static str },
     #[error("not a WebSocket upgrade (Upgrade header lacks \"websocket\")")]
     NotWebSocketUpgrade,
     #[error("Connection header lacks the \"Upgrade\" token")]

@@ -183,6 +183,13 @@ pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
             name: "Sec-WebSocket-Key",
         })?
         .to_string();
+    // §11.3.1: "The |Sec-WebSocket-Key| header field MUST NOT appear more than once in an
+    // HTTP request."
+    if all(&headers, "sec-websocket-key").nth(1).is_some() {
+        return Err(HandshakeError::DuplicateHeader {
+            name: "Sec-WebSocket-Key",
+        });
+    }
     if !key_is_valid(&key) {
         return Err(HandshakeError::BadKey { key });
     }
@@ -359,6 +366,11 @@ mod tests {
             ("keep-alive, Upgrade", "keep-alive", 400),
             ("Version: 13", "Version: 8", 426),
             ("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=", 400),
+            (
+                "Origin:",
+                "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nOrigin:",
+                400,
+            ),
         ];
         for (from, to, status) in cases {
             let req = GOOD.replacen(from, to, 1);
