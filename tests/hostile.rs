@@ -153,6 +153,10 @@ fn a_fuzzingserver_session_refuses_a_gigabyte_frame() {
         "the server took {sent} octets of a refused frame"
     );
     assert!(server.alive());
+    // And serves the next client.
+    let mut c = RawClient::connect(server.addr());
+    c.send_text(r#"["sendframe", {"opcode": 1, "payload": "still here"}]"#);
+    c.expect_text("still here");
     let grown = server.rss().saturating_sub(before);
     assert!(grown < 96 << 20, "grew by {grown} octets");
 }
@@ -473,6 +477,7 @@ fn a_busy_port_is_refused_unless_shared_on_purpose() {
         err.contains("address in use") && err.contains("--reuse-port"),
         "{err}"
     );
+    assert_serves(first.addr());
     // The page port too (8080 by default: give it a busy one).
     let o = wstest(
         &[

@@ -235,9 +235,14 @@ fn a_target_that_is_down_fails_with_counts_after_max_retries() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    // Never reached at all: exit 3, as README says of an unreachable peer.
+    assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("reached 0 of 10") && err.contains("refused 30"),
+        err.contains("0 of 10 connections open") && err.contains("refused 30"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot connect to ws://127.0.0.1:1: refused 30"),
         "{err}"
     );
     let out = String::from_utf8_lossy(&o.stdout);

@@ -570,6 +570,33 @@ fn a_subscriber_that_stops_reading_is_dropped() {
     drop(slow);
 }
 
+/// A session that sends faster than the router handles its messages is slowed down (not
+/// read from while half the inbound limit waits), not dropped: every publication arrives.
+#[test]
+fn a_fast_publisher_is_slowed_not_dropped() {
+    // Reading stops at half the limit; what one read brings (up to 256 KiB) fits above it.
+    let limits = wamp::server::Limits {
+        inbound: 2 << 20,
+        ..Default::default()
+    };
+    let router = Router::with_limits(None, 0, limits);
+    let mut publisher = joined(router.addr());
+    let big = "x".repeat(16 * 1024);
+    for i in 0..1000u64 {
+        publisher.send_text(&format!(r#"[16,{},{{}},"com.nobody",["{big}"]]"#, i + 1));
+    }
+    publisher.send_text(r#"[16,5000,{"acknowledge":true},"com.nobody",[]]"#);
+    let m = json(&publisher.expect_frame());
+    assert_eq!(
+        (m[0].as_u64(), m[1].as_u64()),
+        (Some(17), Some(5000)),
+        "{m}"
+    );
+    let rep = router.finish();
+    assert_eq!(rep.dropped_flooding, 0, "{rep:?}");
+    assert_eq!(rep.router.publications, 1001, "{rep:?}");
+}
+
 /// A session whose messages wait for the router beyond the inbound limit is closed (1008)
 /// rather than queued for without limit; the others keep being served.
 #[test]

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,6 +66,9 @@ impl Default for Limits {
 struct Backlog {
     /// Received and given to the router, not handled by it yet (wire octets).
     inbound: AtomicUsize,
+    /// The session's thread stopped reading it for `inbound`: the router sends
+    /// [`ToConn::Resume`] once it has taken enough.
+    paused: AtomicBool,
     /// Sent by the router, not taken by the session's thread yet ([`Message::approx_size`]).
     outbound: AtomicUsize,
 }
@@ -101,6 +104,9 @@ enum ToConn {
     Close,
     /// The session does not take what the router sends: close it with 1008.
     TooSlow,
+    /// The router took enough of a paused session's messages: read it again (the wake-up
+    /// is all this does).
+    Resume,
 }
 
 /// What both servers (the WAMP port and the page port) share.
@@ -283,6 +289,7 @@ impl Handler for WampHandler {
                     self.closing = true;
                     conn.close(Some(CloseCode::NORMAL), "", now);
                 }
+                ToConn::Resume => {}
                 ToConn::TooSlow => {
                     self.closing = true;
                     self.dropped_slow.fetch_add(1, Ordering::Relaxed);
@@ -314,8 +321,29 @@ impl Handler for WampHandler {
     /// with octets waiting for its socket), so a client that floods requests is slowed to
     /// the pace the router answers them instead of filling the router's queues. Each
     /// answer that arrives wakes the handler, which takes them and lets reading go on.
+    ///
+    /// Likewise its own messages the router has not handled yet: above half their limit the
+    /// session waits (rather than being closed as flooding at the limit) until the router,
+    /// having taken them down to a quarter, sends [`ToConn::Resume`].
     fn accepts_input(&self) -> bool {
-        self.closing || self.backlog.outbound.load(Ordering::Relaxed) < self.limits.outbound / 16
+        if self.closing {
+            return true;
+        }
+        if self.backlog.outbound.load(Ordering::Relaxed) >= self.limits.outbound / 16 {
+            return false;
+        }
+        let b = &self.backlog;
+        if b.inbound.load(Ordering::SeqCst) < self.limits.inbound / 2 {
+            return true;
+        }
+        // Paused first, then checked again: either the router sees the flag after taking
+        // messages, or this sees what it took (both orders are sequentially consistent).
+        b.paused.store(true, Ordering::SeqCst);
+        if b.inbound.load(Ordering::SeqCst) < self.limits.inbound / 2 {
+            b.paused.store(false, Ordering::SeqCst);
+            return true;
+        }
+        false
     }
 
     fn on_closed(
@@ -349,14 +377,20 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long sessions get to answer the router's GOODBYE at shutdown.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 
-/// The router handled a message of `size` octets from `conn`.
+/// The router handled a message of `size` octets from `conn`; a session paused for its
+/// backlog is woken once that is down to `resume_below`.
 fn handled(
     conns: &HashMap<ConnId, (MailboxSender<ToConn>, Arc<Backlog>)>,
     conn: ConnId,
     size: usize,
+    resume_below: usize,
 ) {
-    if let Some((_, b)) = conns.get(&conn) {
-        b.inbound.fetch_sub(size, Ordering::Relaxed);
+    if let Some((tx, b)) = conns.get(&conn) {
+        let left = b.inbound.fetch_sub(size, Ordering::SeqCst) - size;
+        if left < resume_below && b.paused.load(Ordering::SeqCst) {
+            b.paused.store(false, Ordering::SeqCst);
+            let _ = tx.send(ToConn::Resume);
+        }
     }
 }
 
@@ -364,6 +398,7 @@ fn handled(
 fn router_thread(
     rx: Receiver<ToRouter>,
     outbound_limit: usize,
+    inbound_limit: usize,
     mut router: Router,
     shutdown: Shutdown,
     stop_servers: Shutdown,
@@ -387,13 +422,13 @@ fn router_thread(
                 if !closing.contains(&conn) {
                     router.handle(conn, msg, &mut out);
                 }
-                handled(&conns, conn, size);
+                handled(&conns, conn, size, inbound_limit / 4);
             }
             Ok(ToRouter::Bad { conn, why, size }) => {
                 if !closing.contains(&conn) {
                     router.malformed(conn, &why, &mut out);
                 }
-                handled(&conns, conn, size);
+                handled(&conns, conn, size, inbound_limit / 4);
             }
             Ok(ToRouter::Closed { conn }) => {
                 conns.remove(&conn);
@@ -575,8 +610,8 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
     let router = std::thread::Builder::new()
         .name("wstest-wamp-router".into())
         .spawn({
-            let outbound = cfg.limits.outbound;
-            move || router_thread(rx, outbound, router, sd, stop)
+            let (outbound, inbound) = (cfg.limits.outbound, cfg.limits.inbound);
+            move || router_thread(rx, outbound, inbound, router, sd, stop)
         })
         .map_err(|e| ModeError::io("cannot start the router thread", e))?;
     Ok(RunningWamp {
