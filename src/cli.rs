@@ -48,6 +48,10 @@ pub const MODES: &[(&str, &str)] = &[
         "add up massconnect results of several agents (wstest merge A.json B.json -o M.json)",
     ),
     (
+        "compare",
+        "compare two fuzzing index.json files' verdicts (wstest compare EXPECTED.json ACTUAL.json)",
+    ),
+    (
         "massconnect",
         "open many connections, count handshakes per second (-s spec)",
     ),
@@ -114,6 +118,10 @@ pub struct Cli {
     /// processes started side by side with fewer threads than cores.
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
+    /// Server modes: listen on this address (0.0.0.0 or :: for every interface) instead of
+    /// the URL's host, the page port too. The Docker image sets WSTEST_BIND=0.0.0.0.
+    #[arg(long, value_name = "ADDR", env = "WSTEST_BIND")]
+    pub bind: Option<std::net::IpAddr>,
     /// Server modes: share the port with servers already listening there (SO_REUSEPORT; the
     /// kernel spreads connections over all of them), as several processes of one load
     /// test do. Without it a port that has a listener is an error.
@@ -135,6 +143,30 @@ pub struct Cli {
     /// with 1008 and counted as stalled (default 30).
     #[arg(long, value_parser = seconds)]
     pub stall_timeout: Option<f64>,
+    /// fuzzingclient/fuzzingserver: compare this run's verdicts (behavior and behaviorClose
+    /// per agent and case; durations aside) with a stored index.json: exit 0 when nothing
+    /// differs, whatever the verdicts, 1 otherwise (the differing cases are listed).
+    #[arg(long, value_name = "FILE")]
+    pub expected: Option<PathBuf>,
+    /// With --expected: write this run's verdicts to that file instead of comparing.
+    #[arg(long)]
+    pub update_expected: bool,
+    /// fuzzingclient/fuzzingserver: the verdicts that pass, comma separated (e.g.
+    /// OK,INFORMATIONAL,NON-STRICT): exit 1 if a case's behavior or behaviorClose is another.
+    #[arg(long, value_name = "LIST")]
+    pub accept: Option<String>,
+    /// fuzzingclient/fuzzingserver: write JUnit XML (a test suite per agent, a test case per
+    /// case; failures carry the verdicts and the case's report).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// fuzzingserver: stop after a client's /updateReports (as shutdownOnComplete=true in
+    /// that request does); the exit status is then the verdicts'.
+    #[arg(long)]
+    pub exit_on_update: bool,
+    /// fuzzingclient: wait up to this many seconds for each server to answer before its
+    /// cases start (a server started just before, in CI).
+    #[arg(long, value_parser = seconds)]
+    pub wait_for: Option<f64>,
     /// wampserver: a connection that sends no message (HELLO) this long after its upgrade is
     /// closed with 1008 and counted as silent (default 10).
     #[arg(long, value_parser = seconds)]
@@ -184,7 +216,8 @@ pub struct Cli {
     /// massconnect, wampclient --load: also write the TSV to this file.
     #[arg(long, value_name = "FILE")]
     pub tsv: Option<PathBuf>,
-    /// `wstest merge RESULT.json... -o merged.json`: add up massconnect agents' results.
+    /// `wstest merge RESULT.json... -o merged.json`: add up massconnect agents' results;
+    /// `wstest compare EXPECTED.json ACTUAL.json`: fuzzing verdicts that differ.
     #[arg(value_name = "merge FILES")]
     pub rest: Vec<String>,
     /// broadcastclient: seconds between own messages (0: never send).

@@ -2,6 +2,7 @@
 //! lives here.
 
 mod cli;
+mod mode_help;
 
 use std::path::Path;
 
@@ -41,6 +42,19 @@ fn server_flow(cli: &Cli) -> FlowLimits {
 const DEFAULT_MAX_MESSAGE: u64 = 64 << 20;
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(mode) = mode_help::requested(&args) {
+        match mode_help::render(&mode) {
+            Some(h) => {
+                print!("{h}");
+                return;
+            }
+            None => {
+                eprintln!("wstest: unknown mode {mode:?}; modes: {}", mode_names());
+                std::process::exit(2);
+            }
+        }
+    }
     let cli = Cli::parse();
     env_logger::Builder::new()
         .filter_level(if cli.debug {
@@ -71,7 +85,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         return Ok(());
     }
     let mode = match (&cli.mode, cli.rest.first().map(String::as_str)) {
-        (None, Some("merge")) => Some("merge".to_string()),
+        (None, Some(sub @ ("merge" | "compare"))) => Some(sub.to_string()),
         (m, _) => m.clone(),
     };
     let Some(mode) = mode else {
@@ -146,6 +160,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         deflate: server_deflate.clone(),
         flow: server_flow(&cli),
         share_port: cli.reuse_port,
+        bind: cli.bind,
     };
     let client_opts = ClientOptions {
         cacert: cli.cacert.clone(),
@@ -155,6 +170,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         deflate: client_deflate,
     };
 
+    let checks = fuzz_checks(&cli)?;
     match mode.as_str() {
         "echoserver" => {
             let r = wstest_modes::echo::run_server(&server_opts("ws://127.0.0.1:9000"), shutdown)?;
@@ -315,30 +331,12 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 client: client_opts,
                 progress: !cli.quiet,
                 max_message_size: cli.max_message_size,
+                wait_for: cli.wait_for.map(Duration::from_secs_f64),
+                checks: checks.clone(),
             };
             let r = wstest_modes::fuzzing::client::run(&cfg, shutdown)?;
-            let mut lines = Vec::new();
-            for a in &r.agents {
-                let counts = |m: &std::collections::BTreeMap<String, u64>| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                };
-                let status = match &a.error {
-                    Some(e) => format!(" — could not be tested: {e}"),
-                    None if a.failing.is_empty() => String::new(),
-                    None => format!(" — failing: {}", a.failing.join(" ")),
-                };
-                lines.push(format!(
-                    "{}: {} cases in {:.1}s | behavior: {} | behaviorClose: {}{status}",
-                    a.agent,
-                    a.cases,
-                    a.seconds,
-                    counts(&a.behavior),
-                    counts(&a.behavior_close)
-                ));
-            }
+            let mut lines: Vec<String> = r.agents.iter().map(|a| a.line()).collect();
+            lines.extend(r.checks.lines());
             lines.push(format!(
                 "reports in {}/index.html",
                 r.outdir.trim_end_matches('/')
@@ -347,8 +345,16 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             if r.interrupted {
                 return Err(ModeError::Interrupted);
             }
+            let unreachable = r.unreachable();
+            if !unreachable.is_empty() {
+                return Err(ModeError::Unreachable(unreachable.join("; ")));
+            }
             if !r.passed(cli.strict) {
-                return Err(ModeError::Failed("not every case passed".into()));
+                return Err(ModeError::Failed(if r.checks.decides() {
+                    "verdicts not as expected".into()
+                } else {
+                    "not every case passed".into()
+                }));
             }
             Ok(())
         }
@@ -362,32 +368,32 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 runtime: runtime.clone(),
                 max_message_size: cli.max_message_size,
                 share_port: cli.reuse_port,
+                bind: cli.bind,
+                exit_on_update: cli.exit_on_update,
+                checks: checks.clone(),
             };
             let r = wstest_modes::fuzzing::server::run(&cfg, shutdown)?;
-            let mut lines: Vec<String> = r
-                .agents
-                .iter()
-                .map(|a| {
-                    let counts = |m: &std::collections::BTreeMap<String, u64>| {
-                        m.iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    };
-                    format!(
-                        "{}: {} cases | behavior: {} | behaviorClose: {}",
-                        a.agent,
-                        a.cases,
-                        counts(&a.behavior),
-                        counts(&a.behavior_close)
-                    )
-                })
-                .collect();
+            let mut lines: Vec<String> = r.agents.iter().map(|a| a.line()).collect();
+            lines.extend(r.checks.lines());
+            if r.agents.is_empty() {
+                lines.push("no client ran a case".into());
+            }
             lines.push(format!(
                 "reports in {}/index.html",
                 r.outdir.trim_end_matches('/')
             ));
-            emit(&cli, &r, &lines.join("\n"))
+            emit(&cli, &r, &lines.join("\n"))?;
+            // Stopped by a signal or a client, the exit status is the verdicts'.
+            if !r.passed(cli.strict) {
+                return Err(ModeError::Failed(if r.agents.is_empty() {
+                    "no client ran a case".into()
+                } else if r.checks.decides() {
+                    "verdicts not as expected".into()
+                } else {
+                    "not every case passed".into()
+                }));
+            }
+            Ok(())
         }
         "wsperfcontrol" => {
             let cfg = wstest_modes::wsperf::control::ControlConfig {
@@ -657,6 +663,34 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 .collect();
             emit(&cli, &m, &lines.join("\n"))
         }
+        "compare" => {
+            let files: Vec<&String> = cli
+                .rest
+                .iter()
+                .filter(|f| f.as_str() != "compare")
+                .collect();
+            let [expected, actual] = files[..] else {
+                return Err(usage(
+                    "compare needs two index.json files: wstest compare EXPECTED.json ACTUAL.json"
+                        .into(),
+                ));
+            };
+            use wstest_modes::fuzzing::expect;
+            let diffs = expect::compare(
+                &expect::load(Path::new(expected))?,
+                &expect::load(Path::new(actual))?,
+                None,
+            );
+            for d in &diffs {
+                println!("{d}");
+            }
+            if diffs.is_empty() {
+                println!("verdicts as expected");
+                Ok(())
+            } else {
+                Err(ModeError::Failed(format!("{} cases differ", diffs.len())))
+            }
+        }
         other => Err(usage(format!(
             "mode {other} is not available in this build yet"
         ))),
@@ -681,4 +715,27 @@ fn emit<T: serde::Serialize>(cli: &Cli, report: &T, line: &str) -> Result<(), Mo
         report::write_json(Path::new(out), report)?;
     }
     Ok(())
+}
+
+/// The CI checks of the fuzzers' command line (`--expected`, `--update-expected`,
+/// `--accept`, `--junit`, `--strict`).
+fn fuzz_checks(cli: &Cli) -> Result<wstest_modes::fuzzing::outcome::Checks, ModeError> {
+    if cli.update_expected && cli.expected.is_none() {
+        return Err(ModeError::Config(
+            "--update-expected needs --expected FILE (where to write)".into(),
+        ));
+    }
+    let accept = cli
+        .accept
+        .as_deref()
+        .map(wstest_modes::fuzzing::expect::parse_accept)
+        .transpose()
+        .map_err(ModeError::Config)?;
+    Ok(wstest_modes::fuzzing::outcome::Checks {
+        expected: cli.expected.clone(),
+        update_expected: cli.update_expected,
+        accept,
+        junit: cli.junit.clone(),
+        strict: cli.strict,
+    })
 }

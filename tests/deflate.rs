@@ -295,6 +295,8 @@ fn run_fuzzer(dir: &std::path::Path, url: &str, cases: &[&str]) -> serde_json::V
         client: ClientOptions::default(),
         progress: false,
         max_message_size: None,
+        wait_for: None,
+        checks: Default::default(),
     };
     run(&cfg, Shutdown::new()).expect("fuzzing run");
     let text = std::fs::read_to_string(outdir.join("index.json")).unwrap();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, wait_port};
+use common::{free_port, url_command, wait_port};
 use serde_json::Value;
 
 fn wstest(dir: &Path, args: &[&str]) -> Output {
@@ -90,7 +90,7 @@ fn main_command_writes_template_and_passes_on_embedded_testee() {
 }
 
 #[test]
-fn unreachable_server_fails_its_cases_and_the_others_go_on() {
+fn an_unreachable_server_is_not_a_run_and_the_others_go_on() {
     let d = tempfile::tempdir().unwrap();
     let dead = free_port();
     let live = free_port();
@@ -107,23 +107,70 @@ fn unreachable_server_fails_its_cases_and_the_others_go_on() {
         d.path(),
         &["-m", "fuzzingclient", "-s", "spec.json", "--quiet"],
     );
-    assert_eq!(out.status.code(), Some(1), "some cases failed: exit 1");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "unreachable: exit 3\n{stderr}");
     assert!(
-        stdout.contains("nobody")
-            && stdout.contains("could not be tested")
-            && stdout.contains("refused"),
-        "{stdout}"
+        stderr.contains(&format!("cannot connect to ws://127.0.0.1:{dead}: refused")),
+        "{stderr}"
     );
     let index = read_json(&d.path().join("out/index.json"));
-    assert_eq!(index["nobody"]["1.1.1"]["behavior"], "FAILED");
+    assert!(index.get("nobody").is_none(), "no verdicts for it: {index}");
+    assert!(!d.path().join("out/nobody_case_1_1_1.json").exists());
     assert_eq!(index["ours"]["1.1.8"]["behavior"], "OK");
-    let r = read_json(&d.path().join("out/nobody_case_1_1_1.json"));
-    assert!(
-        r["resultClose"].as_str().unwrap().contains("refused"),
+}
+
+/// `--wait-for`: a server that comes up after the fuzzer started is waited for.
+#[test]
+fn wait_for_waits_until_the_server_answers() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(
+        d.path().join("spec.json"),
+        serde_json::json!({"outdir": "out", "cases": ["1.1.1"],
+            "servers": [{"agent": "late", "url": format!("ws://127.0.0.1:{port}")}]})
+        .to_string(),
+    )
+    .unwrap();
+    let client = Command::new(env!("CARGO_BIN_EXE_wstest"))
+        .args([
+            "-m",
+            "fuzzingclient",
+            "-s",
+            "spec.json",
+            "--quiet",
+            "--wait-for",
+            "20",
+        ])
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wstest"))
+        .args([
+            "-m",
+            "testeeserver",
+            "-w",
+            &format!("ws://127.0.0.1:{port}"),
+            "-u",
+            "0",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = client.wait_with_output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
         "{}",
-        r["resultClose"]
+        String::from_utf8_lossy(&out.stderr)
     );
+    let index = read_json(&d.path().join("out/index.json"));
+    assert_eq!(index["late"]["1.1.1"]["behavior"], "OK");
 }
 
 #[test]
@@ -155,45 +202,6 @@ fn spec_errors_are_clear() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key \"colour\""));
 }
 
-/// A minimal client for the URL protocol: connect to `path`, collect text messages until the
-/// server closes.
-fn command(port: u16, path: &str) -> Result<Vec<String>, String> {
-    use wstest_engine::net::WsUrl;
-    use wstest_engine::runtime::{block_on, Driver};
-    use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, WsClientOptions};
-    struct Collect(Vec<String>);
-    impl Handler for Collect {
-        fn on_event(
-            &mut self,
-            _c: &mut wstest_engine::Connection,
-            e: wstest_engine::Event,
-            _n: Instant,
-        ) {
-            if let wstest_engine::Event::Message(m) = e {
-                self.0.push(String::from_utf8_lossy(&m.data).into_owned());
-            }
-        }
-    }
-    let url = WsUrl::parse(&format!("ws://127.0.0.1:{port}{path}")).unwrap();
-    block_on(Driver::Epoll, false, async move {
-        let c = connect_ws(&url, &WsClientOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut conn = c.conn;
-        let mut h = Collect(Vec::new());
-        drive(
-            c.stream,
-            &mut conn,
-            c.leftover,
-            &mut h,
-            &DriveOptions::default(),
-        )
-        .await;
-        Ok(h.0)
-    })
-    .unwrap()
-}
-
 fn start_server(dir: &Path, port: u16, cases: &[&str]) -> std::process::Child {
     let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{port}"), "outdir": "reports", "cases": cases});
     std::fs::write(dir.join("fs.json"), spec.to_string()).unwrap();
@@ -213,9 +221,9 @@ fn fuzzingserver_url_protocol_and_restart() {
     let d = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut server = start_server(d.path(), port, &["1.1.1", "1.1.2", "2.1"]);
-    assert_eq!(command(port, "/getCaseCount").unwrap(), vec!["3"]);
+    assert_eq!(url_command(port, "/getCaseCount").unwrap(), vec!["3"]);
     let info: Value =
-        serde_json::from_str(&command(port, "/getCaseInfo?case=3").unwrap()[0]).unwrap();
+        serde_json::from_str(&url_command(port, "/getCaseInfo?case=3").unwrap()[0]).unwrap();
     assert_eq!(info["id"], "2.1");
     // Bad requests are refused with a reason, and the server keeps serving.
     for bad in [
@@ -226,7 +234,7 @@ fn fuzzingserver_url_protocol_and_restart() {
         "/getCaseInfo",
         "/updateReports",
     ] {
-        let e = command(port, bad).unwrap_err();
+        let e = url_command(port, bad).unwrap_err();
         assert!(e.contains("400"), "{bad}: {e}");
     }
     // Our testee client runs the cases; the status of a case is then available.
@@ -247,14 +255,14 @@ fn fuzzingserver_url_protocol_and_restart() {
         String::from_utf8_lossy(&out.stderr)
     );
     let status: Value = serde_json::from_str(
-        &command(port, "/getCaseStatus?case=2&agent=first%20agent").unwrap()[0],
+        &url_command(port, "/getCaseStatus?case=2&agent=first%20agent").unwrap()[0],
     )
     .unwrap();
     assert_eq!(status["behavior"], "OK");
     let index = read_json(&d.path().join("reports/index.json"));
     assert_eq!(index["first agent"].as_object().unwrap().len(), 3);
     // /stopServer stops it.
-    let _ = command(port, "/stopServer");
+    let _ = url_command(port, "/stopServer");
     let until = Instant::now() + Duration::from_secs(10);
     while server.try_wait().unwrap().is_none() {
         assert!(Instant::now() < until, "server did not stop");

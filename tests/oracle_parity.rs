@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
-use common::{free_port, wait_port};
+use common::{free_port, peer_missing, wait_port};
 use serde_json::Value;
 
 /// The oracle runs take the machine; run them one at a time.
@@ -49,32 +49,32 @@ fn oracle_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle"));
     if !dir.join("setup.sh").exists() {
-        eprintln!(
-            "SKIP: no Autobahn oracle at {} (set WSTEST_ORACLE)",
+        peer_missing(&format!(
+            "no Autobahn oracle at {} (set WSTEST_ORACLE)",
             dir.display()
-        );
+        ));
         return None;
     }
     let py = Command::new("python3.11").arg("--version").output();
     if !matches!(py, Ok(o) if o.status.success()) {
-        eprintln!("SKIP: python3.11 not found; the oracle needs it");
+        peer_missing("python3.11 not found; the oracle needs it");
         return None;
     }
     let out = Command::new(dir.join("setup.sh")).output();
     match out {
         Ok(o) if o.status.success() => Some(dir),
         Ok(o) => {
-            eprintln!(
-                "SKIP: oracle setup failed: {}",
+            peer_missing(&format!(
+                "oracle setup failed: {}",
                 String::from_utf8_lossy(&o.stderr)
                     .lines()
                     .last()
                     .unwrap_or("")
-            );
+            ));
             None
         }
         Err(e) => {
-            eprintln!("SKIP: cannot run oracle setup: {e}");
+            peer_missing(&format!("cannot run oracle setup: {e}"));
             None
         }
     }
@@ -406,7 +406,7 @@ fn verdicts_match_on_python_websockets() {
 /// node or npm cannot be used).
 fn install_node_ws() -> Option<tempfile::TempDir> {
     if !matches!(Command::new("node").arg("--version").output(), Ok(o) if o.status.success()) {
-        eprintln!("SKIP: node not found");
+        peer_missing("node not found");
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -420,7 +420,7 @@ fn install_node_ws() -> Option<tempfile::TempDir> {
         ])
         .output();
     if !matches!(install, Ok(o) if o.status.success()) {
-        eprintln!("SKIP: cannot install ws from npm");
+        peer_missing("cannot install ws from npm");
         return None;
     }
     Some(dir)
@@ -454,7 +454,7 @@ fn websockets_echo(oracle: &Path) -> Option<(Killed, String)> {
     let py = PathBuf::from(std::env::var("PEER_VENV").unwrap_or_else(|_| "/tmp/peer-venv".into()))
         .join("bin/python");
     if !py.exists() {
-        eprintln!("SKIP: no websockets peer venv at {}", py.display());
+        peer_missing(&format!("no websockets peer venv at {}", py.display()));
         return None;
     }
     let port = free_port();

@@ -483,9 +483,7 @@ fn python_autobahn_pubsub_and_rpc_through_our_router_with_both_serializers() {
     let py = match autobahn_python() {
         Ok(p) => p,
         Err(why) => {
-            eprintln!("SKIP: autobahn interop: {why}");
-            println!("SKIP: autobahn interop: {why}");
-            return;
+            return peer_missing(&format!("autobahn interop: {why}"));
         }
     };
     let router = Router::start(None, 0);

@@ -37,6 +37,10 @@ pub struct ServerOptions {
     pub flow: FlowLimits,
     /// Share a port another server already listens on (`--reuse-port`).
     pub share_port: bool,
+    /// Listen on this address instead of the URL's host (`--bind`, `WSTEST_BIND`; the
+    /// original listens on every interface whatever its URL says, and stock configs in
+    /// containers rely on that).
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl Default for ServerOptions {
@@ -52,6 +56,7 @@ impl Default for ServerOptions {
             deflate: Some(DeflateConfig::default()),
             flow: FlowLimits::default(),
             share_port: false,
+            bind: None,
         }
     }
 }
@@ -67,7 +72,11 @@ impl ServerOptions {
     /// Resolve the listen address and load TLS material.
     pub fn engine_config(&self) -> Result<(ServerConfig, WsUrl)> {
         let url = WsUrl::parse(&self.url)?;
-        let addr = resolve_listen(&url)?;
+        // With --bind the URL's host need not resolve here (a name only the clients know).
+        let addr = match self.bind {
+            Some(ip) => SocketAddr::new(ip, url.port),
+            None => resolve_listen(&url)?,
+        };
         let mut cfg = ServerConfig::new(addr);
         cfg.runtime = self.runtime.clone();
         cfg.backlog = self.backlog;

@@ -34,6 +34,17 @@ pub fn load<T: DeserializeOwned>(
     mut warn: impl FnMut(String),
 ) -> Result<T> {
     if !path.exists() {
+        // A template goes next to a spec that could be there, never into a directory made
+        // up from a typo (which would then run in full against the template's target).
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(ModeError::Config(format!(
+                    "spec {}: directory {} does not exist",
+                    path.display(),
+                    dir.display()
+                )));
+            }
+        }
         crate::report::write_atomic(path, template.as_bytes())?;
         warn(format!(
             "no spec file {}: wrote a template there and using it",
@@ -79,6 +90,30 @@ pub fn parse<T: DeserializeOwned>(
     // Typed errors from the text, so they carry a line and column too ("... at line L
     // column C").
     serde_json::from_str(text).map_err(|e| ModeError::Config(format!("spec {name}: {e}")))
+}
+
+/// Warn about unknown keys in each object of the list `list` (the entries of `servers`):
+/// a typo there (`"optoins"`) is as easy to make as one at the top level.
+pub fn warn_nested(path: &Path, list: &str, known: &[&str], warn: &mut impl FnMut(String)) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let Some(items) = v.get(list).and_then(|l| l.as_array()) else {
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        let Some(m) = item.as_object() else { continue };
+        for k in m.keys().filter(|k| !known.contains(&k.as_str())) {
+            warn(format!(
+                "spec {}: {list}[{i}]: unknown key {k:?} ignored (known: {})",
+                path.display(),
+                known.join(", ")
+            ));
+        }
+    }
 }
 
 /// Does `pattern` (with `*` wildcards) match all of `s`?

@@ -46,13 +46,20 @@ pub fn free_port() -> u16 {
 /// Wait (up to 10 s) until something accepts connections on 127.0.0.1:`port`.
 pub fn wait_port(port: u16) {
     let until = std::time::Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !accepts(port) {
         assert!(
             std::time::Instant::now() < until,
             "nothing listens on port {port}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether a listener takes a connection on 127.0.0.1:`port`. A connect to a port where
+/// nothing listens can pick that same port as its own and connect to itself (TCP's
+/// simultaneous open): that is not a listener.
+pub fn accepts(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
 }
 
 /// Server options for a small in-process server: one worker thread, not pinned.
@@ -664,7 +671,29 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Start `wstest -m mode` on a free port and wait until it listens. The port can be
+    /// taken between `free_port` and the server's bind (by another test's connection): the
+    /// server then refuses it and exits, and a new port is tried.
     pub fn start(mode: &str, extra: &[&str]) -> Proc {
+        for _ in 0..5 {
+            let mut p = Proc::spawn(mode, extra);
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while p.alive() && !accepts(p.port) {
+                assert!(
+                    std::time::Instant::now() < until,
+                    "{mode}: nothing listens on port {}",
+                    p.port
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if p.alive() {
+                return p;
+            }
+        }
+        panic!("{mode} did not start (5 tries)");
+    }
+
+    fn spawn(mode: &str, extra: &[&str]) -> Proc {
         let port = free_port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_wstest"))
             .args(["-m", mode, "-w", &format!("ws://127.0.0.1:{port}")])
@@ -679,7 +708,6 @@ impl Proc {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start wstest");
-        wait_port(port);
         Proc { child, port }
     }
 
@@ -714,4 +742,56 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A test's peer (another implementation, a tool) cannot be had here. On a developer's
+/// machine the test says so and passes; where `WSTEST_REQUIRE_PEERS` is set (CI), it fails:
+/// a run without the differential checks must not look like a full one.
+pub fn peer_missing(what: &str) {
+    let required = std::env::var("WSTEST_REQUIRE_PEERS").is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "{what} (WSTEST_REQUIRE_PEERS is set: a missing peer fails the test)"
+    );
+    eprintln!("SKIP: {what}");
+    println!("SKIP: {what}");
+}
+
+/// A minimal client for the URL protocol: connect to `path`, collect text messages until the
+/// server closes.
+pub fn url_command(port: u16, path: &str) -> Result<Vec<String>, String> {
+    use wstest_engine::net::WsUrl;
+    use wstest_engine::runtime::{block_on, Driver};
+    use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, WsClientOptions};
+    struct Collect(Vec<String>);
+    impl Handler for Collect {
+        fn on_event(
+            &mut self,
+            _c: &mut wstest_engine::Connection,
+            e: wstest_engine::Event,
+            _n: std::time::Instant,
+        ) {
+            if let wstest_engine::Event::Message(m) = e {
+                self.0.push(String::from_utf8_lossy(&m.data).into_owned());
+            }
+        }
+    }
+    let url = WsUrl::parse(&format!("ws://127.0.0.1:{port}{path}")).unwrap();
+    block_on(Driver::Epoll, false, async move {
+        let c = connect_ws(&url, &WsClientOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut conn = c.conn;
+        let mut h = Collect(Vec::new());
+        drive(
+            c.stream,
+            &mut conn,
+            c.leftover,
+            &mut h,
+            &DriveOptions::default(),
+        )
+        .await;
+        Ok(h.0)
+    })
+    .unwrap()
 }

@@ -17,12 +17,14 @@ use wstest_engine::net::WsUrl;
 use wstest_engine::runtime::{block_on, resolve_driver, spawn_workers, RuntimeConfig, Shutdown};
 use wstest_engine::ws::{connect_ws, WsClientOptions};
 
-use super::case::{Behavior, Case};
+use super::case::Case;
 use super::cases;
+use super::outcome::{run_checks, AgentSummary, CheckReport, Checks};
 use super::result::CaseResult;
 use super::run::run_case_client;
 use super::spec::{
     agent_excludes, select, ClientSpec, Options, ServerEntry, CLIENT_KEYS, CLIENT_TEMPLATE,
+    SERVER_ENTRY_KEYS,
 };
 use super::store::{CaseInfo, Store};
 use crate::common::{ClientOptions, ServerOptions};
@@ -31,8 +33,13 @@ use crate::{spec, testee, ModeError, Result};
 #[derive(Clone, Debug)]
 pub struct FuzzingClientConfig {
     pub spec: PathBuf,
-    /// A server to test when the spec lists none (`-w`).
+    /// The server to test, instead of the spec's (`-w`).
     pub url: Option<String>,
+    /// Wait up to this long for each server to answer before its cases start
+    /// (`--wait-for`).
+    pub wait_for: Option<std::time::Duration>,
+    /// Expected verdicts, accepted verdicts, JUnit output.
+    pub checks: Checks,
     pub runtime: RuntimeConfig,
     pub client: ClientOptions,
     /// Show a progress bar (when stdout is a terminal).
@@ -42,49 +49,37 @@ pub struct FuzzingClientConfig {
     pub max_message_size: Option<u64>,
 }
 
-/// One agent's outcome.
-#[derive(Clone, Debug, Serialize)]
-pub struct AgentSummary {
-    pub agent: String,
-    pub url: String,
-    pub cases: usize,
-    pub behavior: BTreeMap<String, u64>,
-    #[serde(rename = "behaviorClose")]
-    pub behavior_close: BTreeMap<String, u64>,
-    /// Cases whose behavior or close verdict is not a pass.
-    pub failing: Vec<String>,
-    /// Cases that were not OK (strictly).
-    pub not_ok: Vec<String>,
-    pub seconds: f64,
-    /// Why the server could not be tested at all.
-    pub error: Option<String>,
-}
-
 #[derive(Clone, Debug, Serialize)]
 pub struct FuzzingReport {
     pub outdir: String,
     pub agents: Vec<AgentSummary>,
     pub interrupted: bool,
     pub warnings: Vec<String>,
+    pub checks: CheckReport,
 }
 
 impl FuzzingReport {
+    /// Why servers could not be tested at all (no verdicts were written for them).
+    pub fn unreachable(&self) -> Vec<&str> {
+        self.agents
+            .iter()
+            .filter_map(|a| a.error.as_deref())
+            .collect()
+    }
+
     /// Did every case pass? Passing: behavior OK, NON-STRICT, INFORMATIONAL or UNIMPLEMENTED
     /// and the close OK or INFORMATIONAL; `strict`: only OK (informational cases aside).
+    /// Did the run pass: the checks asked for (`--expected`, `--accept`) when there are
+    /// any, else every case of every agent (`strict`: only OK).
     pub fn passed(&self, strict: bool) -> bool {
-        !self.interrupted
-            && self.agents.iter().all(|a| {
-                a.error.is_none() && a.failing.is_empty() && (!strict || a.not_ok.is_empty())
-            })
+        if self.interrupted {
+            return false;
+        }
+        if self.checks.decides() {
+            return self.checks.ok();
+        }
+        self.agents.iter().all(|a| a.passed(strict))
     }
-}
-
-/// Is this (behavior, behaviorClose) a pass?
-pub fn passes(b: Behavior, c: Behavior) -> bool {
-    matches!(
-        b,
-        Behavior::Ok | Behavior::NonStrict | Behavior::Informational | Behavior::Unimplemented
-    ) && matches!(c, Behavior::Ok | Behavior::Informational)
 }
 
 pub fn case_infos(all: &[Case]) -> Vec<CaseInfo> {
@@ -105,28 +100,42 @@ struct Job {
 
 pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingReport> {
     let mut warnings = Vec::new();
-    let mut spec: ClientSpec = spec::load(&cfg.spec, CLIENT_TEMPLATE, CLIENT_KEYS, |w| {
+    let mut warn = |w: String| {
         eprintln!("wstest: {w}");
         warnings.push(w)
-    })?;
-    if spec.servers.is_empty() {
-        match &cfg.url {
-            Some(u) => spec.servers.push(ServerEntry {
-                url: u.clone(),
-                agent: None,
-                options: Options::default(),
-                origin: None,
-                protocols: vec![],
-                embedded: false,
-                hostname: None,
-            }),
-            None => {
-                return Err(ModeError::Config(format!(
-                    "spec {} lists no servers (add one, or give -w URL)",
-                    cfg.spec.display()
-                )))
-            }
+    };
+    let mut spec: ClientSpec = spec::load(&cfg.spec, CLIENT_TEMPLATE, CLIENT_KEYS, &mut warn)?;
+    spec::warn_nested(&cfg.spec, "servers", SERVER_ENTRY_KEYS, &mut warn);
+    // -w: test that server (the spec's own entry keeps its agent and options; several
+    // entries become that one).
+    if let Some(u) = &cfg.url {
+        if spec.servers.len() > 1 {
+            let w = format!(
+                "-w {u} replaces the {} servers of spec {}",
+                spec.servers.len(),
+                cfg.spec.display()
+            );
+            eprintln!("wstest: {w}");
+            warnings.push(w);
         }
+        let mut entry = spec.servers.drain(..).next().unwrap_or(ServerEntry {
+            url: u.clone(),
+            agent: None,
+            options: Options::default(),
+            origin: None,
+            protocols: vec![],
+            embedded: false,
+            hostname: None,
+        });
+        entry.url = u.clone();
+        entry.embedded = false;
+        spec.servers.push(entry);
+    }
+    if spec.servers.is_empty() {
+        return Err(ModeError::Config(format!(
+            "spec {} lists no servers (add one, or give -w URL)",
+            cfg.spec.display()
+        )));
     }
     for k in spec.options.other.keys() {
         let w = format!("spec option {k:?} is not supported and ignored");
@@ -152,6 +161,7 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
         agents: Vec::new(),
         interrupted: false,
         warnings,
+        checks: CheckReport::default(),
     };
 
     for server in &spec.servers {
@@ -172,8 +182,10 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
             if let Some(d) = o.deflate.as_mut() {
                 d.level = super::session::FUZZER_DEFLATE_LEVEL;
             }
+            // Every core, unpinned: the fuzzer's workers share them (in groups 12 and 13 the
+            // testee inflates and compresses as much as the fuzzer does).
             o.runtime = RuntimeConfig {
-                threads: 1,
+                threads: 0,
                 driver: cfg.runtime.driver,
                 no_pin: true,
                 ..Default::default()
@@ -199,7 +211,14 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
             "wstest/{} (fuzzingclient)",
             env!("CARGO_PKG_VERSION")
         ));
-        let (agent, probe_error) = find_agent(&url, server, &wopts, cfg.runtime.driver);
+        let (agent, probe_error) = find_agent(
+            &url,
+            server,
+            &wopts,
+            cfg.runtime.driver,
+            cfg.wait_for,
+            &shutdown,
+        );
         let jobs: Vec<Job> = selected
             .iter()
             .filter(|id| !agent_excludes(&spec.exclude_agent_cases, &agent, id))
@@ -215,16 +234,8 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
         let progress = make_progress(cfg.progress, total, &agent);
         let mut done = 0usize;
         if let Some(err) = &probe_error {
-            // Unreachable: every case fails with the reason; the other servers go on.
-            for j in &jobs {
-                let session = super::session::CaseSession::new(
-                    j.case.clone(),
-                    agent.clone(),
-                    j.index,
-                    wstest_engine::proto::Role::Client,
-                );
-                store.add(&session.finish(Some(err.clone())))?;
-            }
+            // Not a run: no verdicts for this server (the others go on; exit 3).
+            eprintln!("wstest: {err}");
             done = total;
         } else {
             let (parallel, serial): (Vec<Job>, Vec<Job>) = jobs
@@ -276,6 +287,13 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
         ));
     }
     store.write_index()?;
+    let tested: std::collections::BTreeSet<String> = report
+        .agents
+        .iter()
+        .filter(|a| a.error.is_none())
+        .map(|a| a.agent.clone())
+        .collect();
+    report.checks = run_checks(&store, &tested, &cfg.checks)?;
     Ok(report)
 }
 
@@ -287,38 +305,11 @@ fn summarize(
     started: Instant,
     error: Option<String>,
 ) -> AgentSummary {
-    let (b, c) = store.counts(agent);
-    let mut failing = Vec::new();
-    let mut not_ok = Vec::new();
-    let mut n = 0;
-    for id in selected {
-        if let Some(s) = store.has(agent, id) {
-            n += 1;
-            if !passes(s.behavior, s.behavior_close) {
-                failing.push(id.clone());
-            }
-            if !matches!(s.behavior, Behavior::Ok | Behavior::Informational)
-                || !matches!(s.behavior_close, Behavior::Ok | Behavior::Informational)
-            {
-                not_ok.push(id.clone());
-            }
-        }
-    }
-    let names = |m: BTreeMap<Behavior, u64>| {
-        m.into_iter()
-            .map(|(k, v)| (k.as_str().to_string(), v))
-            .collect()
-    };
     AgentSummary {
-        agent: agent.to_string(),
         url: url.to_string(),
-        cases: n,
-        behavior: names(b),
-        behavior_close: names(c),
-        failing,
-        not_ok,
         seconds: started.elapsed().as_secs_f64(),
         error,
+        ..AgentSummary::from_store(store, agent, selected)
     }
 }
 
@@ -336,35 +327,30 @@ fn make_progress(enabled: bool, total: usize, agent: &str) -> Option<indicatif::
     Some(p)
 }
 
-/// The agent name: the spec's, or the server's `Server` header (as the original does).
+/// The agent name: the spec's, or the server's `Server` header (as the original does); or
+/// why the server cannot be tested ("cannot connect to URL: refused"), after waiting up to
+/// `wait` for it to answer.
 fn find_agent(
     url: &WsUrl,
     server: &ServerEntry,
     wopts: &WsClientOptions,
     driver: wstest_engine::runtime::DriverKind,
+    wait: Option<std::time::Duration>,
+    shutdown: &Shutdown,
 ) -> (String, Option<String>) {
-    let probe = block_on(resolve_driver(driver), true, async {
-        match connect_ws(url, wopts).await {
-            Ok(c) => {
-                let name = c.response.header("server").map(str::to_string);
-                // Close politely; the server's echo of our close ends it.
-                let mut conn = c.conn;
-                conn.close(
-                    Some(wstest_engine::proto::CloseCode::NORMAL),
-                    "",
-                    Instant::now(),
-                );
-                let mut h = ();
-                let opts = wstest_engine::ws::DriveOptions::default();
-                wstest_engine::ws::drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await;
-                Ok(name)
+    let until = Instant::now() + wait.unwrap_or_default();
+    let probe = loop {
+        let p = block_on(resolve_driver(driver), true, probe_server(url, wopts));
+        match p {
+            Ok(Err(_)) if Instant::now() < until && !shutdown.is_triggered() => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            Err(e) => Err(e.to_string()),
+            p => break p,
         }
-    });
+    };
     let (name, err) = match probe {
         Ok(Ok(n)) => (n, None),
-        Ok(Err(e)) => (None, Some(e)),
+        Ok(Err(e)) => (None, Some(unreachable(url, &e))),
         Err(e) => (None, Some(e.to_string())),
     };
     (
@@ -375,6 +361,34 @@ fn find_agent(
             .unwrap_or_else(|| "UnknownServer".into()),
         err,
     )
+}
+
+/// One connection to the server: its `Server` header, and a polite close.
+async fn probe_server(
+    url: &WsUrl,
+    wopts: &WsClientOptions,
+) -> std::result::Result<Option<String>, wstest_engine::ws::ClientError> {
+    let c = connect_ws(url, wopts).await?;
+    let name = c.response.header("server").map(str::to_string);
+    // Close politely; the server's echo of our close ends it.
+    let mut conn = c.conn;
+    conn.close(
+        Some(wstest_engine::proto::CloseCode::NORMAL),
+        "",
+        Instant::now(),
+    );
+    let opts = wstest_engine::ws::DriveOptions::default();
+    wstest_engine::ws::drive(c.stream, &mut conn, c.leftover, &mut (), &opts).await;
+    Ok(name)
+}
+
+/// "cannot connect to URL: refused", or the handshake's failure as it is.
+fn unreachable(url: &WsUrl, e: &wstest_engine::ws::ClientError) -> String {
+    use wstest_engine::ws::ClientError;
+    match e {
+        ClientError::Connect(c) => format!("cannot connect to {url}: {} ({c})", e.kind()),
+        ClientError::Handshake { .. } => format!("cannot test {url}: {e}"),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

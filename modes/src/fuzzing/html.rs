@@ -27,6 +27,9 @@ pre { margin: 0; white-space: pre-wrap; word-break: break-all; font-size: 0.8em;
 .wl .rx { color: #036; } .wl .tx { color: #063; } .wl .timer { color: #850; } .wl .mark { color: #777; }
 .block { background: #f7f7f7; border-left: 4px solid #99a; padding: 0.5em 1em; margin: 0.6em 0; }
 small { color: #666; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table.totals td { text-align: right; } table.totals td:first-child { text-align: left; }
+@media (max-width: 1400px) { body { margin: 0.8em; } td, th { padding: 0.15em 0.35em; } }
 "#;
 
 pub fn esc(s: &str) -> String {
@@ -80,6 +83,44 @@ fn page(title: &str, body: &str) -> String {
 }
 
 /// The summary page.
+/// Per-agent totals, first thing on the page: cases, verdict counts, the failing cases.
+fn totals(b: &mut String, store: &Store, agents: &[&String]) {
+    if agents.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = store.ordered_cases().iter().map(|c| c.id.clone()).collect();
+    b.push_str("<h2>Totals</h2>\n<div class=\"scroll\"><table class=\"totals\"><tr><th>Agent</th><th>Cases</th><th>Pass</th><th>Non-Strict</th><th>Fail</th><th>Info</th><th>Unimpl.</th><th>Close not OK</th><th>Failing cases</th></tr>\n");
+    for a in agents {
+        let s = super::outcome::AgentSummary::from_store(store, a, &ids);
+        let n = |k: &str| s.behavior.get(k).copied().unwrap_or(0);
+        let close_bad: u64 = s
+            .behavior_close
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "OK" | "INFORMATIONAL"))
+            .map(|(_, v)| v)
+            .sum();
+        let failing = match s.failing.len() {
+            0 => "none".to_string(),
+            n if n > 12 => format!("{} … ({n})", s.failing[..12].join(" ")),
+            _ => s.failing.join(" "),
+        };
+        let _ = writeln!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td class=\"ok\">{}</td><td class=\"ns\">{}</td><td class=\"{}\">{}</td><td class=\"info\">{}</td><td class=\"unimpl\">{}</td><td>{close_bad}</td><td style=\"text-align:left\">{}</td></tr>",
+            esc(a),
+            s.cases,
+            n("OK"),
+            n("NON-STRICT"),
+            if n("FAILED") > 0 { "fail" } else { "" },
+            n("FAILED"),
+            n("INFORMATIONAL"),
+            n("UNIMPLEMENTED"),
+            esc(&failing)
+        );
+    }
+    b.push_str("</table></div>\n");
+}
+
 pub fn index_page(store: &Store) -> String {
     let agents: Vec<&String> = store.agents.keys().collect();
     let subcats = super::cases::subcategories();
@@ -91,7 +132,8 @@ pub fn index_page(store: &Store) -> String {
         env!("CARGO_PKG_VERSION")
     );
     b.push_str("<table class=\"legend\"><tr><td class=\"ok\">Pass</td><td>Executed and passed.</td></tr><tr><td class=\"ns\">Non-Strict</td><td>Passed, but not the way the RFC recommends (a SHOULD was not followed); still conformant.</td></tr><tr><td class=\"fail\">Fail</td><td>Executed and failed: the implementation breaks a MUST of the RFC (or, for limits cases, did not cope).</td></tr><tr><td class=\"info\">Info</td><td>Informational: the RFC leaves the behaviour open; shown for interest.</td></tr><tr><td class=\"missing\">Missing</td><td>Not run for this agent.</td></tr></table>\n<p><small>Second column of each agent: the close code the peer sent (green: as expected; yellow: the fuzzer had to close TCP; olive: unexpected code).</small></p>\n");
-    b.push_str("<table>\n");
+    totals(&mut b, store, &agents);
+    b.push_str("<div class=\"scroll\"><table>\n");
     let (mut last_cat, mut last_sub) = (String::new(), None::<String>);
     let cases = store.ordered_cases();
     for c in &cases {
@@ -153,7 +195,7 @@ pub fn index_page(store: &Store) -> String {
         }
         b.push_str("</tr>\n");
     }
-    b.push_str("</table>\n<h2>Cases</h2>\n");
+    b.push_str("</table></div>\n<h2>Cases</h2>\n");
     for c in &cases {
         let _ = writeln!(
             b,

@@ -27,6 +27,9 @@ pub struct Summary {
     /// Compression ratios (incoming, outgoing) of a compression case, shown in the table.
     #[serde(skip)]
     pub ratios: Option<(Option<f64>, Option<f64>)>,
+    /// The verdicts' texts (`result`, `resultClose`), for JUnit failures.
+    #[serde(skip)]
+    pub results: Option<(String, String)>,
 }
 
 /// A finished case.
@@ -123,6 +126,10 @@ impl CaseResult {
                 .traffic
                 .filter(|_| self.report_compression)
                 .map(|t| t.compression_ratios()),
+            results: Some((
+                self.verdict.result.clone(),
+                self.verdict.result_close.clone(),
+            )),
         }
     }
 

@@ -51,9 +51,22 @@ pub async fn run_case_client(
     opts.deflate = None;
     opts.handshake_timeout =
         Duration::from_secs_f64(options.open_handshake_timeout.unwrap_or(5.0).max(0.001));
-    match connect_ws(url, &opts).await {
-        Err(e) => session.finish(Some(e.to_string())),
+    let id = session.case.id.clone();
+    log::debug!("case {id} ({agent}): connecting to {url}");
+    let r = match connect_ws(url, &opts).await {
+        Err(e) => {
+            log::debug!("case {id} ({agent}): {e}");
+            session.finish(Some(e.to_string()))
+        }
         Ok(c) => {
+            log::debug!(
+                "case {id} ({agent}): handshake done, HTTP {}{}",
+                c.response.status,
+                c.response
+                    .header("sec-websocket-extensions")
+                    .map(|e| format!(", extensions {e}"))
+                    .unwrap_or_default()
+            );
             session.http_request = c.request.clone();
             session.http_response = c.response.raw.clone();
             let (req, resp) = (c.request, c.response.raw);
@@ -65,10 +78,39 @@ pub async fn run_case_client(
                 flow: session_flow(),
                 ..DriveOptions::default()
             };
-            drive(c.stream, &mut conn, c.leftover, &mut session, &dopts).await;
+            let out = drive(c.stream, &mut conn, c.leftover, &mut session, &dopts).await;
+            log::debug!(
+                "case {id} ({agent}): closed: {}",
+                describe_close(&out.status)
+            );
             session.finish(None)
         }
-    }
+    };
+    log::debug!(
+        "case {id} ({agent}): {} / {} in {} ms",
+        r.verdict.behavior.as_str(),
+        r.verdict.behavior_close.as_str(),
+        r.duration_ms
+    );
+    r
+}
+
+/// A close as a debug line shows it.
+pub fn describe_close(s: &wstest_engine::proto::CloseStatus) -> String {
+    format!(
+        "ours {:?}, theirs {:?}{}{}",
+        s.local_code,
+        s.remote_code,
+        if s.was_clean {
+            ", clean"
+        } else {
+            ", not clean"
+        },
+        s.not_clean_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    )
 }
 
 /// Pause after chopped or synced writes (`"options": {"syncPause": microseconds}`; default

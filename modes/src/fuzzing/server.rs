@@ -27,7 +27,8 @@ use wstest_engine::ws::{serve, Handler, ServerHandle, Service, Upgrade};
 
 use super::case::Case;
 use super::cases;
-use super::client::{case_infos, passes, AgentSummary};
+use super::client::case_infos;
+use super::outcome::{run_checks, AgentSummary, CheckReport, Checks};
 use super::result::CaseResult;
 use super::run::endpoint_config;
 use super::session::CaseSession;
@@ -52,6 +53,13 @@ pub struct FuzzingServerConfig {
     pub max_message_size: Option<u64>,
     /// Share a port another server already listens on (`--reuse-port`).
     pub share_port: bool,
+    /// Listen on this address instead of the URL's host (`--bind`).
+    pub bind: Option<std::net::IpAddr>,
+    /// Stop once a client has asked for `/updateReports` (as `shutdownOnComplete=true` in
+    /// that request does).
+    pub exit_on_update: bool,
+    /// Expected verdicts, accepted verdicts, JUnit output.
+    pub checks: Checks,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -60,6 +68,21 @@ pub struct FuzzingServerReport {
     pub web: Option<String>,
     pub outdir: String,
     pub agents: Vec<AgentSummary>,
+    pub checks: CheckReport,
+}
+
+impl FuzzingServerReport {
+    /// Did the run pass: the checks asked for when there are any, else every case of every
+    /// agent. A server no client ran a case on did not.
+    pub fn passed(&self, strict: bool) -> bool {
+        if self.agents.is_empty() {
+            return false;
+        }
+        if self.checks.decides() {
+            return self.checks.ok();
+        }
+        self.agents.iter().all(|a| a.passed(strict))
+    }
 }
 
 /// State shared by every connection of the server (not on a hot path: one lock per case).
@@ -74,6 +97,8 @@ pub struct Shared {
     /// Case connections not yet finished (their results not yet stored): /updateReports waits
     /// for them, so a client that saw its last case close gets reports that include it.
     running: std::sync::atomic::AtomicUsize,
+    /// Stop after any `/updateReports` (`--exit-on-update`).
+    exit_on_update: bool,
 }
 
 pub struct FuzzService(Arc<Shared>);
@@ -152,7 +177,8 @@ impl Service for FuzzService {
             Ok(None) => {}
             Err(e) => return bad(e),
         }
-        let stop_after = matches!(one("shutdownOnComplete"), Ok(Some(v)) if matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1"));
+        let stop_after = sh.exit_on_update
+            || matches!(one("shutdownOnComplete"), Ok(Some(v)) if matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1"));
         let text_reply = |msgs: Vec<String>| Upgrade::Accept {
             handler: FuzzHandler::Reply(msgs),
             config: Config::new(Role::Server),
@@ -172,7 +198,7 @@ impl Service for FuzzService {
                     );
                     return text_reply(Vec::new());
                 }
-                log::info!("running case {} for agent {agent} from {peer}", case.id);
+                log::debug!("case {} ({agent}): started by {peer}", case.id);
                 let mut config = sh.config.clone();
                 let extensions =
                     match super::pmce::server_accept(&req.extensions, &case.deflate_accept) {
@@ -403,6 +429,15 @@ impl Handler for FuzzHandler {
             if let Some(mut s) = slot.take() {
                 s.on_closed(status, counters);
                 let r: CaseResult = s.finish(None);
+                log::debug!(
+                    "case {} ({}): closed: {}; {} / {} in {} ms",
+                    r.id,
+                    r.agent,
+                    super::run::describe_close(status),
+                    r.verdict.behavior.as_str(),
+                    r.verdict.behavior_close.as_str(),
+                    r.duration_ms
+                );
                 if shared.stop.is_triggered() {
                     return; // cut short by shutdown: says nothing about the client
                 }
@@ -429,6 +464,7 @@ pub struct RunningFuzzingServer {
     pub url: String,
     pub web_url: Option<String>,
     shared: Arc<Shared>,
+    checks: Checks,
 }
 
 impl RunningFuzzingServer {
@@ -453,40 +489,19 @@ impl RunningFuzzingServer {
         let agents = store
             .agents
             .keys()
-            .map(|a| {
-                let (b, c) = store.counts(a);
-                let m = store.agents.get(a);
-                let failing: Vec<String> = ids
-                    .iter()
-                    .filter(|id| {
-                        m.and_then(|m| m.get(*id))
-                            .is_some_and(|s| !passes(s.behavior, s.behavior_close))
-                    })
-                    .cloned()
-                    .collect();
-                let names = |m: std::collections::BTreeMap<super::case::Behavior, u64>| {
-                    m.into_iter()
-                        .map(|(k, v)| (k.as_str().to_string(), v))
-                        .collect()
-                };
-                AgentSummary {
-                    agent: a.clone(),
-                    url: self.url.clone(),
-                    cases: m.map_or(0, |m| m.len()),
-                    behavior: names(b),
-                    behavior_close: names(c),
-                    failing,
-                    not_ok: Vec::new(),
-                    seconds: 0.0,
-                    error: None,
-                }
+            .map(|a| AgentSummary {
+                url: self.url.clone(),
+                ..AgentSummary::from_store(&store, a, &ids)
             })
             .collect();
+        let names = store.agents.keys().cloned().collect();
+        let checks = run_checks(&store, &names, &self.checks)?;
         Ok(FuzzingServerReport {
             url: self.url,
             web: self.web_url,
             outdir: self.shared.spec.outdir.clone(),
             agents,
+            checks,
         })
     }
 }
@@ -523,6 +538,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
     opts.cert = cfg.cert.clone().or(spec.cert.clone().map(PathBuf::from));
     opts.runtime = cfg.runtime.clone();
     opts.share_port = cfg.share_port;
+    opts.bind = cfg.bind;
     let (mut ecfg, url) = opts.engine_config()?;
     ecfg.drain_timeout = Duration::from_secs(2);
     ecfg.sync_pause = super::run::sync_pause(&spec.options);
@@ -537,6 +553,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
         server_name,
         ws_url: Mutex::new(String::new()),
         running: std::sync::atomic::AtomicUsize::new(0),
+        exit_on_update: cfg.exit_on_update,
     });
     let tls = ecfg.tls.clone();
     let ws = serve(
@@ -584,6 +601,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
         url: ws_url,
         web_url,
         shared,
+        checks: cfg.checks.clone(),
     })
 }
 

@@ -40,6 +40,17 @@ pub const CLIENT_KEYS: &[&str] = &[
     "exclude-agent-cases",
     "options",
 ];
+/// The keys of an entry of a fuzzingclient spec's `servers`.
+pub const SERVER_ENTRY_KEYS: &[&str] = &[
+    "url",
+    "agent",
+    "options",
+    "origin",
+    "protocols",
+    "embedded",
+    "hostname",
+];
+
 pub const SERVER_KEYS: &[&str] = &[
     "url",
     "outdir",

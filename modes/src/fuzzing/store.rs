@@ -105,8 +105,19 @@ impl Store {
     }
 
     fn write_json(&self) -> Result<()> {
+        write_atomic(
+            &self.outdir.join("index.json"),
+            self.index_json_of(None).as_bytes(),
+        )
+    }
+
+    /// index.json's text, of `agents` only when given.
+    pub fn index_json_of(&self, agents: Option<&std::collections::BTreeSet<String>>) -> String {
         let mut root = Vec::new();
         for (agent, cases) in &self.agents {
+            if agents.is_some_and(|a| !a.contains(agent)) {
+                continue;
+            }
             let mut ids: Vec<&String> = cases.keys().collect();
             ids.sort();
             let entries: Vec<(&str, pyjson::J)> = ids
@@ -127,8 +138,7 @@ impl Store {
                 .collect();
             root.push((agent.as_str(), pyjson::obj(entries)));
         }
-        let json = pyjson::to_string(&pyjson::obj(root));
-        write_atomic(&self.outdir.join("index.json"), json.as_bytes())
+        pyjson::to_string(&pyjson::obj(root))
     }
 
     /// Counts of `behavior` and `behaviorClose` for one agent.
@@ -162,6 +172,9 @@ fn restore_details(outdir: &Path, s: &mut Summary) {
         return;
     };
     s.report_time = v["reportTime"].as_bool().unwrap_or(false);
+    if let (Some(r), Some(c)) = (v["result"].as_str(), v["resultClose"].as_str()) {
+        s.results = Some((r.to_string(), c.to_string()));
+    }
     if v["reportCompressionRatio"].as_bool() == Some(true) && v["trafficStats"].is_object() {
         let t = &v["trafficStats"];
         s.ratios = Some((

@@ -184,7 +184,8 @@ mod tests {
         assert_eq!(v[89].id, "12.5.18");
         assert_eq!(v[90].id, "13.1.1");
         assert_eq!(v.last().unwrap().id, "13.7.18");
-        assert!(v.iter().all(|c| c.runs_alone() && c.report_compression));
+        // Timed for the report, not judged by time: they run side by side.
+        assert!(v.iter().all(|c| !c.runs_alone() && c.report_compression));
         assert_eq!(subcategories().len(), 12);
         let c = &v[90 + 6 * 18 + 14]; // 13.7.15
         assert_eq!(c.id, "13.7.15");
