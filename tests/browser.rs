@@ -6,22 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{free_port, peer_missing, url_command};
+use common::{chromium, free_port, headless_chromium, peer_missing, url_command};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-}
 
 #[test]
 fn browser_runs_the_suite_from_the_web_page() {
@@ -55,25 +42,13 @@ fn browser_runs_the_suite_from_the_web_page() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let profile = tempfile::tempdir().unwrap();
-    let mut chrome = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!(
-            "http://127.0.0.1:{web_port}/?agent=headless-chromium&autorun=1"
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut chrome = headless_chromium(
+        browser,
+        profile.path(),
+        &format!("http://127.0.0.1:{web_port}/?agent=headless-chromium&autorun=1"),
+    )
+    .spawn()
+    .unwrap();
     // The index is written as each case ends: wait until it holds every case the spec selects.
     let selected: usize = url_command(ws_port, "/getCaseCount").unwrap()[0]
         .parse()

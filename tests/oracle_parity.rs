@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
-use common::{free_port, peer_missing, wait_port};
+use common::{chromium, free_port, headless_chromium, peer_missing, wait_port};
 use serde_json::Value;
 
 /// The oracle runs take the machine; run them one at a time.
@@ -268,25 +268,39 @@ fn oracle_fuzzingserver_with_our_client(
     out: &Path,
     sel: Sel,
 ) -> Verdicts {
+    let client = [
+        env!("CARGO_BIN_EXE_wstest"),
+        "-m",
+        "testeeclient",
+        "-w",
+        "{url}",
+        "-i",
+        "{agent}",
+        "--driver",
+        driver,
+    ];
+    oracle_fuzzingserver("wstest-testeeclient", out, sel, &client, oracle)
+}
+
+/// Run the real fuzzingserver with a client command (`{url}` and `{agent}` replaced).
+fn oracle_fuzzingserver(
+    agent: &str,
+    out: &Path,
+    sel: Sel,
+    client: &[&str],
+    oracle: &Path,
+) -> Verdicts {
     let port = free_port().to_string();
     let st = Command::new(oracle.join("run-fuzzingserver.sh"))
         .args([
-            "wstest-testeeclient",
+            agent,
             &port,
             out.to_str().unwrap(),
             sel.cases,
             sel.exclude,
             "--",
-            env!("CARGO_BIN_EXE_wstest"),
-            "-m",
-            "testeeclient",
-            "-w",
-            "{url}",
-            "-i",
-            "{agent}",
-            "--driver",
-            driver,
         ])
+        .args(client)
         .status()
         .unwrap();
     assert!(
@@ -331,9 +345,24 @@ fn testeeclient_passes_real_fuzzingserver_and_verdicts_match() {
 
 /// Our fuzzingserver with our testeeclient.
 fn our_fuzzingserver_with_our_client(dir: &Path, sel: Sel) -> Verdicts {
+    let client = [
+        env!("CARGO_BIN_EXE_wstest"),
+        "-m",
+        "testeeclient",
+        "-w",
+        "{url}",
+        "-i",
+        "{agent}",
+    ];
+    our_fuzzingserver("wstest-testeeclient", dir, sel, &client)
+}
+
+/// Our fuzzingserver with a client command (`{url}` and `{agent}` replaced).
+fn our_fuzzingserver(agent: &str, dir: &Path, sel: Sel, client: &[&str]) -> Verdicts {
     let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}");
     let outdir = dir.join("ours");
-    let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{port}"), "outdir": outdir, "cases": patterns(sel.cases), "exclude-cases": patterns(sel.exclude)});
+    let spec = serde_json::json!({"url": url, "outdir": outdir, "cases": patterns(sel.cases), "exclude-cases": patterns(sel.exclude)});
     std::fs::create_dir_all(dir).unwrap();
     let spec_path = dir.join("fs.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
@@ -352,19 +381,17 @@ fn our_fuzzingserver_with_our_client(dir: &Path, sel: Sel) -> Verdicts {
         .unwrap();
     let _server = Killed(server);
     wait_port(port);
-    let st = wstest()
-        .args([
-            "-m",
-            "testeeclient",
-            "-w",
-            &format!("ws://127.0.0.1:{port}"),
-            "-i",
-            "wstest-testeeclient",
-        ])
+    let args: Vec<String> = client
+        .iter()
+        .map(|a| a.replace("{url}", &url).replace("{agent}", agent))
+        .collect();
+    let st = Command::new(&args[0])
+        .args(&args[1..])
         .stdout(Stdio::null())
         .status()
         .unwrap();
-    assert!(st.success());
+    assert!(st.success(), "{client:?} failed against our fuzzingserver");
+    // The client asked for /updateReports last; the index is written as each case ends.
     read_index(&outdir.join("index.json"))
 }
 
@@ -583,5 +610,265 @@ fn compression_verdicts_match_on_peers() {
             one_agent(&ours),
             &format!("verdicts differ on {agent}"),
         );
+    }
+}
+
+/// Group 7 (the closing handshake), where a peer's answer to a Close decides the verdict.
+const CLOSING: Sel = Sel {
+    cases: "7.*",
+    exclude: "",
+};
+
+/// A peer that answers a Close by repeating its payload verbatim, invalid code and all, as
+/// browsers do (`tests/interop/close_echo_peer.py`): both fuzzers record the echoed code and
+/// judge it the same way, as client and as server.
+#[test]
+fn verdicts_match_on_a_peer_that_echoes_close_codes() {
+    let Some(oracle) = oracle_dir() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let peer = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/close_echo_peer.py"
+    );
+    let port = free_port();
+    let server = Command::new("python3")
+        .args([peer, "server", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Killed(server);
+    wait_port(port);
+    let url = format!("ws://127.0.0.1:{port}");
+    let theirs = oracle_fuzzingclient(
+        &oracle,
+        "close-echo",
+        &url,
+        &tmp.path().join("oracle"),
+        CLOSING,
+    );
+    let theirs = one_agent(&theirs).clone();
+    // The echoed invalid codes are judged (the peer did not fail the connection with 1002).
+    assert_eq!(
+        theirs.get("7.9.1"),
+        Some(&("FAILED".to_string(), "WRONG CODE".to_string())),
+        "the peer echoes 7.9.1's code 0"
+    );
+    let ours = our_fuzzingclient("close-echo", &url, &tmp.path().join("ours"), CLOSING);
+    assert_same(
+        &theirs,
+        one_agent(&ours),
+        "fuzzingclient verdicts differ on the close-echo server",
+    );
+
+    let client = ["python3", peer, "client", "{url}", "{agent}"];
+    let theirs = oracle_fuzzingserver(
+        "close-echo",
+        &tmp.path().join("oracle-fs"),
+        CLOSING,
+        &client,
+        &oracle,
+    );
+    let theirs = one_agent(&theirs).clone();
+    assert!(theirs.len() >= 30, "the oracle ran {} cases", theirs.len());
+    let ours = our_fuzzingserver("close-echo", &tmp.path().join("fs"), CLOSING, &client);
+    assert_same(
+        &theirs,
+        one_agent(&ours),
+        "fuzzingserver verdicts differ on the close-echo client",
+    );
+}
+
+/// What the browser runs through both pages: every group where a browser's behaviour is not
+/// a race with the fuzzer's write timing (3.x and 4.x are; see docs/conformance.md), with the
+/// whole of group 7, where Chromium echoes invalid close codes.
+const BROWSER: &[&str] = &[
+    "1.*", "2.*", "5.*", "6.2.*", "6.3.*", "7.*", "9.1.1", "10.*",
+];
+
+/// A real browser through both fuzzingservers' own pages: headless Chromium runs the real
+/// server's `test_browser.html` (driven over the DevTools protocol as a user would: fill in
+/// the server URI and the agent, press Start) and ours (`/?autorun=1`), and both servers
+/// give it the same verdicts.
+#[test]
+fn a_browser_gets_the_same_verdicts_through_both_pages() {
+    let Some(oracle) = oracle_dir() else { return };
+    let Some(browser) = chromium() else {
+        return peer_missing("no chromium (apt-get install chromium)");
+    };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = "chromium";
+
+    // The real fuzzingserver, with its web page.
+    let (ws_port, web_port) = (free_port(), free_port());
+    let out = tmp.path().join("oracle");
+    std::fs::create_dir_all(&out).unwrap();
+    let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{ws_port}"), "outdir": out, "cases": BROWSER, "exclude-cases": [], "exclude-agent-cases": {}});
+    std::fs::write(out.join("spec.json"), spec.to_string()).unwrap();
+    let venv =
+        PathBuf::from(std::env::var("ORACLE_VENV").unwrap_or_else(|_| "/tmp/oracle-venv".into()));
+    let server = Command::new(venv.join("bin/python"))
+        .arg(oracle.join("wstest-local.py"))
+        .args([
+            "-m",
+            "fuzzingserver",
+            "-s",
+            out.join("spec.json").to_str().unwrap(),
+        ])
+        .args(["-u", &web_port.to_string()])
+        .env("WSTEST_BIND", "127.0.0.1")
+        .current_dir(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Killed(server);
+    wait_port(ws_port);
+    wait_port(web_port);
+    let profile = tempfile::tempdir().unwrap();
+    let page = format!("http://127.0.0.1:{web_port}/test_browser.html");
+    let chrome = headless_chromium(browser, profile.path(), &page)
+        .args(["--remote-debugging-port=0", "--remote-allow-origins=*"])
+        .spawn()
+        .unwrap();
+    let chrome = Killed(chrome);
+    // Once the page has loaded (`onload` fills in defaults): what a user types, then Start.
+    let start = format!(
+        "(document.readyState === 'complete' && typeof startTestRun === 'function') \
+         ? (document.getElementById('wsuri').value = 'ws://127.0.0.1:{ws_port}', \
+            document.getElementById('agent').value = '{agent}', startTestRun(), 'started') \
+         : 'not yet'"
+    );
+    devtools_evaluate(profile.path(), "test_browser.html", &start);
+    let theirs = wait_for_agent(&out.join("index.json"), agent);
+    drop(chrome);
+
+    // Ours, with its page.
+    let (ws_port, web_port) = (free_port(), free_port());
+    let ours_out = tmp.path().join("ours");
+    let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{ws_port}"), "outdir": ours_out, "cases": BROWSER});
+    std::fs::write(tmp.path().join("fs.json"), spec.to_string()).unwrap();
+    let server = wstest()
+        .args([
+            "-m",
+            "fuzzingserver",
+            "-s",
+            tmp.path().join("fs.json").to_str().unwrap(),
+        ])
+        .args(["-u", &web_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Killed(server);
+    wait_port(ws_port);
+    wait_port(web_port);
+    let profile = tempfile::tempdir().unwrap();
+    let page = format!("http://127.0.0.1:{web_port}/?agent={agent}&autorun=1");
+    let _chrome = Killed(
+        headless_chromium(browser, profile.path(), &page)
+            .spawn()
+            .unwrap(),
+    );
+    // Ours writes the index as each case ends: wait for as many as the real one ran.
+    let ours = loop {
+        let v = wait_for_agent(&ours_out.join("index.json"), agent);
+        if v.len() >= theirs.len() {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(theirs.len() > 80, "the browser ran {} cases", theirs.len());
+    assert_eq!(
+        theirs.get("7.9.1").map(|v| v.1.as_str()),
+        Some("WRONG CODE"),
+        "Chromium echoes 7.9.1's invalid code"
+    );
+    assert_same(&theirs, &ours, "verdicts differ between the two pages");
+}
+
+/// Wait (at most 4 minutes) until `index` holds verdicts for `agent`.
+fn wait_for_agent(index: &Path, agent: &str) -> BTreeMap<String, (String, String)> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    loop {
+        let whole =
+            std::fs::read_to_string(index).is_ok_and(|t| serde_json::from_str::<Value>(&t).is_ok());
+        if let Some(v) = whole
+            .then(|| read_index(index))
+            .and_then(|mut v| v.remove(agent))
+        {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no verdicts for {agent} in {}",
+            index.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Evaluate `expression` in the browser tab whose URL contains `page`, over the DevTools
+/// protocol (the port Chromium wrote to `profile/DevToolsActivePort`), until it returns
+/// the string "started" (at most 30 s).
+fn devtools_evaluate(profile: &Path, page: &str, expression: &str) {
+    use std::io::{Read, Write};
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        assert!(
+            std::time::Instant::now() < until,
+            "could not start the run in {page}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let port = std::fs::read_to_string(profile.join("DevToolsActivePort"))
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u16>().ok()));
+        let list = port.and_then(|port| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .ok()?;
+            write!(
+                s,
+                "GET /json/list HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+            )
+            .ok()?;
+            // The answer has a Content-Length, and the connection stays open after it.
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 16384];
+            loop {
+                let text = String::from_utf8_lossy(&buf);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head.lines().find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })?;
+                    if body.len() >= len {
+                        break serde_json::from_str::<Value>(&body[..len]).ok();
+                    }
+                }
+                let n = s.read(&mut chunk).ok().filter(|&n| n > 0)?;
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        });
+        let target = list.as_ref().and_then(Value::as_array).and_then(|tabs| {
+            tabs.iter()
+                .find(|t| t["url"].as_str().is_some_and(|u| u.contains(page)))
+                .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+        });
+        let Some(target) = target else { continue };
+        let rest = target.strip_prefix("ws://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut c = common::raw_connect_path(host.parse().unwrap(), path);
+        let msg = serde_json::json!({"id": 1, "method": "Runtime.evaluate", "params": {"expression": expression, "returnByValue": true}});
+        c.send_text(&msg.to_string());
+        if let common::Next::Frame(f) = c.next() {
+            let reply: Value = serde_json::from_slice(&f.payload).unwrap_or_default();
+            if reply["result"]["result"]["value"] == "started" {
+                return;
+            }
+        }
     }
 }

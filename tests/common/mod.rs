@@ -795,3 +795,43 @@ pub fn url_command(port: u16, path: &str) -> Result<Vec<String>, String> {
     })
     .unwrap()
 }
+
+/// The Chromium on this machine, if any (Debian package `chromium`).
+pub fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+/// Headless Chromium on `url` with a fresh profile in `profile`, without the background
+/// connections this machine's closed network refuses; the DevTools port, when asked for
+/// with `--remote-debugging-port=0`, is written to `profile/DevToolsActivePort`.
+pub fn headless_chromium(
+    browser: &str,
+    profile: &std::path::Path,
+    url: &str,
+) -> std::process::Command {
+    let mut c = std::process::Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .arg(url)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    c
+}

@@ -698,13 +698,19 @@ impl Connection {
             let c = u16::from_be_bytes([self.ctrl[0], self.ctrl[1]]);
             // §7.4: codes outside the registry's sendable set MUST NOT appear on the wire;
             // §7.1.7: such a frame fails the connection.
-            if !self.cfg.close_codes.accepts(c) {
+            let reason = &self.ctrl[2..];
+            let code_ok = self.cfg.close_codes.accepts(c);
+            let reason_ok = !self.cfg.validate_utf8 || validate(reason);
+            if self.cfg.close_codes == CloseCodePolicy::Autobahn && !(code_ok && reason_ok) {
+                self.on_bad_close_as_autobahn(c, code_ok, reason_ok, now);
+                return Ok(());
+            }
+            if !code_ok {
                 return Err(ProtocolError::InvalidCloseCode { code: c });
             }
-            let reason = &self.ctrl[2..];
             // §5.5.1: "the data ... is not guaranteed to be human readable" but it is UTF-8
             // encoded text, so invalid UTF-8 fails the connection (1007).
-            if self.cfg.validate_utf8 && !validate(reason) {
+            if !reason_ok {
                 return Err(ProtocolError::InvalidCloseReason);
             }
             (
@@ -740,6 +746,51 @@ impl Connection {
             State::Closed => {}
         }
         Ok(())
+    }
+
+    /// A Close frame with a code outside the policy or a reason that is not UTF-8, received
+    /// as Autobahn 0.10's fuzzer receives it (`onCloseFrame`): the code and the reason are
+    /// recorded before they are judged; each fault fails the connection (a Close with 1002 or
+    /// 1007 when none was sent yet, else the TCP connection is dropped); and the frame still
+    /// counts as the peer's Close. So a peer that echoes the fuzzer's invalid Close shows
+    /// what it sent in the report, and the verdict judges that, as the original's does.
+    fn on_bad_close_as_autobahn(
+        &mut self,
+        code: u16,
+        code_ok: bool,
+        reason_ok: bool,
+        now: Instant,
+    ) {
+        let reason = &self.ctrl[2..];
+        self.status.remote_code = Some(code);
+        self.status.remote_reason =
+            (!reason.is_empty()).then(|| String::from_utf8_lossy(reason).into_owned());
+        self.close_received = true;
+        self.status.failed_by_me = true;
+        let faults = [
+            (!code_ok).then_some(ProtocolError::InvalidCloseCode { code }),
+            (!reason_ok).then_some(ProtocolError::InvalidCloseReason),
+        ];
+        for err in faults.into_iter().flatten() {
+            self.status.error.get_or_insert_with(|| err.clone());
+            self.events.push_back(Event::Failed(err.clone()));
+            match self.state {
+                State::Open => {
+                    let text = err.to_string();
+                    let reason = truncate_utf8(&text, 123).as_bytes().to_vec();
+                    self.write_close(Some(err.close_code().0), &reason);
+                    self.state = State::Closing;
+                    self.status.closed_by_me = true;
+                }
+                // The original drops TCP here, and then finds itself closed: not clean.
+                State::Closing => self.drop_transport("failed the connection while closing"),
+                State::Closed => {}
+            }
+        }
+        if self.state == State::Closing {
+            self.close_deadline = None;
+            self.after_close_handshake(now);
+        }
     }
 
     /// Both Close frames are exchanged: the server closes TCP (§7.1.1: "the server to first

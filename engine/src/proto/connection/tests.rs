@@ -294,6 +294,54 @@ fn registry_close_codes_accepted() {
     }
 }
 
+/// As Autobahn 0.10's fuzzer: a peer's invalid close code is recorded and judged, not lost.
+#[test]
+fn autobahn_policy_records_an_invalid_close_code() {
+    let autobahn = |role| {
+        let mut cfg = Config::new(role);
+        cfg.close_codes = CloseCodePolicy::Autobahn;
+        Connection::with_seed(cfg, 3)
+    };
+    // The fuzzer (a client) sent 999 first; the peer echoes it: the TCP connection is dropped,
+    // the code recorded, the close not clean.
+    let mut c = autobahn(Role::Client);
+    let t = now();
+    c.close_raw(Some(999), None, t);
+    drain(&mut c);
+    feed(
+        &mut c,
+        &RawFrame::new(8, close_payload(Some(999), b"echo")).to_bytes(),
+    );
+    let st = c.close_status();
+    assert_eq!(
+        (st.remote_code, st.remote_reason.as_deref()),
+        (Some(999), Some("echo"))
+    );
+    assert!(st.failed_by_me && st.dropped_by_me && st.closed_by_me && !st.was_clean);
+    assert!(c.is_closed());
+    assert_eq!(c.transport_action(), TransportAction::Close);
+    // The peer closes first with 1004: the fuzzer (a server) answers 1002 and the handshake
+    // counts as done (the server then closes TCP).
+    let mut s = autobahn(Role::Server);
+    feed(
+        &mut s,
+        &masked(RawFrame::new(8, close_payload(Some(1004), b""))),
+    );
+    assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1002)));
+    let st = s.close_status();
+    assert_eq!(st.remote_code, Some(1004));
+    assert!(st.failed_by_me && st.closed_by_me && st.was_clean);
+    assert_eq!(s.transport_action(), TransportAction::ShutdownWrite);
+    // Our own endpoints stay strict: the same frame is a protocol error, nothing recorded.
+    let mut s = server();
+    feed(
+        &mut s,
+        &masked(RawFrame::new(8, close_payload(Some(1004), b""))),
+    );
+    assert_eq!(s.close_status().remote_code, None);
+    assert_eq!(sent_close(&mut s).map(|c| c.0), Some(Some(1002)));
+}
+
 #[test]
 fn utf8_fails_fast_inside_a_frame() {
     // A text frame whose payload arrives in pieces: the invalid octet is found before the
