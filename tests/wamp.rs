@@ -671,3 +671,118 @@ fn binary_payloads_cross_between_msgpack_and_json_sessions() {
     assert_eq!(ev[4][0], "\u{0}AAH+/w==", "{ev}");
     drop(router);
 }
+
+/// A Python 3.11 virtual environment with Crossbar.io, the WAMP authors' router (made on first
+/// use with `pip install crossbar`, a few minutes; `CROSSBAR_VENV` names it, default
+/// /tmp/crossbar-venv), or why there is none.
+fn crossbar() -> Result<std::path::PathBuf, String> {
+    let venv = std::path::PathBuf::from(
+        std::env::var("CROSSBAR_VENV").unwrap_or_else(|_| "/tmp/crossbar-venv".into()),
+    );
+    let bin = venv.join("bin/crossbar");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let o = Command::new("python3.11")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .map_err(|e| format!("python3.11: {e}"))?;
+    if !o.status.success() {
+        return Err(format!("cannot create a venv at {}", venv.display()));
+    }
+    let o = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "crossbar"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !o.status.success() || !bin.exists() {
+        return Err(format!(
+            "pip install crossbar failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+    }
+    Ok(bin)
+}
+
+/// Crossbar.io on 127.0.0.1:`port` with realm1 open to anonymous sessions, both serializers;
+/// stopped on drop.
+struct Crossbar(std::process::Child, tempfile::TempDir);
+
+impl Crossbar {
+    fn start(bin: &std::path::Path, port: u16) -> Crossbar {
+        let dir = tempfile::tempdir().unwrap();
+        let cbdir = dir.path().join(".crossbar");
+        std::fs::create_dir_all(&cbdir).unwrap();
+        let config = serde_json::json!({
+            "version": 2, "controller": {},
+            "workers": [{"type": "router",
+                "realms": [{"name": "realm1", "roles": [{"name": "anonymous", "permissions": [{
+                    "uri": "", "match": "prefix",
+                    "allow": {"call": true, "register": true, "publish": true, "subscribe": true},
+                    "disclose": {"caller": false, "publisher": false}, "cache": true}]}]}],
+                "transports": [{"type": "websocket",
+                    "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
+                    "serializers": ["json", "msgpack"]}]}]
+        });
+        std::fs::write(cbdir.join("config.json"), config.to_string()).unwrap();
+        let child = Command::new(bin)
+            .args(["start", "--cbdir"])
+            .arg(&cbdir)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let cb = Crossbar(child, dir);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !accepts(port) {
+            assert!(std::time::Instant::now() < until, "Crossbar did not start");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        cb
+    }
+}
+
+impl Drop for Crossbar {
+    fn drop(&mut self) {
+        // SIGTERM: Crossbar stops its worker processes with it.
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while matches!(self.0.try_wait(), Ok(None)) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Every wampclient check passes against the reference router, with both serializers, and
+/// the report says which GOODBYE reason Crossbar chose.
+#[test]
+fn wampclient_passes_every_check_against_crossbar() {
+    let bin = match crossbar() {
+        Ok(b) => b,
+        Err(why) => return peer_missing(&format!("Crossbar.io: {why}")),
+    };
+    let port = free_port();
+    let _router = Crossbar::start(&bin, port);
+    for ser in ["json", "msgpack"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_wstest"))
+            .args(["-m", "wampclient", "-w", &format!("ws://127.0.0.1:{port}")])
+            .args(["--serializer", ser])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{ser}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.contains("11 of 11 checks passed"), "{ser}: {out}");
+        assert!(
+            out.contains("PASS session.close: the router replied GOODBYE with wamp.close."),
+            "{ser}: {out}"
+        );
+    }
+}
