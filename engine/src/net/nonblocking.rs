@@ -23,3 +23,15 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
         Ok(n as usize)
     }
 }
+
+/// Octets written to the socket that TCP has not sent yet (`SIOCOUTQNSD`), or `None` where
+/// the kernel cannot tell.
+pub fn unsent(fd: RawFd) -> Option<usize> {
+    // Linux's SIOCOUTQNSD (include/uapi/linux/sockios.h); libc does not name it.
+    const SIOCOUTQNSD: libc::c_ulong = 0x894B;
+    let mut n: libc::c_int = 0;
+    // SAFETY: the caller's `fd` is an open socket for the whole call; the ioctl writes one
+    // int through the pointer, which is valid.
+    let r = unsafe { libc::ioctl(fd, SIOCOUTQNSD as _, &mut n) };
+    (r == 0 && n >= 0).then_some(n as usize)
+}

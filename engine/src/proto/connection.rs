@@ -68,6 +68,9 @@ pub struct Config {
     pub check_masking: bool,
     /// Which close codes a received Close frame may carry.
     pub close_codes: CloseCodePolicy,
+    /// The first two pieces of a burst of segmented writes share one write, as Autobahn
+    /// 0.10's writes reach the wire (see [`super::transmit::Transmit::push_segments`]).
+    pub pair_burst_start: bool,
     /// (Client) after answering the server's Close, wait at most `linger_timeout` for the
     /// server to close TCP. Off: wait for the application (Autobahn 0.10 sets no timer here).
     pub linger_after_peer_close: bool,
@@ -121,6 +124,7 @@ impl Config {
             mask_outgoing: None,
             check_masking: true,
             close_codes: CloseCodePolicy::Registry,
+            pair_burst_start: false,
             linger_after_peer_close: true,
             deflate: None,
             deflate_threshold: 0,
@@ -1105,7 +1109,9 @@ impl Connection {
     /// Queue raw octets that must reach the transport in writes of at most `chop` octets
     /// (`None`: one write), each flushed on its own (`sync`).
     pub fn send_raw_segmented(&mut self, data: &[u8], chop: Option<usize>, sync: bool) {
-        self.tx.push_segments(data, chop, sync || chop.is_some());
+        let pair = self.cfg.pair_burst_start;
+        self.tx
+            .push_segments(data, chop, sync || chop.is_some(), pair);
         self.counters.tx_octets += data.len() as u64;
     }
 

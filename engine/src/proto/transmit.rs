@@ -27,6 +27,9 @@ struct Run {
     sealed: bool,
     /// Flushed on its own and paced (see `DriveOptions::sync_pause`).
     sync: bool,
+    /// The first piece of a synced burst, still open to the second (see
+    /// [`Transmit::push_segments`]).
+    pairs: bool,
 }
 
 #[derive(Default)]
@@ -59,6 +62,7 @@ impl Transmit {
                 buf,
                 sealed: false,
                 sync: false,
+                pairs: false,
             });
         }
         let run = self.runs.back_mut().expect("a run to append to");
@@ -79,24 +83,44 @@ impl Transmit {
             buf,
             sealed: false,
             sync: false,
+            pairs: false,
         });
     }
 
     /// Queue `data` in writes of its own of at most `chop` octets (`None`: one write), each
     /// flushed on its own when `sync`. What was queued before is written on its own too.
-    pub fn push_segments(&mut self, data: &[u8], chop: Option<usize>, sync: bool) {
+    ///
+    /// With `pair_first`, the first two synced pieces of a burst (queued while no synced
+    /// piece waits) share one write, as Autobahn 0.10 on Twisted puts them on the wire: its
+    /// first piece waits in the transport's buffer for the reactor's next turn, and the
+    /// 10 µs timer of the second has run out by then, so both leave in one segment; every
+    /// later piece leaves on its own.
+    pub fn push_segments(
+        &mut self,
+        data: &[u8],
+        chop: Option<usize>,
+        sync: bool,
+        pair_first: bool,
+    ) {
         if let Some(r) = self.runs.back_mut() {
             r.sealed = true;
         }
         let step = chop.filter(|&c| c > 0).unwrap_or(data.len().max(1));
         for c in data.chunks(step) {
+            self.len += c.len();
+            if let Some(r) = self.runs.back_mut().filter(|r| sync && r.sync && r.pairs) {
+                r.buf.extend_from_slice(c);
+                r.pairs = false;
+                continue;
+            }
+            let pairs = pair_first && sync && !self.runs.iter().any(|r| r.sync);
             let mut buf = self.take_buf(c.len());
             buf.extend_from_slice(c);
-            self.len += c.len();
             self.runs.push_back(Run {
                 buf,
                 sealed: true,
                 sync,
+                pairs,
             });
         }
     }
@@ -230,10 +254,26 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_can_start_with_two_pieces_in_one_write() {
+        let mut t = Transmit::default();
+        t.push_segments(b"abcd", Some(1), true, true);
+        t.push_segments(b"ef", None, true, true);
+        let runs: Vec<Vec<u8>> = drain(&mut t).into_iter().map(|r| r.0).collect();
+        assert_eq!(runs, [&b"ab"[..], b"c", b"d", b"ef"]);
+        // Frames synced one by one: the first two frames share the first write.
+        t.push_segments(b"one", None, true, true);
+        t.push_segments(b"two", None, true, true);
+        t.push_segments(b"3", None, true, true);
+        let runs: Vec<Vec<u8>> = drain(&mut t).into_iter().map(|r| r.0).collect();
+        assert_eq!(runs, [&b"onetwo"[..], b"3"]);
+        assert!(t.is_empty());
+    }
+
+    #[test]
     fn segments_are_written_on_their_own() {
         let mut t = Transmit::default();
         t.append(2, |b| b.extend_from_slice(b"ab"));
-        t.push_segments(b"cdefg", Some(2), true);
+        t.push_segments(b"cdefg", Some(2), true, false);
         t.append(1, |b| b.push(b'h'));
         let runs = drain(&mut t);
         let got: Vec<(&[u8], bool)> = runs.iter().map(|(b, s)| (&b[..], *s)).collect();

@@ -112,6 +112,8 @@ const INITIAL_READ_BUF: usize = 2048;
 /// peer that keeps the connection busy (every read and write completing at once) cannot
 /// starve them, nor the runtime's I/O, nor a shutdown.
 const TURNS_PER_YIELD: u32 = 32;
+/// How long a paced write waits for TCP to send the one before it (see `write_op`).
+const SENT_WAIT: Duration = Duration::from_millis(20);
 
 /// How driving ended.
 #[derive(Debug)]
@@ -191,11 +193,13 @@ async fn write_op(
             buf,
             off,
             sync: true,
+            fd,
         } => {
             w.off = off;
             let (res, slice) = wr.write_all(buf.slice(off..)).await;
-            // Paced from the start of the write: writes are spaced `pause` apart.
-            pace::pause_since(started, pause).await;
+            // Paced from the start of the write: writes are spaced `pause` apart, each in a
+            // segment of its own (see `pace::paced`).
+            pace::paced(started, pause, fd, SENT_WAIT).await;
             w.own = Some(slice.into_inner());
             res.map(|n| w.n = n)
         }
@@ -203,6 +207,7 @@ async fn write_op(
             buf,
             off,
             sync: false,
+            ..
         } => {
             w.off = off;
             let (res, slice) = wr.write(buf.slice(off..)).await;

@@ -22,11 +22,14 @@ const SHARED_TAKE: usize = 64 * 1024;
 
 /// A write for the runtime to carry out.
 pub(crate) enum Job {
-    /// The connection's own octets, from `off`; `sync`: flushed on its own and paced.
+    /// The connection's own octets, from `off`; `sync`: flushed on its own and paced
+    /// (`fd`: the plain TCP socket whose send queue the pacing watches, or -1; a bare fd,
+    /// not an `Option`, so that it fits in the variant's padding).
     Own {
         buf: Vec<u8>,
         off: usize,
         sync: bool,
+        fd: RawFd,
     },
     /// A shared frame (or what is left of one).
     Shared(Bytes),
@@ -107,6 +110,7 @@ impl Output {
                     buf,
                     off,
                     sync: self.sync,
+                    fd: eager_fd.unwrap_or(-1),
                 });
             }
             if conn.is_open() && room && self.fill_shared(handler) {

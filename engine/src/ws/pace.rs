@@ -30,3 +30,19 @@ pub async fn pause_since(started: Instant, gap: Duration) {
         }
     }
 }
+
+/// After a paced write that started at `started`: wait until `started + gap`, then (on a
+/// plain TCP socket, `fd` >= 0) until TCP has sent what was written, for at most
+/// `sent_limit`. TCP appends a write to octets it has not sent yet (when the peer is slow to
+/// acknowledge, or the loopback is busy), which would put two paced pieces in one segment; a
+/// peer that stops reading closes its window, hence the limit.
+pub async fn paced(started: Instant, gap: Duration, fd: std::os::fd::RawFd, sent_limit: Duration) {
+    pause_since(started, gap).await;
+    if fd < 0 {
+        return;
+    }
+    let until = Instant::now() + sent_limit;
+    while crate::net::nonblocking::unsent(fd).is_some_and(|n| n > 0) && Instant::now() < until {
+        yield_now().await;
+    }
+}
