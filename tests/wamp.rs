@@ -705,8 +705,11 @@ fn crossbar() -> Result<std::path::PathBuf, String> {
 }
 
 /// Crossbar.io on 127.0.0.1:`port` with realm1 open to anonymous sessions, both serializers;
-/// stopped on drop.
-struct Crossbar(std::process::Child, tempfile::TempDir);
+/// stopped on drop (its node directory with it).
+struct Crossbar {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
 
 impl Crossbar {
     fn start(bin: &std::path::Path, port: u16) -> Crossbar {
@@ -733,7 +736,7 @@ impl Crossbar {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let cb = Crossbar(child, dir);
+        let cb = Crossbar { child, _dir: dir };
         let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while !accepts(port) {
             assert!(std::time::Instant::now() < until, "Crossbar did not start");
@@ -747,13 +750,13 @@ impl Drop for Crossbar {
     fn drop(&mut self) {
         // SIGTERM: Crossbar stops its worker processes with it.
         // SAFETY: signalling our own child process.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while matches!(self.0.try_wait(), Ok(None)) && std::time::Instant::now() < until {
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < until {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
