@@ -712,3 +712,35 @@ fn pipelined_runs_against_an_awkward_peer_end() {
     }
     stop.store(true, Ordering::SeqCst);
 }
+
+/// The master tells probes where to connect: an IPv6 host keeps its brackets (it lost them
+/// when the URL was put together by hand).
+#[test]
+fn master_on_ipv6_prints_a_url_probes_can_use() {
+    use std::io::{BufRead, BufReader};
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        return common::peer_missing("no IPv6 loopback here");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = master_spec(dir.path(), "ws://127.0.0.1:1");
+    let port = free_port();
+    let mut master = Command::new(BIN)
+        .args(["-m", "wsperfmaster", "-w", &format!("ws://[::1]:{port}")])
+        .args(["-s", spec.to_str().unwrap(), "--probes", "1", "-u", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(master.stderr.take().unwrap()).lines();
+    let line = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on"))
+        .unwrap_or_default();
+    let _ = master.kill();
+    let _ = master.wait();
+    assert!(
+        line.contains(&format!("listening on ws://[::1]:{port};")),
+        "{line}"
+    );
+}

@@ -117,13 +117,7 @@ pub fn start_echo_server(
         deflate: opts.deflate.clone(),
     };
     let handle = serve(cfg, Arc::new(svc), shutdown)?;
-    let scheme = if url.secure { "wss" } else { "ws" };
-    let host = if url.host.contains(':') {
-        format!("[{}]", url.host)
-    } else {
-        url.host.clone()
-    };
-    let url = format!("{scheme}://{host}:{}", handle.local_addr.port());
+    let url = url.server_url(handle.local_addr.port());
     Ok(RunningServer { handle, url, mode })
 }
 

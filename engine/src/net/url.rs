@@ -96,6 +96,28 @@ impl WsUrl {
         }
     }
 
+    /// The host as it goes in a URL: an IPv6 literal in brackets.
+    pub fn url_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// The URL a server on this URL's host listens on, with the port it actually bound
+    /// (`ws://host:port`, no path): what a server mode prints and tells its clients.
+    pub fn server_url(&self, port: u16) -> String {
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}:{port}", self.url_host())
+    }
+
+    /// The address of a web page served beside it on `port` (`http(s)://host:port/`).
+    pub fn page_url(&self, port: u16) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}:{port}/", self.url_host())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.original
     }
@@ -126,6 +148,11 @@ mod tests {
         );
         let u = WsUrl::parse("ws://[::1]:9000/").unwrap();
         assert_eq!(u.authority(), "[::1]:9000");
+        assert_eq!(u.server_url(9100), "ws://[::1]:9100");
+        assert_eq!(u.page_url(8080), "http://[::1]:8080/");
+        let s = WsUrl::parse("wss://example.com:1/x").unwrap();
+        assert_eq!(s.server_url(2), "wss://example.com:2");
+        assert_eq!(s.page_url(3), "https://example.com:3/");
         assert_eq!(
             u.with_resource("/getCaseCount").to_string(),
             "ws://[::1]:9000/getCaseCount"

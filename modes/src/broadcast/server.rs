@@ -202,20 +202,13 @@ pub fn start(cfg: &BroadcastServerConfig, shutdown: Shutdown) -> Result<RunningB
     // web port's page is told the WebSocket port.
     let ws = serve(scfg.clone(), Arc::new(svc(None)), shutdown.clone())?;
     let port = ws.local_addr.port();
-    let host = if url.host.contains(':') {
-        format!("[{}]", url.host)
-    } else {
-        url.host.clone()
-    };
-    let scheme = if url.secure { "wss" } else { "ws" };
-    let ws_url = format!("{scheme}://{host}:{port}");
+    let ws_url = url.server_url(port);
     let (web, web_url) = if cfg.webport != 0 {
         let mut w = scfg;
         w.addr = SocketAddr::new(ws.local_addr.ip(), cfg.webport);
         w.runtime.threads = 1;
         let h = serve(w, Arc::new(svc(Some(port))), shutdown.clone())?;
-        let web_scheme = if url.secure { "https" } else { "http" };
-        let u = format!("{web_scheme}://{host}:{}/", h.local_addr.port());
+        let u = url.page_url(h.local_addr.port());
         (Some(h), Some(u))
     } else {
         (None, None)

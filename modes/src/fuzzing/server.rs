@@ -561,13 +561,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
         Arc::new(FuzzService(shared.clone())),
         shutdown.clone(),
     )?;
-    let scheme = if url.secure { "wss" } else { "ws" };
-    let host = if url.host.contains(':') {
-        format!("[{}]", url.host)
-    } else {
-        url.host.clone()
-    };
-    let ws_url = format!("{scheme}://{host}:{}", ws.local_addr.port());
+    let ws_url = url.server_url(ws.local_addr.port());
     if let Ok(mut u) = shared.ws_url.lock() {
         *u = ws_url.clone();
     }
@@ -586,11 +580,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
             Arc::new(FuzzService(shared.clone())),
             shutdown.clone(),
         )?;
-        let u = format!(
-            "{}://{host}:{}/",
-            if url.secure { "https" } else { "http" },
-            h.local_addr.port()
-        );
+        let u = url.page_url(h.local_addr.port());
         (Some(h), Some(u))
     } else {
         (None, None)

@@ -577,7 +577,6 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
         scheme: if url.secure { "wss" } else { "ws" },
         port: AtomicU16::new(0),
     });
-    let scheme = shared.scheme;
     let ws = serve(
         scfg.clone(),
         Arc::new(WampService(shared.clone())),
@@ -596,16 +595,8 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
             )?)
         }
     };
-    let host = if url.host.contains(':') {
-        format!("[{}]", url.host)
-    } else {
-        url.host.clone()
-    };
-    let url_s = format!("{scheme}://{host}:{}", ws.local_addr.port());
-    let web_scheme = if url.secure { "https" } else { "http" };
-    let web_url = web
-        .as_ref()
-        .map(|w| format!("{web_scheme}://{host}:{}/", w.local_addr.port()));
+    let url_s = url.server_url(ws.local_addr.port());
+    let web_url = web.as_ref().map(|w| url.page_url(w.local_addr.port()));
     let (sd, stop) = (shutdown.clone(), stop_servers.clone());
     let router = std::thread::Builder::new()
         .name("wstest-wamp-router".into())

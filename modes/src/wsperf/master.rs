@@ -399,20 +399,15 @@ pub fn run(cfg: &MasterConfig, shutdown: Shutdown) -> Result<MasterReport> {
         Arc::new(MasterService(shared.clone())),
         Shutdown::new(),
     )?;
-    let ws_url = format!(
-        "{}://{}:{}",
-        if url.secure { "wss" } else { "ws" },
-        url.host,
-        ws.local_addr.port()
-    );
+    // (Brackets around an IPv6 host: this string was built by hand here and lost them.)
+    let ws_url = url.server_url(ws.local_addr.port());
     let web = if cfg.webport != 0 {
         let mut w = scfg.clone();
         w.addr = SocketAddr::new(ws.local_addr.ip(), cfg.webport);
         let h = serve(w, Arc::new(MasterService(shared.clone())), Shutdown::new())?;
         eprintln!(
-            "wsperfmaster: status page at http://{}:{}/",
-            url.host,
-            h.local_addr.port()
+            "wsperfmaster: status page at {}",
+            url.page_url(h.local_addr.port())
         );
         Some(h)
     } else {
