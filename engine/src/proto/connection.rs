@@ -16,7 +16,7 @@ use super::codes::{CloseCode, OpCode};
 use super::decode::{FrameDecoder, Item};
 use super::deflate::{DeflateParams, Deflater, Inflater};
 use super::error::ProtocolError;
-use super::frame::{close_payload, encode_frame, encode_header, FrameHeader, LengthForm, RawFrame};
+use super::frame::{close_payload, encode_frame, encode_header, FrameHeader, LengthForm};
 use super::mask::apply_mask;
 use super::rules::RuleState;
 use super::transmit::Transmit;
@@ -1088,15 +1088,6 @@ impl Connection {
         self.status.dropped_by_me = !self.eof;
         self.state = State::Closed;
         self.action = TransportAction::Close;
-    }
-
-    /// Queue a frame exactly as given (no state change, no checks).
-    pub fn send_raw_frame(&mut self, frame: &RawFrame) {
-        let n = self
-            .tx
-            .append(14 + frame.payload.len(), |out| frame.encode(out));
-        self.counters.tx_frames += 1;
-        self.counters.tx_octets += n as u64;
     }
 
     /// Queue raw octets.
