@@ -111,7 +111,8 @@ pub struct Cli {
     #[arg(long, default_value = "auto")]
     pub driver: String,
     /// Do not pin worker threads to cores (by default a pool over every core is pinned, one
-    /// worker per core; a smaller one is left to the scheduler).
+    /// worker per core; a smaller one is left to the scheduler; the fuzzing modes are never
+    /// pinned unless --cpus says where).
     #[arg(long)]
     pub no_pin: bool,
     /// Pin the worker threads to these cores, round-robin (`taskset -c` syntax: 0-3,8). For
