@@ -118,15 +118,10 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             .map_err(|e| usage(format!("--cpus: {e}")))?,
         None => Vec::new(),
     };
-    // The fuzzers pace their writes, and a pinned worker pacing on a core is where the
-    // scheduler tends to wake the peer it writes to (wake-affine): the peer then waits for
-    // that core, and a timing race's verdict shifts (docs/conformance.md). They are not load
-    // generators; unpinned, unless --cpus asks.
-    let fuzzer = matches!(mode.as_str(), "fuzzingclient" | "fuzzingserver");
     let runtime = RuntimeConfig {
         threads: cli.threads,
         driver,
-        no_pin: cli.no_pin || (fuzzer && cpus.is_empty()),
+        no_pin: cli.no_pin,
         cpus,
     };
     // mimalloc hands freed pages back to the kernel after 10 ms by default; large messages

@@ -14,17 +14,13 @@ use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wstest");
 
-fn wstest(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run wstest")
-}
+use common::wstest_in as wstest;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// `wstest -m fuzzingclient -s fc.json --quiet` and `extra`, in `dir`.
+fn fuzzingclient(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["-m", "fuzzingclient", "-s", "fc.json", "--quiet"];
+    args.extend_from_slice(extra);
+    wstest(dir, &args)
 }
 
 /// Our echoserver with a 1000-octet message limit and no deflate: fails 9.1.1 (a 64 KiB
@@ -99,36 +95,13 @@ fn expected_results_pass_a_stable_run_and_fail_a_changed_verdict() {
         &format!("ws://127.0.0.1:{}", server.port),
         r#""1.1.*", "9.1.1", "12.1.1""#,
     );
-    let o = wstest(d, &["-m", "fuzzingclient", "-s", "fc.json", "--quiet"]);
+    let o = fuzzingclient(d, &[]);
     assert_eq!(o.status.code(), Some(1), "9.1.1 fails: {}", text(&o.stdout));
     // Store what this run gives.
-    let o = wstest(
-        d,
-        &[
-            "-m",
-            "fuzzingclient",
-            "-s",
-            "fc.json",
-            "--quiet",
-            "--expected",
-            "expected.json",
-            "--update-expected",
-        ],
-    );
+    let o = fuzzingclient(d, &["--expected", "expected.json", "--update-expected"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     // The same again: nothing differs, though cases fail.
-    let o = wstest(
-        d,
-        &[
-            "-m",
-            "fuzzingclient",
-            "-s",
-            "fc.json",
-            "--quiet",
-            "--expected",
-            "expected.json",
-        ],
-    );
+    let o = fuzzingclient(d, &["--expected", "expected.json"]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -155,18 +128,7 @@ fn expected_results_pass_a_stable_run_and_fail_a_changed_verdict() {
         serde_json::from_str(&std::fs::read_to_string(d.join("expected.json")).unwrap()).unwrap();
     e["lib"]["1.1.1"]["behavior"] = "FAILED".into();
     std::fs::write(d.join("expected.json"), e.to_string()).unwrap();
-    let o = wstest(
-        d,
-        &[
-            "-m",
-            "fuzzingclient",
-            "-s",
-            "fc.json",
-            "--quiet",
-            "--expected",
-            "expected.json",
-        ],
-    );
+    let o = fuzzingclient(d, &["--expected", "expected.json"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stdout).contains("lib 1.1.1: expected FAILED / OK, got OK / OK"),
@@ -191,18 +153,7 @@ fn accept_is_an_allow_list_of_verdicts() {
         &format!("ws://127.0.0.1:{}", server.port),
         r#""1.1.1", "12.1.1""#,
     );
-    let o = wstest(
-        d,
-        &[
-            "-m",
-            "fuzzingclient",
-            "-s",
-            "fc.json",
-            "--quiet",
-            "--accept",
-            "OK,INFORMATIONAL,NON-STRICT",
-        ],
-    );
+    let o = fuzzingclient(d, &["--accept", "OK,INFORMATIONAL,NON-STRICT"]);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -214,18 +165,7 @@ fn accept_is_an_allow_list_of_verdicts() {
         "{}",
         text(&o.stdout)
     );
-    let o = wstest(
-        d,
-        &[
-            "-m",
-            "fuzzingclient",
-            "-s",
-            "fc.json",
-            "--quiet",
-            "--accept",
-            "OK,UNIMPLEMENTED",
-        ],
-    );
+    let o = fuzzingclient(d, &["--accept", "OK,UNIMPLEMENTED"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     let o = wstest(
         d,
@@ -252,18 +192,7 @@ fn junit_xml_reads_in_a_real_junit_consumer() {
         &format!("ws://127.0.0.1:{}", server.port),
         r#""1.1.1", "1.1.2", "9.1.1""#,
     );
-    let o = wstest(
-        d,
-        &[
-            "-m",
-            "fuzzingclient",
-            "-s",
-            "fc.json",
-            "--quiet",
-            "--junit",
-            "junit.xml",
-        ],
-    );
+    let o = fuzzingclient(d, &["--junit", "junit.xml"]);
     assert_eq!(o.status.code(), Some(1));
     let site = d.join("site");
     let pip = Command::new("python3")
@@ -410,18 +339,7 @@ fn the_command_line_is_consistent() {
     // -w replaces the spec's server.
     let server = Proc::start("testeeserver", &[]);
     client_spec(d, "ws://127.0.0.1:1", r#""1.1.1""#);
-    let o = wstest(
-        d,
-        &[
-            "-m",
-            "fuzzingclient",
-            "-s",
-            "fc.json",
-            "--quiet",
-            "-w",
-            &format!("ws://127.0.0.1:{}", server.port),
-        ],
-    );
+    let o = fuzzingclient(d, &["-w", &format!("ws://127.0.0.1:{}", server.port)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     // A spec in a directory that does not exist is an error, not a template and a run.
     let o = wstest(d, &["-m", "fuzzingclient", "-s", "nowhere/fc.json"]);

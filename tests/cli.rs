@@ -21,10 +21,6 @@ fn wstest(args: &[&str]) -> Output {
         .expect("run wstest")
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// stderr without the io_uring fallback notice (printed on machines without io_uring).
 fn stderr_lines(o: &Output) -> Vec<String> {
     text(&o.stderr)

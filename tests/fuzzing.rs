@@ -5,19 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, url_command, wait_port};
+use common::{free_port, url_command, wait_port, wstest_in as wstest};
 use serde_json::Value;
-
-fn wstest(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wstest"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Read a report. Like the original's, reports show undecodable text with surrogate escapes
 /// (`"\ud800"`), which strict parsers such as serde_json refuse: map them to U+FFFD first.

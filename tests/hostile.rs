@@ -7,25 +7,12 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wstest");
-
-fn wstest(args: &[&str], dir: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run wstest")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Peak resident memory of a child while it runs to its end (polled), and its exit.
 fn run_watching(mut child: Child, limit: Duration) -> (u64, Option<i32>, Duration) {
@@ -361,6 +348,17 @@ fn wampserver_returns_what_sessions_took_and_times_out_silent_ones() {
 // 4. massconnect ends when its target dies or hangs, with true counts and exit 3 when the
 //    target could never be reached.
 
+/// `wstest -m massconnect -s SPEC -o out.json --quiet` in `dir`.
+fn spawn_massconnect(dir: &Path, spec: &str, stderr: Stdio) -> Child {
+    Command::new(BIN)
+        .args(["-m", "massconnect", "-s", spec, "-o", "out.json", "--quiet"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 fn massconnect_spec(dir: &Path, port: u16) -> String {
     let spec = dir.join("mc.json");
     std::fs::write(
@@ -378,21 +376,7 @@ fn massconnect_gives_up_on_a_server_that_dies() {
     let dir = tempfile::tempdir().unwrap();
     let server = Proc::start("echoserver", &[]);
     let spec = massconnect_spec(dir.path(), server.port);
-    let child = Command::new(BIN)
-        .args([
-            "-m",
-            "massconnect",
-            "-s",
-            &spec,
-            "-o",
-            "out.json",
-            "--quiet",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_massconnect(dir.path(), &spec, Stdio::null());
     std::thread::sleep(Duration::from_millis(800));
     drop(server); // SIGKILL mid-ramp
     let (_, code, took) = run_watching(child, Duration::from_secs(30));
@@ -420,21 +404,7 @@ fn massconnect_gives_up_on_a_server_that_never_answers() {
     // Accepts (the kernel's backlog) and never answers.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let spec = massconnect_spec(dir.path(), l.local_addr().unwrap().port());
-    let child = Command::new(BIN)
-        .args([
-            "-m",
-            "massconnect",
-            "-s",
-            &spec,
-            "-o",
-            "out.json",
-            "--quiet",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_massconnect(dir.path(), &spec, Stdio::piped());
     let (_, code, took) = run_watching(child, Duration::from_secs(30));
     assert_eq!(code, Some(3), "a target never reached is exit 3");
     assert!(took < Duration::from_secs(10), "took {took:?}");
@@ -452,7 +422,7 @@ fn wsperfcontrol_refuses_impossible_numbers_by_name() {
     )
     .unwrap();
     let t0 = Instant::now();
-    let o = wstest(&["-m", "wsperfcontrol", "-s", "wp.json"], dir.path());
+    let o = wstest_in(dir.path(), &["-m", "wsperfcontrol", "-s", "wp.json"]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -470,7 +440,7 @@ fn a_busy_port_is_refused_unless_shared_on_purpose() {
     let dir = tempfile::tempdir().unwrap();
     let first = Proc::start("echoserver", &[]);
     let url = format!("ws://127.0.0.1:{}", first.port);
-    let o = wstest(&["-m", "testeeserver", "-w", &url, "-u", "0"], dir.path());
+    let o = wstest_in(dir.path(), &["-m", "testeeserver", "-w", &url, "-u", "0"]);
     let err = text(&o.stderr);
     assert_ne!(o.status.code(), Some(0));
     assert!(
@@ -479,7 +449,8 @@ fn a_busy_port_is_refused_unless_shared_on_purpose() {
     );
     assert_serves(first.addr());
     // The page port too (8080 by default: give it a busy one).
-    let o = wstest(
+    let o = wstest_in(
+        dir.path(),
         &[
             "-m",
             "broadcastserver",
@@ -488,7 +459,6 @@ fn a_busy_port_is_refused_unless_shared_on_purpose() {
             "-u",
             &first.port.to_string(),
         ],
-        dir.path(),
     );
     assert!(
         text(&o.stderr).contains("address in use"),
@@ -661,7 +631,8 @@ fn a_ca_certificate_used_as_a_servers_own_is_explained() {
         .spawn()
         .unwrap();
     wait_port(port);
-    let o = wstest(
+    let o = wstest_in(
+        dir.path(),
         &[
             "-m",
             "echoclient",
@@ -672,7 +643,6 @@ fn a_ca_certificate_used_as_a_servers_own_is_explained() {
             "--message",
             "hi",
         ],
-        dir.path(),
     );
     let _ = server.kill();
     let _ = server.wait();

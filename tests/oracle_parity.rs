@@ -366,21 +366,7 @@ fn our_fuzzingserver(agent: &str, dir: &Path, sel: Sel, client: &[&str]) -> Verd
     std::fs::create_dir_all(dir).unwrap();
     let spec_path = dir.join("fs.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
-    let server = wstest()
-        .args([
-            "-m",
-            "fuzzingserver",
-            "-s",
-            spec_path.to_str().unwrap(),
-            "-u",
-            "0",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Killed(server);
-    wait_port(port);
+    let _server = start_fuzzingserver(wstest(), &spec_path, port, 0);
     let args: Vec<String> = client
         .iter()
         .map(|a| a.replace("{url}", &url).replace("{agent}", agent))
@@ -709,24 +695,11 @@ fn a_browser_gets_the_same_verdicts_through_both_pages() {
     std::fs::write(out.join("spec.json"), spec.to_string()).unwrap();
     let venv =
         PathBuf::from(std::env::var("ORACLE_VENV").unwrap_or_else(|_| "/tmp/oracle-venv".into()));
-    let server = Command::new(venv.join("bin/python"))
-        .arg(oracle.join("wstest-local.py"))
-        .args([
-            "-m",
-            "fuzzingserver",
-            "-s",
-            out.join("spec.json").to_str().unwrap(),
-        ])
-        .args(["-u", &web_port.to_string()])
+    let mut real = Command::new(venv.join("bin/python"));
+    real.arg(oracle.join("wstest-local.py"))
         .env("WSTEST_BIND", "127.0.0.1")
-        .current_dir(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Killed(server);
-    wait_port(ws_port);
-    wait_port(web_port);
+        .current_dir(&out);
+    let _server = start_fuzzingserver(real, &out.join("spec.json"), ws_port, web_port);
     let profile = tempfile::tempdir().unwrap();
     let page = format!("http://127.0.0.1:{web_port}/test_browser.html");
     let chrome = headless_chromium(browser, profile.path(), &page)
@@ -750,21 +723,7 @@ fn a_browser_gets_the_same_verdicts_through_both_pages() {
     let ours_out = tmp.path().join("ours");
     let spec = serde_json::json!({"url": format!("ws://127.0.0.1:{ws_port}"), "outdir": ours_out, "cases": BROWSER});
     std::fs::write(tmp.path().join("fs.json"), spec.to_string()).unwrap();
-    let server = wstest()
-        .args([
-            "-m",
-            "fuzzingserver",
-            "-s",
-            tmp.path().join("fs.json").to_str().unwrap(),
-        ])
-        .args(["-u", &web_port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Killed(server);
-    wait_port(ws_port);
-    wait_port(web_port);
+    let _server = start_fuzzingserver(wstest(), &tmp.path().join("fs.json"), ws_port, web_port);
     let profile = tempfile::tempdir().unwrap();
     let page = format!("http://127.0.0.1:{web_port}/?agent={agent}&autorun=1");
     let _chrome = Killed(
@@ -787,6 +746,24 @@ fn a_browser_gets_the_same_verdicts_through_both_pages() {
         "Chromium echoes 7.9.1's invalid code"
     );
     assert_same(&theirs, &ours, "verdicts differ between the two pages");
+}
+
+/// `program -m fuzzingserver -s SPEC -u WEB_PORT` (ours, or the real one), once it listens on
+/// `ws_port` (and `web_port`, unless 0); killed on drop.
+fn start_fuzzingserver(mut program: Command, spec: &Path, ws_port: u16, web_port: u16) -> Killed {
+    let server = program
+        .args(["-m", "fuzzingserver", "-s", spec.to_str().unwrap()])
+        .args(["-u", &web_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Killed(server);
+    wait_port(ws_port);
+    if web_port != 0 {
+        wait_port(web_port);
+    }
+    server
 }
 
 /// Wait (at most 4 minutes) until `index` holds verdicts for `agent`.

@@ -416,24 +416,19 @@ fn load_mode_measures_calls_and_events() {
     }
 }
 
-/// A Python 3.11 virtual environment with `autobahn` and `msgpack` (made on first use; `WAMP_VENV`
-/// names it, default /tmp/wamp-venv), or why there is none.
-fn autobahn_python() -> Result<std::path::PathBuf, String> {
-    let venv = std::path::PathBuf::from(
-        std::env::var("WAMP_VENV").unwrap_or_else(|_| "/tmp/wamp-venv".into()),
-    );
-    let py = venv.join("bin/python");
-    let has = |py: &std::path::Path| {
-        Command::new(py)
-            .args(["-c", "import autobahn, msgpack"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if py.exists() && has(&py) {
-        return Ok(py);
+/// A Python 3.11 virtual environment at `$var` (default `default`) with `packages` installed
+/// (made on first use), once `ready(venv)` holds; or why there is none.
+fn python_venv(
+    var: &str,
+    default: &str,
+    packages: &[&str],
+    ready: impl Fn(&std::path::Path) -> bool,
+) -> Result<std::path::PathBuf, String> {
+    let venv = std::path::PathBuf::from(std::env::var(var).unwrap_or_else(|_| default.into()));
+    if ready(&venv) {
+        return Ok(venv);
     }
+    let py = venv.join("bin/python");
     if !py.exists() {
         let base = ["python3.11", "/root/.pyenv/shims/python3.11"]
             .into_iter()
@@ -464,18 +459,37 @@ fn autobahn_python() -> Result<std::path::PathBuf, String> {
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            "autobahn",
-            "msgpack",
         ])
+        .args(packages)
         .output()
         .map_err(|e| e.to_string())?;
-    if !o.status.success() || !has(&py) {
+    if !o.status.success() || !ready(&venv) {
         return Err(format!(
-            "pip install autobahn msgpack failed: {}",
+            "pip install {} failed: {}",
+            packages.join(" "),
             String::from_utf8_lossy(&o.stderr).trim()
         ));
     }
-    Ok(py)
+    Ok(venv)
+}
+
+/// Python with `autobahn` and `msgpack` (`WAMP_VENV`, default /tmp/wamp-venv).
+fn autobahn_python() -> Result<std::path::PathBuf, String> {
+    let imports = |venv: &std::path::Path| {
+        Command::new(venv.join("bin/python"))
+            .args(["-c", "import autobahn, msgpack"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    python_venv(
+        "WAMP_VENV",
+        "/tmp/wamp-venv",
+        &["autobahn", "msgpack"],
+        imports,
+    )
+    .map(|v| v.join("bin/python"))
 }
 
 #[test]
@@ -672,36 +686,12 @@ fn binary_payloads_cross_between_msgpack_and_json_sessions() {
     drop(router);
 }
 
-/// A Python 3.11 virtual environment with Crossbar.io, the WAMP authors' router (made on first
-/// use with `pip install crossbar`, a few minutes; `CROSSBAR_VENV` names it, default
-/// /tmp/crossbar-venv), or why there is none.
+/// Crossbar.io, the WAMP authors' router (`pip install crossbar`, a few minutes on first use;
+/// `CROSSBAR_VENV`, default /tmp/crossbar-venv).
 fn crossbar() -> Result<std::path::PathBuf, String> {
-    let venv = std::path::PathBuf::from(
-        std::env::var("CROSSBAR_VENV").unwrap_or_else(|_| "/tmp/crossbar-venv".into()),
-    );
-    let bin = venv.join("bin/crossbar");
-    if bin.exists() {
-        return Ok(bin);
-    }
-    let o = Command::new("python3.11")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .map_err(|e| format!("python3.11: {e}"))?;
-    if !o.status.success() {
-        return Err(format!("cannot create a venv at {}", venv.display()));
-    }
-    let o = Command::new(venv.join("bin/pip"))
-        .args(["install", "-q", "crossbar"])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !o.status.success() || !bin.exists() {
-        return Err(format!(
-            "pip install crossbar failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
-    }
-    Ok(bin)
+    let has = |venv: &std::path::Path| venv.join("bin/crossbar").exists();
+    python_venv("CROSSBAR_VENV", "/tmp/crossbar-venv", &["crossbar"], has)
+        .map(|v| v.join("bin/crossbar"))
 }
 
 /// Crossbar.io on 127.0.0.1:`port` with realm1 open to anonymous sessions, both serializers;

@@ -9,16 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${1:-20}"
 oracle="$(cd "${2:-../shared/oracle}" && pwd)"
-peer_py="${PEER_VENV:-/tmp/peer-venv}/bin/python"
-ours="$PWD/target/release/wstest"
 cases="3.3,3.4,4.1.5,4.2.5"
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
-
-"$peer_py" "$oracle/peer/ws_echo_server.py" "$port" >/dev/null 2>&1 &
-sleep 1
-url="ws://127.0.0.1:$port"
+. scripts/oracle/echo_peer.sh
 tally() { # DIRECTION FUZZER INDEX.JSON
   python3 - "$1" "$2" "$3" >>"$work/rows" <<'PY'
 import json, sys

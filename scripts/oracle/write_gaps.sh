@@ -11,14 +11,7 @@ cd "$(dirname "$0")/../.."
 case_id="${1:-3.4}"
 runs="${2:-5}"
 oracle="$(cd "${3:-../shared/oracle}" && pwd)"
-peer_py="${PEER_VENV:-/tmp/peer-venv}/bin/python"
-ours="$PWD/target/release/wstest"
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP"; rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
-"$peer_py" "$oracle/peer/ws_echo_server.py" "$port" >/dev/null 2>&1 &
-sleep 1
-url="ws://127.0.0.1:$port"
+. scripts/oracle/echo_peer.sh
 
 capture() { # NAME COMMAND...
   local name=$1; shift

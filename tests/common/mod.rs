@@ -835,3 +835,18 @@ pub fn headless_chromium(
     .stderr(std::process::Stdio::null());
     c
 }
+
+/// Run the binary in `dir` with `args` (no stdin) to its end.
+pub fn wstest_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wstest"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run wstest")
+}
+
+/// Program output as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}

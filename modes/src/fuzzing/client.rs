@@ -414,7 +414,7 @@ fn run_phase(
         options.clone(),
     ));
     let workers = spawn_workers(
-        runtime,
+        &super::fuzzer_runtime(runtime),
         shutdown.clone(),
         vec![(); threads],
         move |ctx, ()| {

@@ -76,23 +76,14 @@ pub fn render(
     )
 }
 
-/// Text for XML content or an attribute: the five entities escaped, and characters XML 1.0
-/// cannot carry at all left out.
+/// Text for XML content or a double-quoted attribute: escaped as the HTML report escapes
+/// it, after leaving out the characters XML 1.0 cannot carry at all.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(ch),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let carried = |c: &char| {
+        matches!(c, '\t' | '\n' | '\r')
+            || (*c as u32 >= 0x20 && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+    };
+    super::html::esc(&s.chars().filter(carried).collect::<String>())
 }
 
 /// Write the JUnit XML atomically.

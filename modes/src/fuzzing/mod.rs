@@ -4,6 +4,19 @@
 //! a connection (keeping what `limits` allows), `verdict` judges it, `result`/`wirelog`/`pyjson` produce the per-case report,
 //! `store`/`html` the report directory, `client`/`server` the two modes.
 
+use wstest_engine::runtime::RuntimeConfig;
+
+/// The fuzzers' workers: as configured, but not pinned to cores unless `--cpus` places them.
+/// The fuzzers pace their writes, and a pinned worker pacing on a core is where the
+/// scheduler tends to wake the peer it writes to (wake-affine): the peer then waits for that
+/// core, and a timing race's verdict shifts (docs/conformance.md). They are not load
+/// generators.
+pub fn fuzzer_runtime(configured: &RuntimeConfig) -> RuntimeConfig {
+    let mut r = configured.clone();
+    r.no_pin |= r.cpus.is_empty();
+    r
+}
+
 pub mod case;
 pub mod cases;
 pub mod client;

@@ -536,7 +536,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
     let mut opts = ServerOptions::new(spec.url.clone());
     opts.key = cfg.key.clone().or(spec.key.clone().map(PathBuf::from));
     opts.cert = cfg.cert.clone().or(spec.cert.clone().map(PathBuf::from));
-    opts.runtime = cfg.runtime.clone();
+    opts.runtime = super::fuzzer_runtime(&cfg.runtime);
     opts.share_port = cfg.share_port;
     opts.bind = cfg.bind;
     let (mut ecfg, url) = opts.engine_config()?;
