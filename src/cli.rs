@@ -4,78 +4,94 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-/// Every mode, in the order `--help` lists them, with what it needs.
-pub const MODES: &[(&str, &str)] = &[
-    (
-        "fuzzingclient",
-        "run the conformance suite against WebSocket servers (-s spec)",
-    ),
-    (
-        "fuzzingserver",
-        "serve the conformance suite to WebSocket clients (-s spec)",
-    ),
-    (
-        "testeeserver",
-        "our strict WebSocket server, as a conformance target (-w)",
-    ),
-    (
-        "testeeclient",
-        "our strict WebSocket client, driving a fuzzing server (-w)",
-    ),
-    ("echoserver", "echo every message back (-w)"),
-    (
-        "echoclient",
-        "send messages and print their echoes with round-trip times (-w)",
-    ),
-    ("broadcastserver", "send every message to every client (-w)"),
-    (
-        "broadcastclient",
-        "print what a broadcast server sends, publish periodically (-w)",
-    ),
-    (
-        "wsperfcontrol",
-        "echo round-trip measurements written as TSV (-s spec; -w: the template's target)",
-    ),
-    (
-        "wsperfmaster",
-        "run wsperf measurements on connected probes (-w)",
-    ),
-    ("wsperfslave", "a probe for wsperfmaster (-w master)"),
-    ("wampserver", "WAMP v2 router (-w)"),
-    ("wampclient", "WAMP v2 router checks and load (-w)"),
-    (
-        "merge",
-        "add up massconnect results of several agents (wstest merge A.json B.json -o M.json)",
-    ),
-    (
-        "compare",
-        "compare two fuzzing index.json files' verdicts (wstest compare EXPECTED.json ACTUAL.json)",
-    ),
-    (
-        "massconnect",
-        "open many connections, count handshakes per second (-s spec)",
-    ),
-];
+/// Every mode, in the order `--help` lists them; each doc line is its description there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// run the conformance suite against WebSocket servers (-s spec)
+    Fuzzingclient,
+    /// serve the conformance suite to WebSocket clients (-s spec)
+    Fuzzingserver,
+    /// our strict WebSocket server, as a conformance target (-w)
+    Testeeserver,
+    /// our strict WebSocket client, driving a fuzzing server (-w)
+    Testeeclient,
+    /// echo every message back (-w)
+    Echoserver,
+    /// send messages and print their echoes with round-trip times (-w)
+    Echoclient,
+    /// send every message to every client (-w)
+    Broadcastserver,
+    /// print what a broadcast server sends, publish periodically (-w)
+    Broadcastclient,
+    /// echo round-trip measurements written as TSV (-s spec; -w: the template's target)
+    Wsperfcontrol,
+    /// run wsperf measurements on connected probes (-w)
+    Wsperfmaster,
+    /// a probe for wsperfmaster (-w master)
+    Wsperfslave,
+    /// WAMP v2 router (-w)
+    Wampserver,
+    /// WAMP v2 router checks and load (-w)
+    Wampclient,
+    /// open many connections, count handshakes per second (-s spec)
+    Massconnect,
+    /// add up massconnect results of several agents (wstest merge A.json B.json -o M.json)
+    Merge,
+    /// compare two fuzzing index.json files' verdicts (wstest compare EXPECTED.json ACTUAL.json)
+    Compare,
+}
 
-/// Modes that need `-w`.
-pub const NEEDS_URL: &[&str] = &[
-    "testeeclient",
-    "broadcastclient",
-    "wsperfslave",
-    "wampclient",
-];
+impl Mode {
+    /// The name on the command line (`-m NAME`).
+    pub fn name(self) -> String {
+        self.value().get_name().to_string()
+    }
+
+    /// The one-line description.
+    pub fn about(self) -> String {
+        self.value()
+            .get_help()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    fn value(self) -> clap::builder::PossibleValue {
+        clap::ValueEnum::to_possible_value(&self).expect("no mode is skipped")
+    }
+
+    /// A mode named on the command line, `None` if there is none such.
+    pub fn named(name: &str) -> Option<Mode> {
+        <Mode as clap::ValueEnum>::from_str(name, false).ok()
+    }
+
+    /// Every mode, in order.
+    pub fn all() -> &'static [Mode] {
+        <Mode as clap::ValueEnum>::value_variants()
+    }
+
+    /// Modes that cannot run without `-w`.
+    pub fn needs_url(self) -> bool {
+        matches!(
+            self,
+            Mode::Testeeclient | Mode::Broadcastclient | Mode::Wsperfslave | Mode::Wampclient
+        )
+    }
+}
+
+/// `--help`'s closing text.
+pub const EXIT_STATUS: &str = "Exit status: 0 success; 1 the run failed its checks; 2 bad arguments or configuration;\n3 a network peer could not be reached; 4 local I/O or runtime failure; 130 interrupted.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "wstest",
     version,
     about = "WebSocket conformance fuzzer, testee and load tool (a successor of Autobahn|Testsuite's wstest)",
-    after_help = "Modes:\n  fuzzingclient, fuzzingserver, testeeserver, testeeclient, echoserver, echoclient,\n  broadcastserver, broadcastclient, wsperfcontrol, wsperfmaster, wsperfslave,\n  wampserver, wampclient, massconnect\n\nExit status: 0 success; 1 the run failed its checks; 2 bad arguments or configuration;\n3 a network peer could not be reached; 4 local I/O or runtime failure; 130 interrupted."
+    after_help = EXIT_STATUS
 )]
 pub struct Cli {
-    /// Test mode (see the list below).
-    #[arg(short = 'm', long = "mode")]
-    pub mode: Option<String>,
+    /// Test mode.
+    #[arg(short = 'm', long = "mode", value_enum)]
+    pub mode: Option<Mode>,
     /// WebSocket URL: where a server listens, or what a client connects to.
     #[arg(short = 'w', long = "wsuri")]
     pub wsuri: Option<String>,

@@ -3,7 +3,7 @@
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, MODES};
+use crate::cli::{Cli, Mode};
 
 /// Options every mode takes.
 const COMMON: &[&str] = &[
@@ -32,28 +32,28 @@ const DEFLATE: &[&str] = &[
 const CHECKS: &[&str] = &["strict", "expected", "update_expected", "accept", "junit"];
 
 /// A mode's options besides [`COMMON`], and what its spec holds.
-fn mode_options(mode: &str) -> Option<(Vec<&'static str>, &'static str)> {
+fn mode_options(mode: Mode) -> (Vec<&'static str>, &'static str) {
     let v = |parts: &[&[&'static str]]| parts.concat();
-    Some(match mode {
-        "fuzzingclient" => (
+    match mode {
+        Mode::Fuzzingclient => (
             v(&[CLIENT, CHECKS, &["spec", "wait_for", "max_message_size"]]),
             "spec keys: outdir, servers (each: url, agent, options, origin, protocols, \
              embedded, hostname), cases, exclude-cases, exclude-agent-cases, options (parallel, \
              syncPause, maxMessageSize, failByDrop, openHandshakeTimeout, ...)",
         ),
-        "fuzzingserver" => (
+        Mode::Fuzzingserver => (
             v(&[SERVER, CHECKS, &["spec", "webport", "exit_on_update"]]),
             "spec keys: url, outdir, cases, exclude-cases, exclude-agent-cases, options, \
              protocols, key, cert",
         ),
-        "testeeserver" | "echoserver" => (v(&[SERVER, DEFLATE]), ""),
-        "testeeclient" => (v(&[CLIENT, &["ident", "max_message_size"]]), ""),
-        "echoclient" => (v(&[CLIENT, DEFLATE, &["message", "count", "binary"]]), ""),
-        "broadcastserver" => (
+        Mode::Testeeserver | Mode::Echoserver => (v(&[SERVER, DEFLATE]), ""),
+        Mode::Testeeclient => (v(&[CLIENT, &["ident", "max_message_size"]]), ""),
+        Mode::Echoclient => (v(&[CLIENT, DEFLATE, &["message", "count", "binary"]]), ""),
+        Mode::Broadcastserver => (
             v(&[SERVER, DEFLATE, &["webport", "tick", "queue_limit"]]),
             "",
         ),
-        "broadcastclient" => (
+        Mode::Broadcastclient => (
             v(&[
                 CLIENT,
                 &[
@@ -68,16 +68,16 @@ fn mode_options(mode: &str) -> Option<(Vec<&'static str>, &'static str)> {
             ]),
             "",
         ),
-        "wsperfcontrol" => (
+        Mode::Wsperfcontrol => (
             v(&[CLIENT, &["spec"]]),
             "spec keys: servers (name, uri, desc), testsets (mode \"echo\"; options and each \
              case: count, size, timeout, binary, sync, verify, quantile_count, digits, sep, \
              outfile, rtts, connections, window, rate, duration, warmup, threads)",
         ),
-        "wsperfmaster" => (v(&[SERVER, &["spec", "webport", "probes", "wait"]]), ""),
-        "wsperfslave" => (v(&[CLIENT]), ""),
-        "wampserver" => (v(&[SERVER, &["webport", "realm", "hello_timeout"]]), ""),
-        "wampclient" => (
+        Mode::Wsperfmaster => (v(&[SERVER, &["spec", "webport", "probes", "wait"]]), ""),
+        Mode::Wsperfslave => (v(&[CLIENT]), ""),
+        Mode::Wampserver => (v(&[SERVER, &["webport", "realm", "hello_timeout"]]), ""),
+        Mode::Wampclient => (
             v(&[
                 CLIENT,
                 &[
@@ -92,25 +92,21 @@ fn mode_options(mode: &str) -> Option<(Vec<&'static str>, &'static str)> {
             ]),
             "",
         ),
-        "massconnect" => (
+        Mode::Massconnect => (
             v(&[CLIENT, &["spec", "shard", "start_at", "tsv"]]),
             "spec keys: servers (name, uri, desc), options (connections, batchsize, \
              batchdelay, retrydelay, threads, sources, hold, ping_interval, connect_timeout, \
              handshake_timeout, max_retries, rate, fastopen, give_up_after)",
         ),
-        "merge" => (vec!["rest", "tsv"], ""),
-        "compare" => (vec!["rest"], ""),
-        _ => return None,
-    })
+        Mode::Merge => (vec!["rest", "tsv"], ""),
+        Mode::Compare => (vec!["rest"], ""),
+    }
 }
 
-/// The help of `mode`, or `None` for an unknown mode.
-pub fn render(mode: &str) -> Option<String> {
-    let (what, (options, spec)) = MODES
-        .iter()
-        .find(|(m, _)| *m == mode)
-        .map(|(_, w)| *w)
-        .zip(mode_options(mode))?;
+/// The help of `mode`.
+pub fn render(mode: Mode) -> String {
+    let (options, spec) = mode_options(mode);
+    let (what, mode) = (mode.about(), mode.name());
     let mut cmd = Cli::command();
     let ids: Vec<String> = cmd
         .get_arguments()
@@ -131,7 +127,7 @@ pub fn render(mode: &str) -> Option<String> {
         .long_about(about)
         .after_help("")
         .after_long_help("");
-    Some(cmd.render_long_help().to_string())
+    cmd.render_long_help().to_string()
 }
 
 /// `-m MODE` (or `--mode MODE`, `-mMODE`) with `-h`/`--help` among the arguments.
@@ -157,11 +153,11 @@ mod tests {
 
     #[test]
     fn every_mode_has_its_help_and_only_its_options() {
-        for (m, _) in MODES {
-            let h = render(m).unwrap_or_else(|| panic!("no help for {m}"));
-            assert!(h.contains(m), "{m}");
+        for m in Mode::all() {
+            let h = render(*m);
+            assert!(h.contains(&m.name()), "{m:?}");
         }
-        let h = render("fuzzingclient").unwrap();
+        let h = render(Mode::Fuzzingclient);
         assert!(
             h.contains("--expected") && h.contains("exclude-agent-cases"),
             "{h}"
@@ -170,7 +166,7 @@ mod tests {
             !h.contains("--hello-timeout") && !h.contains("--tick"),
             "{h}"
         );
-        let h = render("wampserver").unwrap();
+        let h = render(Mode::Wampserver);
         assert!(
             h.contains("--hello-timeout") && !h.contains("--expected"),
             "{h}"

@@ -13,6 +13,7 @@ use wstest_engine::proto::Config;
 use wstest_engine::runtime::RuntimeConfig;
 use wstest_engine::ws::{FlowLimits, ServerConfig, WsClientOptions};
 
+use crate::error::ConfigError;
 use crate::{ModeError, Result};
 
 /// What every server mode takes.
@@ -85,22 +86,18 @@ impl ServerOptions {
         match (&self.key, &self.cert, url.secure) {
             (Some(k), Some(c), true) => cfg.tls = Some(server_config(k, c)?),
             (Some(_), Some(_), false) => {
-                return Err(ModeError::Config(format!(
+                return Err(ModeError::usage(format!(
                     "-k/-c given but {url} is not a wss:// URL; use wss://{}",
                     url.authority()
                 )))
             }
             (None, None, true) => {
-                return Err(ModeError::Config(format!(
+                return Err(ModeError::usage(format!(
                     "{url} is a wss:// URL: give the key and certificate with -k KEY -c CERT"
                 )))
             }
             (None, None, false) => {}
-            _ => {
-                return Err(ModeError::Config(
-                    "TLS needs both -k KEY and -c CERT".into(),
-                ))
-            }
+            _ => return Err(ModeError::usage("TLS needs both -k KEY and -c CERT")),
         }
         Ok((cfg, url))
     }
@@ -127,10 +124,18 @@ pub fn page_response(resource: &str, name: Option<&str>, page: impl FnOnce() -> 
 pub fn resolve_listen(url: &WsUrl) -> Result<SocketAddr> {
     let a = url.authority();
     a.to_socket_addrs()
-        .map_err(|e| ModeError::Config(format!("cannot resolve listen address {a} of {url}: {e}")))?
+        .map_err(|e| {
+            ModeError::Config(ConfigError::Address {
+                address: a.clone(),
+                problem: format!("cannot resolve listen address {a} of {url}: {e}"),
+            })
+        })?
         .next()
         .ok_or_else(|| {
-            ModeError::Config(format!("listen address {a} of {url} resolves to nothing"))
+            ModeError::Config(ConfigError::Address {
+                address: a.clone(),
+                problem: format!("listen address {a} of {url} resolves to nothing"),
+            })
         })
 }
 
@@ -220,14 +225,16 @@ impl DeflateSwitches {
             return Ok(None);
         }
         if let Some(b) = self.window_bits.filter(|b| !(8..=15).contains(b)) {
-            return Err(ModeError::Config(format!(
-                "--deflate-window-bits {b}: a window size must be 8 to 15"
-            )));
+            return Err(ModeError::Config(ConfigError::Option {
+                option: "--deflate-window-bits",
+                problem: format!("{b}: a window size must be 8 to 15"),
+            }));
         }
         if let Some(l) = self.level.filter(|l| *l > 9) {
-            return Err(ModeError::Config(format!(
-                "--deflate-level {l}: a zlib level must be 0 to 9"
-            )));
+            return Err(ModeError::Config(ConfigError::Option {
+                option: "--deflate-level",
+                problem: format!("{l}: a zlib level must be 0 to 9"),
+            }));
         }
         let mut c = DeflateConfig {
             threshold: self.threshold,

@@ -347,3 +347,40 @@ pub fn run_client(cfg: &EchoClientConfig, shutdown: Shutdown) -> Result<EchoClie
         close: out.status,
     })
 }
+
+impl crate::report::Outcome for ServerReport {
+    fn summary(&self) -> String {
+        let s = &self.stats;
+        match self.mode {
+            "testeeserver" => format!(
+                "testeeserver stopped: {} connections, {} protocol errors caught, {} closed for not reading",
+                s.connections, s.protocol_errors, s.stalled
+            ),
+            mode => format!(
+                "{mode} stopped: {} connections, {} messages in, {} out, {} closed for not reading",
+                s.connections, s.rx_messages, s.tx_messages, s.stalled
+            ),
+        }
+    }
+}
+
+impl crate::report::Outcome for EchoClientReport {
+    fn summary(&self) -> String {
+        let t = &self.rtt;
+        format!(
+            "echoclient: {} sent, {} echoed, {} mismatched; rtt min {:.1} median {:.1} p99 {:.1} max {:.1} us",
+            self.sent, self.received, self.mismatched, t.min_us, t.median_us, t.p99_us, t.max_us
+        )
+    }
+
+    fn outcome(&self) -> Result<()> {
+        if self.received < self.sent || self.mismatched > 0 {
+            return Err(crate::error::Failure::NotEchoed {
+                bad: self.sent - self.received + self.mismatched,
+                sent: self.sent,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}

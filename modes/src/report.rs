@@ -6,6 +6,26 @@ use std::path::Path;
 
 use crate::ModeError;
 
+/// What a mode's report says when its run ends: the summary printed for people, the outcome
+/// that decides the exit status, and the table some modes also write (`--tsv`). The binary
+/// only prints these; every mode's pass rule lives beside its report.
+pub trait Outcome: serde::Serialize {
+    /// Printed when the run ends (unless `--json` prints the report instead).
+    fn summary(&self) -> String;
+    /// The summary goes to standard error where the mode prints its data on standard output.
+    fn summary_on_stderr(&self) -> bool {
+        false
+    }
+    /// `Ok`, or what decides the exit status: a failed check, an unreachable peer, a signal.
+    fn outcome(&self) -> Result<(), ModeError> {
+        Ok(())
+    }
+    /// The table `--tsv FILE` writes, where the mode has one.
+    fn tsv(&self) -> Option<String> {
+        None
+    }
+}
+
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ModeError> {
     let dir = path
         .parent()
@@ -33,8 +53,12 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ModeError> {
 
 /// Serialize as pretty JSON and write atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ModeError> {
-    let mut s = serde_json::to_vec_pretty(value)
-        .map_err(|e| ModeError::Config(format!("cannot serialize {}: {e}", path.display())))?;
+    let mut s = serde_json::to_vec_pretty(value).map_err(|e| {
+        ModeError::Config(crate::error::ConfigError::Serialize {
+            file: path.display().to_string(),
+            problem: e.to_string(),
+        })
+    })?;
     s.push(b'\n');
     write_atomic(path, &s)
 }

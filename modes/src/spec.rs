@@ -38,11 +38,10 @@ pub fn load<T: DeserializeOwned>(
         // up from a typo (which would then run in full against the template's target).
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
-                return Err(ModeError::Config(format!(
-                    "spec {}: directory {} does not exist",
+                return Err(ModeError::spec(
                     path.display(),
-                    dir.display()
-                )));
+                    format!("directory {} does not exist", dir.display()),
+                ));
             }
         }
         crate::report::write_atomic(path, template.as_bytes())?;
@@ -64,11 +63,14 @@ pub fn parse<T: DeserializeOwned>(
     warn: &mut impl FnMut(String),
 ) -> Result<T> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        ModeError::Config(format!(
-            "spec {name}: invalid JSON at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        ))
+        ModeError::spec(
+            name,
+            format!(
+                "invalid JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
     })?;
     match &value {
         serde_json::Value::Object(m) => {
@@ -81,15 +83,11 @@ pub fn parse<T: DeserializeOwned>(
                 }
             }
         }
-        _ => {
-            return Err(ModeError::Config(format!(
-                "spec {name}: the top level must be a JSON object"
-            )))
-        }
+        _ => return Err(ModeError::spec(name, "the top level must be a JSON object")),
     }
     // Typed errors from the text, so they carry a line and column too ("... at line L
     // column C").
-    serde_json::from_str(text).map_err(|e| ModeError::Config(format!("spec {name}: {e}")))
+    serde_json::from_str(text).map_err(|e| ModeError::spec(name, e.to_string()))
 }
 
 /// Warn about unknown keys in each object of the list `list` (the entries of `servers`):

@@ -99,10 +99,10 @@ pub fn run_client(cfg: &TesteeClientConfig, shutdown: Shutdown) -> Result<Testee
             .first()
             .and_then(|s| s.trim().parse().ok())
             .ok_or_else(|| {
-                ModeError::Failed(format!(
-                    "{url} did not answer with a case count (got {:?})",
-                    collect.0
-                ))
+                ModeError::Failed(crate::error::Failure::NoCaseCount {
+                    url: url.to_string(),
+                    got: collect.0.clone(),
+                })
             })?;
         eprintln!(
             "testeeclient: {count} cases on {}, agent {agent:?}",
@@ -161,4 +161,13 @@ pub fn run_client(cfg: &TesteeClientConfig, shutdown: Shutdown) -> Result<Testee
     let mut report = report?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+impl crate::report::Outcome for TesteeClientReport {
+    fn summary(&self) -> String {
+        format!(
+            "testeeclient: ran {} of {} cases as {:?} in {:.1}s",
+            self.cases_run, self.case_count, self.agent, self.seconds
+        )
+    }
 }

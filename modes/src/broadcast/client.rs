@@ -156,6 +156,20 @@ pub fn run_client(
     })
 }
 
+impl crate::report::Outcome for BroadcastClientReport {
+    fn summary(&self) -> String {
+        format!(
+            "broadcastclient: {} sent, {} received; closed: {:?}",
+            self.sent, self.received, self.close.remote_code
+        )
+    }
+
+    /// Standard output carries the messages received.
+    fn summary_on_stderr(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

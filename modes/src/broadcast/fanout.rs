@@ -484,6 +484,9 @@ pub fn run_fanout(cfg: &FanoutConfig, shutdown: &Shutdown) -> Result<FanoutRepor
     }
     let published = run.published.load(Ordering::SeqCst);
     let expected = published * connected as u64;
+    if let Some(e) = &first_error {
+        eprintln!("broadcastclient: {e}");
+    }
     Ok(FanoutReport {
         url: cfg.url.clone(),
         clients,
@@ -503,6 +506,28 @@ pub fn run_fanout(cfg: &FanoutConfig, shutdown: &Shutdown) -> Result<FanoutRepor
         histogram: latency.to_base64(),
         first_error,
     })
+}
+
+impl crate::report::Outcome for FanoutReport {
+    fn summary(&self) -> String {
+        format!("{}\n{}", Self::TSV_HEADER, self.tsv_row())
+    }
+
+    fn outcome(&self) -> crate::Result<()> {
+        if self.lost > 0 || self.dropped > 0 {
+            return Err(crate::error::Failure::Deliveries {
+                lost: self.lost,
+                expected: self.expected,
+                dropped: self.dropped,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn tsv(&self) -> Option<String> {
+        Some(format!("{}\n", self.summary()))
+    }
 }
 
 #[cfg(test)]

@@ -259,3 +259,15 @@ pub fn run_server(cfg: &BroadcastServerConfig, shutdown: Shutdown) -> Result<Bro
     );
     s.join()
 }
+
+impl crate::report::Outcome for BroadcastReport {
+    fn summary(&self) -> String {
+        format!(
+            "broadcastserver stopped: {} connections, {} messages published, {} delivered, {} slow receivers dropped",
+            self.server.stats.connections,
+            self.broadcast.published,
+            self.broadcast.delivered,
+            self.broadcast.dropped_slow
+        )
+    }
+}

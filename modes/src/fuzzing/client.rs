@@ -132,10 +132,10 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
         spec.servers.push(entry);
     }
     if spec.servers.is_empty() {
-        return Err(ModeError::Config(format!(
-            "spec {} lists no servers (add one, or give -w URL)",
-            cfg.spec.display()
-        )));
+        return Err(ModeError::spec(
+            cfg.spec.display(),
+            "lists no servers (add one, or give -w URL)",
+        ));
     }
     for k in spec.options.other.keys() {
         let w = format!("spec option {k:?} is not supported and ignored");
@@ -145,7 +145,7 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
     let all: Vec<Case> = cases::all();
     let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
     let (selected, sel_warn) = select(&ids, &spec.cases, &spec.exclude_cases)
-        .map_err(|e| ModeError::Config(format!("spec {}: {e}", cfg.spec.display())))?;
+        .map_err(|e| ModeError::spec(cfg.spec.display(), e.to_string()))?;
     for w in sel_warn {
         eprintln!("wstest: {w}");
         warnings.push(w);
@@ -191,10 +191,10 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
                 ..Default::default()
             };
             Some(testee::start_server(&o, Shutdown::new()).map_err(|e| {
-                ModeError::Config(format!(
-                    "cannot start the embedded testee on {}: {e}",
-                    server.url
-                ))
+                ModeError::Config(crate::error::ConfigError::Start {
+                    what: format!("the embedded testee on {}", server.url),
+                    problem: e.to_string(),
+                })
             })?)
         } else {
             None

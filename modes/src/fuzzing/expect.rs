@@ -17,7 +17,12 @@ pub type Verdicts = BTreeMap<String, BTreeMap<String, (String, String)>>;
 pub fn load(path: &Path) -> Result<Verdicts> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ModeError::io(format!("cannot read {}", path.display()), e))?;
-    parse(&text).map_err(|e| ModeError::Config(format!("{}: {e}", path.display())))
+    parse(&text).map_err(|e| {
+        ModeError::Config(crate::error::ConfigError::File {
+            file: path.display().to_string(),
+            problem: e.to_string(),
+        })
+    })
 }
 
 /// The verdicts of `index.json` text.
@@ -142,6 +147,48 @@ pub fn outside(
         }
     }
     out
+}
+
+/// `wstest compare EXPECTED ACTUAL`: the cases whose verdicts differ.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Comparison {
+    pub expected: String,
+    pub actual: String,
+    pub differences: Vec<String>,
+}
+
+pub fn compare_files(files: &[String]) -> Result<Comparison> {
+    let [expected, actual] = files else {
+        return Err(ModeError::usage(
+            "compare needs two index.json files: wstest compare EXPECTED.json ACTUAL.json",
+        ));
+    };
+    let differences = compare(&load(Path::new(expected))?, &load(Path::new(actual))?, None)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Ok(Comparison {
+        expected: expected.clone(),
+        actual: actual.clone(),
+        differences,
+    })
+}
+
+impl crate::report::Outcome for Comparison {
+    fn summary(&self) -> String {
+        if self.differences.is_empty() {
+            "verdicts as expected".into()
+        } else {
+            self.differences.join("\n")
+        }
+    }
+
+    fn outcome(&self) -> Result<()> {
+        match self.differences.len() {
+            0 => Ok(()),
+            n => Err(crate::error::Failure::CasesDiffer(n).into()),
+        }
+    }
 }
 
 #[cfg(test)]

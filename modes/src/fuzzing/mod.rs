@@ -31,6 +31,7 @@ pub mod pmce;
 pub mod pyjson;
 pub mod result;
 pub mod run;
+mod run_outcome;
 pub mod server;
 pub mod session;
 pub mod spec;

@@ -132,6 +132,9 @@ pub struct CheckReport {
     pub accept_checked: bool,
     /// Where the expected verdicts were written (`--update-expected`).
     pub updated: Option<String>,
+    /// `--strict`: the pass rule when no check decides.
+    #[serde(skip)]
+    pub strict: bool,
 }
 
 impl CheckReport {
@@ -175,7 +178,10 @@ pub fn run_checks(
     checks: &Checks,
 ) -> crate::Result<CheckReport> {
     use super::expect;
-    let mut r = CheckReport::default();
+    let mut r = CheckReport {
+        strict: checks.strict,
+        ..Default::default()
+    };
     if let Some(path) = &checks.junit {
         let strict = checks.strict;
         let xml = super::junit::render(store, agents, |b, c| match &checks.accept {

@@ -479,11 +479,10 @@ impl RunningFuzzingServer {
             w.stop();
             let _ = w.join();
         }
-        let mut store = self
-            .shared
-            .store
-            .lock()
-            .map_err(|_| ModeError::Config("store lock poisoned".into()))?;
+        let mut store =
+            self.shared.store.lock().map_err(|_| {
+                ModeError::Failed(crate::error::Failure::Panicked("fuzzing server"))
+            })?;
         store.write_index()?;
         let ids: Vec<String> = self.shared.cases.iter().map(|c| c.id.clone()).collect();
         let agents = store
@@ -523,7 +522,7 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
     let all = cases::all();
     let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
     let (selected, warns) = select(&ids, &spec.cases, &spec.exclude_cases)
-        .map_err(|e| ModeError::Config(format!("spec {}: {e}", cfg.spec.display())))?;
+        .map_err(|e| ModeError::spec(cfg.spec.display(), e.to_string()))?;
     for w in warns {
         eprintln!("wstest: {w}");
     }

@@ -6,6 +6,7 @@
 
 pub mod holder;
 pub mod limits;
+mod outcome;
 pub mod ramp;
 pub mod report;
 pub mod sources;
@@ -88,9 +89,10 @@ fn start_standin(cfg: &MassConfig) -> Result<(Standin, String)> {
         let until = Instant::now() + Duration::from_secs(10);
         while !crate::common::answers(&url) {
             if Instant::now() >= until {
-                return Err(ModeError::Config(format!(
-                    "the stand-in echo server at {url} did not start"
-                )));
+                return Err(ModeError::Config(crate::error::ConfigError::Start {
+                    what: format!("the stand-in echo server at {url}"),
+                    problem: "it does not accept connections".into(),
+                }));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -167,6 +169,7 @@ pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
     let mut report = MassReport {
         servers: Vec::new(),
         shard: cfg.shard.map(|(i, n)| format!("{}/{n}", i + 1)),
+        interrupted: false,
     };
     if let Some(at) = cfg.start_at {
         if let Ok(wait) = at.duration_since(SystemTime::now()) {
@@ -190,6 +193,7 @@ pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
         report.servers.push(r);
     }
     drop(embedded);
+    report.interrupted = shutdown.is_triggered();
     Ok(report)
 }
 

@@ -66,7 +66,16 @@ pub struct MassReport {
     pub servers: Vec<ServerResult>,
     /// `I/N` when this is one shard of a distributed run.
     pub shard: Option<String>,
+    /// Stopped by a signal before every server's ramp ended.
+    #[serde(default)]
+    pub interrupted: bool,
 }
+
+/// Several agents' results added up (`wstest merge`): the same report, summed up per server
+/// with the number of agents.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(transparent)]
+pub struct MergedReport(pub MassReport);
 
 impl ServerResult {
     /// The original's line.
@@ -82,8 +91,12 @@ impl ServerResult {
             if s.is_empty() {
                 Ok(Latency::new())
             } else {
-                Latency::from_base64(s)
-                    .map_err(|e| ModeError::Config(format!("server {:?}: {e}", self.name)))
+                Latency::from_base64(s).map_err(|e| {
+                    ModeError::Config(crate::error::ConfigError::File {
+                        file: format!("server {:?}", self.name),
+                        problem: e.to_string(),
+                    })
+                })
             }
         };
         Ok((de(&self.connect_histogram)?, de(&self.handshake_histogram)?))
@@ -186,6 +199,28 @@ pub fn tsv(r: &MassReport) -> String {
 }
 
 /// `wstest merge`: add up agents' reports, server by server (matched by name and URI).
+/// `wstest merge FILE...`: read each agent's result and add them up.
+pub fn merge_files(files: &[String]) -> Result<MergedReport> {
+    if files.is_empty() {
+        return Err(ModeError::usage(
+            "merge needs result files: wstest merge A.json B.json -o merged.json",
+        ));
+    }
+    let mut reports = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| ModeError::io(format!("cannot read {f}"), e))?;
+        let r: MassReport = serde_json::from_str(&text).map_err(|e| {
+            ModeError::Config(crate::error::ConfigError::File {
+                file: f.clone(),
+                problem: format!("not a massconnect result: {e}"),
+            })
+        })?;
+        reports.push((f.clone(), r));
+    }
+    Ok(MergedReport(merge_reports(&reports)?))
+}
+
 pub fn merge_reports(reports: &[(String, MassReport)]) -> Result<MassReport> {
     let mut out = MassReport::default();
     for (file, r) in reports {
@@ -195,9 +230,12 @@ pub fn merge_reports(reports: &[(String, MassReport)]) -> Result<MassReport> {
                 .iter_mut()
                 .find(|m| m.name == s.name && m.uri == s.uri)
             {
-                Some(m) => m
-                    .merge(s)
-                    .map_err(|e| ModeError::Config(format!("{file}: {e}")))?,
+                Some(m) => m.merge(s).map_err(|e| {
+                    ModeError::Config(crate::error::ConfigError::File {
+                        file: file.to_string(),
+                        problem: e.to_string(),
+                    })
+                })?,
                 None => out.servers.push(s.clone()),
             }
         }
@@ -246,6 +284,7 @@ mod tests {
                 MassReport {
                     servers: vec![a.clone()],
                     shard: None,
+                    interrupted: false,
                 },
             ),
             (
@@ -253,6 +292,7 @@ mod tests {
                 MassReport {
                     servers: vec![b.clone()],
                     shard: None,
+                    interrupted: false,
                 },
             ),
         ])
@@ -288,7 +328,7 @@ mod tests {
         assert_eq!((a.seconds_to_90, a.seconds_to_99), (b.seconds_to_90, None));
         let row = tsv(&MassReport {
             servers: vec![a],
-            shard: None,
+            ..Default::default()
         });
         let cells: Vec<&str> = row.lines().nth(1).unwrap().split('\t').collect();
         assert_eq!(cells.len(), TSV_HEADER.split('\t').count());

@@ -14,16 +14,19 @@ pub fn expand(specs: &[String]) -> Result<Vec<IpAddr>> {
     for s in specs {
         let s = s.trim();
         match s.split_once('/') {
-            None => out
-                .push(s.parse::<IpAddr>().map_err(|_| {
-                    ModeError::Config(format!("source {s:?} is not an IP address"))
-                })?),
+            None => out.push(
+                s.parse::<IpAddr>()
+                    .map_err(|_| bad_source(s, format!("source {s:?} is not an IP address")))?,
+            ),
             Some((a, p)) => {
                 let base: Ipv4Addr = a.parse().map_err(|_| {
-                    ModeError::Config(format!("source range {s:?}: {a:?} is not an IPv4 address"))
+                    bad_source(
+                        s,
+                        format!("source range {s:?}: {a:?} is not an IPv4 address"),
+                    )
                 })?;
                 let prefix: u32 = p.parse().ok().filter(|p| *p <= 32).ok_or_else(|| {
-                    ModeError::Config(format!("source range {s:?}: bad prefix {p:?}"))
+                    bad_source(s, format!("source range {s:?}: bad prefix {p:?}"))
                 })?;
                 let size = 1u64 << (32 - prefix);
                 let net = u32::from(base) & (u32::MAX.checked_shl(32 - prefix).unwrap_or(0));
@@ -33,9 +36,10 @@ pub fn expand(specs: &[String]) -> Result<Vec<IpAddr>> {
                     (1, size - 2)
                 };
                 if last - first + 1 > MAX {
-                    return Err(ModeError::Config(format!(
-                        "source range {s:?} has more than {MAX} addresses"
-                    )));
+                    return Err(bad_source(
+                        s,
+                        format!("source range {s:?} has more than {MAX} addresses"),
+                    ));
                 }
                 out.extend((first..=last).map(|i| IpAddr::V4(Ipv4Addr::from(net + i as u32))));
             }
@@ -55,6 +59,15 @@ pub fn shard(all: &[IpAddr], index: u64, count: u64) -> Vec<IpAddr> {
         .filter(|(i, _)| *i as u64 % count == index)
         .map(|(_, a)| *a)
         .collect()
+}
+
+/// A `sources` entry of the massconnect spec that is not an address or a range.
+fn bad_source(entry: &str, problem: String) -> ModeError {
+    crate::error::ConfigError::Address {
+        address: entry.to_string(),
+        problem,
+    }
+    .into()
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ impl Default for Options {
 impl Spec {
     pub fn validate(&self, name: &str) -> Result<()> {
         let o = &self.options;
-        let bad = |m: &str| Err(ModeError::Config(format!("spec {name}: {m}")));
+        let bad = |m: &str| Err(ModeError::spec(name, m));
         if self.servers.is_empty() {
             return bad("\"servers\" is empty");
         }

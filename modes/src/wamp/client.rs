@@ -600,6 +600,31 @@ impl Step {
     }
 }
 
+impl crate::report::Outcome for WampClientReport {
+    fn summary(&self) -> String {
+        format!(
+            "wampclient: {} of {} checks passed, {} skipped ({}, {} serializer, realm {})",
+            self.checks.len() - self.failed() - self.skipped(),
+            self.checks.len(),
+            self.skipped(),
+            self.url,
+            self.serializer.name(),
+            self.realm
+        )
+    }
+
+    fn outcome(&self) -> Result<()> {
+        if self.failed() > 0 {
+            return Err(crate::error::Failure::WampChecks {
+                failed: self.failed(),
+                total: self.checks.len(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

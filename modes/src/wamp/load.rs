@@ -82,8 +82,11 @@ impl LoadReport {
 const GRACE: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(5);
 
-fn fail(what: &str, e: impl std::fmt::Display) -> ModeError {
-    ModeError::Failed(format!("wampclient --load: {what}: {e}"))
+fn fail(what: &'static str, e: impl std::fmt::Display) -> ModeError {
+    ModeError::Failed(crate::error::Failure::WampLoad {
+        what,
+        problem: e.to_string(),
+    })
 }
 
 pub fn run(cfg: &WampClientConfig, load: &LoadConfig, shutdown: Shutdown) -> Result<LoadReport> {
@@ -378,5 +381,22 @@ async fn subscriber_loop(p: &mut Peer, sh: &Shared) -> Result<()> {
             }
             m => return Err(fail("subscriber", format!("unexpected {}", show(&m)))),
         }
+    }
+}
+
+impl crate::report::Outcome for LoadReport {
+    fn summary(&self) -> String {
+        self.tsv().trim_end().to_string()
+    }
+
+    fn outcome(&self) -> Result<()> {
+        if self.interrupted {
+            return Err(ModeError::Interrupted);
+        }
+        Ok(())
+    }
+
+    fn tsv(&self) -> Option<String> {
+        Some(LoadReport::tsv(self))
     }
 }

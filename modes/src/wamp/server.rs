@@ -526,7 +526,7 @@ impl RunningWamp {
         let router = self
             .router
             .join()
-            .map_err(|_| ModeError::Failed("the router thread panicked".into()))?;
+            .map_err(|_| ModeError::Failed(crate::error::Failure::Panicked("router")))?;
         let mut stats = stats?;
         if let Some(w) = web {
             stats.merge(&w?);
@@ -637,4 +637,20 @@ pub fn run(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<WampServerRepor
         eprintln!("wampserver: demo page at {w}");
     }
     s.join()
+}
+
+impl crate::report::Outcome for WampServerReport {
+    fn summary(&self) -> String {
+        let r = &self.router;
+        format!(
+            "wampserver stopped: {} sessions, {} messages in, {} out, {} aborted, {} too slow, {} flooding, {} silent",
+            r.sessions,
+            r.messages_in,
+            r.messages_out,
+            r.aborts,
+            self.dropped_slow,
+            self.dropped_flooding,
+            self.dropped_silent
+        )
+    }
 }

@@ -269,3 +269,28 @@ fn rtts_path(p: &Path) -> PathBuf {
     };
     p.with_file_name(name)
 }
+
+impl crate::report::Outcome for ControlReport {
+    fn summary(&self) -> String {
+        let mut line = format!(
+            "wsperfcontrol: {} of {} measurements passed",
+            self.passed(),
+            self.rows.len()
+        );
+        if !self.outfiles.is_empty() {
+            line.push_str(&format!("; wrote {}", self.outfiles.join(", ")));
+        }
+        line
+    }
+
+    fn outcome(&self) -> Result<()> {
+        if self.passed() < self.rows.len() {
+            return Err(crate::error::Failure::Measurements {
+                failed: self.rows.len() - self.passed(),
+                total: self.rows.len(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}

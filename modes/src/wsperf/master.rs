@@ -443,10 +443,12 @@ pub fn run(cfg: &MasterConfig, shutdown: Shutdown) -> Result<MasterReport> {
         if Instant::now() >= until {
             let n = m.ready_probes().len();
             stop_all(&m);
-            return Err(ModeError::Failed(format!(
-                "only {n} of {} probes connected to {ws_url} within {} s",
-                cfg.probes, cfg.wait_s
-            )));
+            return Err(ModeError::Failed(crate::error::Failure::ProbesMissing {
+                connected: n,
+                wanted: cfg.probes,
+                url: ws_url.to_string(),
+                seconds: cfg.wait_s,
+            }));
         }
         if let Ok(ev) = m.events.recv_timeout(Duration::from_millis(50)) {
             m.handle(ev);
@@ -586,3 +588,26 @@ async function tick() {
 tick();
 </script></body></html>
 "#;
+
+impl crate::report::Outcome for MasterReport {
+    fn summary(&self) -> String {
+        let c = &self.control;
+        let mut line = format!(
+            "wsperfmaster: {} probes, {} of {} rows passed",
+            self.probes.len(),
+            c.passed(),
+            c.rows.len()
+        );
+        if !self.lost.is_empty() {
+            line.push_str(&format!("; probes lost: {}", self.lost.join(", ")));
+        }
+        if !c.outfiles.is_empty() {
+            line.push_str(&format!("; wrote {}", c.outfiles.join(", ")));
+        }
+        line
+    }
+
+    fn outcome(&self) -> Result<()> {
+        crate::report::Outcome::outcome(&self.control)
+    }
+}

@@ -13,6 +13,7 @@ use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler};
 use super::probe::{run_probe, Outcome, ProbeResult};
 use super::wire::{Msg, SUBPROTOCOL};
 use crate::common::ClientOptions;
+use crate::error::Failure;
 use crate::{ModeError, Result};
 
 #[derive(Clone, Debug)]
@@ -167,16 +168,19 @@ pub fn run(cfg: &SlaveConfig, shutdown: Shutdown) -> Result<SlaveReport> {
     h.probe_stop.trigger();
     res?;
     if let Some(e) = h.error {
-        return Err(ModeError::Failed(format!("master {}: {e}", cfg.master)));
+        return Err(ModeError::Failed(Failure::Master {
+            master: cfg.master.clone(),
+            problem: e.to_string(),
+        }));
     }
     if !h.bye {
         if shutdown.is_triggered() {
             return Err(ModeError::Interrupted);
         }
-        return Err(ModeError::Failed(format!(
-            "master {} went away before the run ended",
-            cfg.master
-        )));
+        return Err(ModeError::Failed(Failure::Master {
+            master: cfg.master.clone(),
+            problem: "went away before the run ended".into(),
+        }));
     }
     Ok(SlaveReport {
         master: cfg.master.clone(),
@@ -190,4 +194,13 @@ fn default_ident() -> String {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "probe".into());
     format!("{host}-{}", std::process::id())
+}
+
+impl crate::report::Outcome for SlaveReport {
+    fn summary(&self) -> String {
+        format!(
+            "wsperfslave: ran {} measurements for {} as {:?}",
+            self.measurements, self.master, self.ident
+        )
+    }
 }

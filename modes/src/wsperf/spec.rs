@@ -176,21 +176,29 @@ pub const MAX_THREADS: u64 = 4096;
 pub const MAX_QUANTILES: u64 = 1000;
 pub const MAX_DIGITS: u64 = 9;
 
+/// Where in which spec: its name, and the path to the level checked.
+type At<'a> = (&'a str, &'a str);
+
 /// A number of the spec against its bounds, the key named in the error.
-fn check_int(at: &str, key: &str, v: Option<u64>, min: u64, max: u64) -> Result<()> {
+fn check_int(at: At, key: &str, v: Option<u64>, min: u64, max: u64) -> Result<()> {
     match v {
-        Some(v) if v < min || v > max => Err(ModeError::Config(format!(
-            "{at}: \"{key}\" is {v}, outside {min}..={max}"
-        ))),
+        Some(v) if v < min || v > max => Err(ModeError::spec(
+            at.0,
+            format!("{}: \"{key}\" is {v}, outside {min}..={max}", at.1),
+        )),
         _ => Ok(()),
     }
 }
 
-fn check_float(at: &str, key: &str, v: Option<f64>, max: f64) -> Result<()> {
+fn check_float(at: At, key: &str, v: Option<f64>, max: f64) -> Result<()> {
     match v {
-        Some(v) if !(v > 0.0 && v <= max) => Err(ModeError::Config(format!(
-            "{at}: \"{key}\" is {v}, must be more than 0 and at most {max}"
-        ))),
+        Some(v) if !(v > 0.0 && v <= max) => Err(ModeError::spec(
+            at.0,
+            format!(
+                "{}: \"{key}\" is {v}, must be more than 0 and at most {max}",
+                at.1
+            ),
+        )),
         _ => Ok(()),
     }
 }
@@ -198,7 +206,7 @@ fn check_float(at: &str, key: &str, v: Option<f64>, max: f64) -> Result<()> {
 impl Params {
     /// Every number this level sets, within its bounds (a testset's `options` and each
     /// case are checked, so the error names the level that set it).
-    fn check(&self, at: &str) -> Result<()> {
+    fn check(&self, at: At) -> Result<()> {
         let u = |v: Option<usize>| v.map(|v| v as u64);
         check_int(at, "size", u(self.size), 0, MAX_SIZE)?;
         check_int(at, "connections", u(self.connections), 1, MAX_CONNECTIONS)?;
@@ -231,34 +239,36 @@ impl Spec {
     /// `"size": 1099511627776` must be an error naming the key, not an out-of-memory kill).
     pub fn validate(&self, name: &str) -> Result<()> {
         if self.servers.is_empty() {
-            return Err(ModeError::Config(format!(
-                "spec {name}: \"servers\" is empty"
-            )));
+            return Err(ModeError::spec(name, "\"servers\" is empty"));
         }
         for (i, t) in self.testsets.iter().enumerate() {
             if t.mode != "echo" {
-                return Err(ModeError::Config(format!(
-                    "spec {name}: testsets[{i}]: mode {:?} is not supported (only \"echo\")",
-                    t.mode
-                )));
+                return Err(ModeError::spec(
+                    name,
+                    format!(
+                        "testsets[{i}]: mode {:?} is not supported (only \"echo\")",
+                        t.mode
+                    ),
+                ));
             }
-            t.options
-                .check(&format!("spec {name}: testsets[{i}].options"))?;
+            t.options.check((name, &format!("testsets[{i}].options")))?;
             for (j, c) in t.cases.iter().enumerate() {
-                let at = format!("spec {name}: testsets[{i}].cases[{j}]");
-                c.check(&at)?;
+                let at = format!("testsets[{i}].cases[{j}]");
+                c.check((name, &at))?;
                 for s in &self.servers {
                     let p = t.probe(c, s);
                     if p.count == 0 && p.duration.is_none() {
-                        return Err(ModeError::Config(format!(
-                            "{at}: count is 0 and no duration"
-                        )));
+                        return Err(ModeError::spec(
+                            name,
+                            format!("{at}: count is 0 and no duration"),
+                        ));
                     }
                     let in_flight = p.connections as u64 * p.window as u64;
                     if in_flight > MAX_IN_FLIGHT {
-                        return Err(ModeError::Config(format!(
-                            "{at}: connections × window is {in_flight}, more than {MAX_IN_FLIGHT} messages in flight"
-                        )));
+                        return Err(ModeError::spec(
+                            name,
+                            format!("{at}: connections × window is {in_flight}, more than {MAX_IN_FLIGHT} messages in flight"),
+                        ));
                     }
                 }
             }
