@@ -32,7 +32,7 @@ fn server(tick_s: f64, webport: u16, queue_limit: usize) -> RunningBroadcast {
 fn a_thousand_clients_receive_every_message() {
     let s = server(0.0, 0, 4 << 20);
     let cfg = FanoutConfig {
-        url: s.url.clone(),
+        url: s.listening.url.clone(),
         clients: 1000,
         rate: 40.0,
         duration_s: 1.0,
@@ -141,7 +141,7 @@ fn a_slow_receiver_is_dropped_and_the_others_get_everything() {
     let slow = RawClient::handshake_request(slow);
     std::thread::sleep(Duration::from_millis(50));
     let cfg = FanoutConfig {
-        url: s.url.clone(),
+        url: s.listening.url.clone(),
         clients: 3,
         rate: 50.0,
         duration_s: 6.0,
@@ -182,7 +182,7 @@ fn a_slow_receiver_is_dropped_and_the_others_get_everything() {
 fn the_print_client_sends_periodically_and_hears_itself_and_others() {
     let s = server(0.2, 0, 4 << 20);
     let mut other = RawClient::connect(s.local_addr());
-    let url = s.url.clone();
+    let url = s.listening.url.clone();
     let h = std::thread::spawn(move || {
         run_client(
             &BroadcastClientConfig {

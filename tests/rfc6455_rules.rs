@@ -665,7 +665,7 @@ fn epoll_driver_enforces_the_same_rules() {
     let server =
         Server::testee_with(|o| o.runtime.driver = wstest_engine::runtime::DriverKind::Epoll);
     assert_eq!(
-        server.running().handle.driver(),
+        server.running().driver(),
         wstest_engine::runtime::Driver::Epoll
     );
     let mut c = RawClient::connect(server.addr());

@@ -44,11 +44,11 @@ impl Router {
     }
 
     fn url(&self) -> String {
-        self.inner.as_ref().unwrap().url.clone()
+        self.inner.as_ref().unwrap().listening.url.clone()
     }
 
     fn addr(&self) -> SocketAddr {
-        self.inner.as_ref().unwrap().local_addr
+        self.inner.as_ref().unwrap().listening.local_addr()
     }
 
     fn finish(mut self) -> WampServerReport {

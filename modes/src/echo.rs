@@ -13,11 +13,10 @@ use wstest_engine::proto::handshake::Request;
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
 use wstest_engine::runtime::{block_on, resolve_driver, Shutdown};
 use wstest_engine::stats::{Latency, Summary};
-use wstest_engine::ws::{
-    connect_ws, drive, serve, DriveOptions, Handler, ServerHandle, ServerStats, Service, Upgrade,
-};
+use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, Service, Upgrade};
 
 use crate::common::{accept_deflate, ClientOptions, ServerOptions};
+use crate::serving::{Listening, ServerReport};
 use crate::{ModeError, Result};
 
 /// Echoes every text and binary message back as it came.
@@ -57,54 +56,13 @@ impl Service for EchoService {
     }
 }
 
-/// Server modes' report.
-#[derive(Clone, Debug, Serialize)]
-pub struct ServerReport {
-    pub mode: &'static str,
-    pub url: String,
-    pub threads: usize,
-    pub driver: String,
-    pub stats: ServerStats,
-}
-
-/// A server that is listening.
-pub struct RunningServer {
-    pub handle: ServerHandle,
-    /// The URL clients should use (with the actual port).
-    pub url: String,
-    pub mode: &'static str,
-}
-
-impl RunningServer {
-    pub fn local_addr(&self) -> SocketAddr {
-        self.handle.local_addr
-    }
-
-    pub fn stop(&self) {
-        self.handle.stop()
-    }
-
-    pub fn join(self) -> Result<ServerReport> {
-        let threads = self.handle.threads();
-        let driver = self.handle.driver().to_string();
-        let stats = self.handle.join()?;
-        Ok(ServerReport {
-            mode: self.mode,
-            url: self.url,
-            threads,
-            driver,
-            stats,
-        })
-    }
-}
-
 /// Start an echoing server (`echoserver`, and `testeeserver` with its own name and limits).
 pub fn start_echo_server(
     opts: &ServerOptions,
     mode: &'static str,
     default_name: &str,
     shutdown: Shutdown,
-) -> Result<RunningServer> {
+) -> Result<Listening> {
     let (cfg, url) = opts.engine_config()?;
     let mut config = Config::new(Role::Server);
     config.max_message_size = opts.max_message_size;
@@ -116,9 +74,7 @@ pub fn start_echo_server(
         config,
         deflate: opts.deflate.clone(),
     };
-    let handle = serve(cfg, Arc::new(svc), shutdown)?;
-    let url = url.server_url(handle.local_addr.port());
-    Ok(RunningServer { handle, url, mode })
+    Listening::start(mode, cfg, &url, Arc::new(svc), shutdown)
 }
 
 pub fn echo_server_name() -> String {
@@ -128,12 +84,7 @@ pub fn echo_server_name() -> String {
 /// `echoserver`: serve until shut down.
 pub fn run_server(opts: &ServerOptions, shutdown: Shutdown) -> Result<ServerReport> {
     let s = start_echo_server(opts, "echoserver", &echo_server_name(), shutdown)?;
-    eprintln!(
-        "echoserver listening on {} ({} threads, {})",
-        s.url,
-        s.handle.threads(),
-        s.handle.driver()
-    );
+    s.announce();
     s.join()
 }
 

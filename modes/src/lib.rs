@@ -9,6 +9,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod massconnect;
 pub mod report;
+pub mod serving;
 pub mod spec;
 pub mod testee;
 pub mod wamp;

@@ -9,7 +9,8 @@ use wstest_engine::runtime::{block_on, resolve_driver, Shutdown};
 use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, WsClientOptions};
 
 use crate::common::{ClientOptions, ServerOptions};
-use crate::echo::{start_echo_server, EchoHandler, RunningServer, ServerReport};
+use crate::echo::{start_echo_server, EchoHandler};
+use crate::serving::{Listening, ServerReport};
 use crate::{ModeError, Result};
 
 pub fn testee_name() -> String {
@@ -17,19 +18,14 @@ pub fn testee_name() -> String {
 }
 
 /// Start the testee server (an echo server with the strict core and a 64 MiB message limit).
-pub fn start_server(opts: &ServerOptions, shutdown: Shutdown) -> Result<RunningServer> {
+pub fn start_server(opts: &ServerOptions, shutdown: Shutdown) -> Result<Listening> {
     start_echo_server(opts, "testeeserver", &testee_name(), shutdown)
 }
 
 /// `testeeserver`: serve until shut down.
 pub fn run_server(opts: &ServerOptions, shutdown: Shutdown) -> Result<ServerReport> {
     let s = start_server(opts, shutdown)?;
-    eprintln!(
-        "testeeserver listening on {} ({} threads, {})",
-        s.url,
-        s.handle.threads(),
-        s.handle.driver()
-    );
+    s.announce();
     s.join()
 }
 

@@ -17,7 +17,7 @@ use wstest_engine::proto::handshake::{ClientHandshake, ClientOptions};
 use wstest_engine::proto::{FrameDecoder, Item, OpCode};
 use wstest_engine::runtime::Shutdown;
 use wstest_modes::common::ServerOptions;
-use wstest_modes::echo::{RunningServer, ServerReport};
+use wstest_modes::serving::{Listening, ServerReport};
 use wstest_modes::testee;
 
 /// How long any single read waits before the test fails as hung.
@@ -73,7 +73,7 @@ pub fn server_options(url: &str) -> ServerOptions {
 /// A running in-process server that is stopped (and joined) when dropped, so a failing test
 /// does not leave it behind.
 pub struct Server {
-    inner: Option<RunningServer>,
+    inner: Option<Listening>,
 }
 
 impl Server {
@@ -90,11 +90,11 @@ impl Server {
         Server { inner: Some(s) }
     }
 
-    pub fn from_running(s: RunningServer) -> Server {
+    pub fn from_running(s: Listening) -> Server {
         Server { inner: Some(s) }
     }
 
-    pub fn running(&self) -> &RunningServer {
+    pub fn running(&self) -> &Listening {
         self.inner.as_ref().expect("server is running")
     }
 

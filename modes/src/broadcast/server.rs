@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use wstest_engine::proto::handshake::{HttpHead, Request};
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
 use wstest_engine::runtime::Shutdown;
-use wstest_engine::ws::{serve, Handler, LocalNotify, ServerHandle, Service, Upgrade};
+use wstest_engine::ws::{Handler, LocalNotify, Service, Upgrade};
 
 use super::hub::{Hub, HubStats, Slot, ThreadHub};
 use crate::common::{accept_deflate, page_response, ServerOptions};
-use crate::echo::ServerReport;
+use crate::serving::{Listening, ServerReport};
 use crate::Result;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -133,17 +133,14 @@ impl Service for BroadcastService {
 
 /// A broadcast server that is listening.
 pub struct RunningBroadcast {
-    pub url: String,
-    pub web_url: Option<String>,
+    pub listening: Listening,
     hub: Arc<Hub>,
-    ws: ServerHandle,
-    web: Option<ServerHandle>,
     ticker: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RunningBroadcast {
     pub fn local_addr(&self) -> SocketAddr {
-        self.ws.local_addr
+        self.listening.local_addr()
     }
 
     pub fn stats(&self) -> HubStats {
@@ -151,31 +148,16 @@ impl RunningBroadcast {
     }
 
     pub fn stop(&self) {
-        self.ws.stop();
-        if let Some(w) = &self.web {
-            w.stop();
-        }
+        self.listening.stop()
     }
 
     pub fn join(self) -> Result<BroadcastReport> {
-        let threads = self.ws.threads();
-        let driver = self.ws.driver().to_string();
-        let stats = self.ws.join()?;
-        if let Some(w) = self.web {
-            w.stop();
-            let _ = w.join();
-        }
+        let server = self.listening.join()?;
         if let Some(t) = self.ticker {
             let _ = t.join();
         }
         Ok(BroadcastReport {
-            server: ServerReport {
-                mode: "broadcastserver",
-                url: self.url,
-                threads,
-                driver,
-                stats,
-            },
+            server,
             broadcast: self.hub.stats(),
         })
     }
@@ -200,19 +182,21 @@ pub fn start(cfg: &BroadcastServerConfig, shutdown: Shutdown) -> Result<RunningB
     };
     // The WebSocket port serves the page too (it connects back to where it came from); the
     // web port's page is told the WebSocket port.
-    let ws = serve(scfg.clone(), Arc::new(svc(None)), shutdown.clone())?;
-    let port = ws.local_addr.port();
-    let ws_url = url.server_url(port);
-    let (web, web_url) = if cfg.webport != 0 {
-        let mut w = scfg;
-        w.addr = SocketAddr::new(ws.local_addr.ip(), cfg.webport);
-        w.runtime.threads = 1;
-        let h = serve(w, Arc::new(svc(Some(port))), shutdown.clone())?;
-        let u = url.page_url(h.local_addr.port());
-        (Some(h), Some(u))
-    } else {
-        (None, None)
-    };
+    let ws = Listening::start(
+        "broadcastserver",
+        scfg.clone(),
+        &url,
+        Arc::new(svc(None)),
+        shutdown.clone(),
+    )?;
+    let port = ws.local_addr().port();
+    let listening = ws.with_page(
+        &scfg,
+        &url,
+        cfg.webport,
+        Arc::new(svc(Some(port))),
+        shutdown.clone(),
+    )?;
     let ticker = (cfg.tick_s > 0.0).then(|| {
         let (hub, shutdown) = (hub.clone(), shutdown.clone());
         let every = Duration::from_secs_f64(cfg.tick_s);
@@ -235,11 +219,8 @@ pub fn start(cfg: &BroadcastServerConfig, shutdown: Shutdown) -> Result<RunningB
         })
     });
     Ok(RunningBroadcast {
-        url: ws_url,
-        web_url,
+        listening,
         hub,
-        ws,
-        web,
         ticker,
     })
 }
@@ -247,16 +228,7 @@ pub fn start(cfg: &BroadcastServerConfig, shutdown: Shutdown) -> Result<RunningB
 /// `broadcastserver`: serve until shut down.
 pub fn run_server(cfg: &BroadcastServerConfig, shutdown: Shutdown) -> Result<BroadcastReport> {
     let s = start(cfg, shutdown)?;
-    eprintln!(
-        "broadcastserver listening on {} ({} threads, {}){}",
-        s.url,
-        s.ws.threads(),
-        s.ws.driver(),
-        s.web_url
-            .as_deref()
-            .map(|u| format!("; page at {u}"))
-            .unwrap_or_default()
-    );
+    s.listening.announce();
     s.join()
 }
 

@@ -24,7 +24,8 @@ use wstest_engine::runtime::{spawn_workers, Shutdown};
 use wstest_engine::stats::Latency;
 
 use crate::common::{ClientOptions, ServerOptions};
-use crate::echo::{echo_server_name, start_echo_server, RunningServer};
+use crate::echo::{echo_server_name, start_echo_server};
+use crate::serving::Listening;
 use crate::{ModeError, Result};
 use report::{MassReport, ServerResult};
 use spec::{Server, Spec};
@@ -48,7 +49,7 @@ pub struct MassConfig {
 
 /// The stand-in target: in this process, or a child process.
 enum Standin {
-    InProcess(RunningServer),
+    InProcess(Listening),
     Child(std::process::Child),
 }
 

@@ -17,7 +17,9 @@ use serde::Serialize;
 use wstest_engine::proto::handshake::{HttpHead, Request};
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
 use wstest_engine::runtime::{mailbox, MailboxSender, Shutdown};
-use wstest_engine::ws::{serve, Handler, LocalNotify, ServerHandle, ServerStats, Service, Upgrade};
+use wstest_engine::ws::{Handler, LocalNotify, ServerStats, Service, Upgrade};
+
+use crate::serving::Listening;
 
 use super::message::Message;
 use super::router::{ConnId, Output, Router, RouterConfig, RouterStats};
@@ -496,12 +498,8 @@ pub struct WampServerReport {
 
 /// A router that is listening.
 pub struct RunningWamp {
-    pub url: String,
-    pub web_url: Option<String>,
-    pub local_addr: SocketAddr,
+    pub listening: Listening,
     shutdown: Shutdown,
-    ws: ServerHandle,
-    web: Option<ServerHandle>,
     router_tx: Sender<ToRouter>,
     router: std::thread::JoinHandle<RouterStats>,
     dropped_slow: Arc<AtomicU64>,
@@ -518,24 +516,23 @@ impl RunningWamp {
 
     /// Wait until stopped (by [`RunningWamp::stop`] or a signal).
     pub fn join(self) -> Result<WampServerReport> {
-        let threads = self.ws.threads();
-        let driver = self.ws.driver().to_string();
-        let stats = self.ws.join();
-        let web = self.web.map(ServerHandle::join);
+        let web_url = self.listening.page_url.clone();
+        let served = self.listening.join();
         let _ = self.router_tx.send(ToRouter::Stop);
         let router = self
             .router
             .join()
             .map_err(|_| ModeError::Failed(crate::error::Failure::Panicked("router")))?;
-        let mut stats = stats?;
-        if let Some(w) = web {
-            stats.merge(&w?);
+        let served = served?;
+        let mut stats = served.stats;
+        if let Some(page) = &served.page {
+            stats.merge(page);
         }
         Ok(WampServerReport {
-            url: self.url,
-            web_url: self.web_url,
-            threads,
-            driver,
+            url: served.url,
+            web_url,
+            threads: served.threads,
+            driver: served.driver,
             stats,
             router,
             dropped_slow: self.dropped_slow.load(Ordering::Relaxed),
@@ -577,26 +574,21 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
         scheme: if url.secure { "wss" } else { "ws" },
         port: AtomicU16::new(0),
     });
-    let ws = serve(
+    let ws = Listening::start(
+        "wampserver",
         scfg.clone(),
+        &url,
         Arc::new(WampService(shared.clone())),
         stop_servers.clone(),
     )?;
-    shared.port.store(ws.local_addr.port(), Ordering::Relaxed);
-    let web = match cfg.webport {
-        0 => None,
-        p => {
-            let mut c = scfg.clone();
-            c.addr.set_port(p);
-            Some(serve(
-                c,
-                Arc::new(WampService(shared)),
-                stop_servers.clone(),
-            )?)
-        }
-    };
-    let url_s = url.server_url(ws.local_addr.port());
-    let web_url = web.as_ref().map(|w| url.page_url(w.local_addr.port()));
+    shared.port.store(ws.local_addr().port(), Ordering::Relaxed);
+    let listening = ws.with_page(
+        &scfg,
+        &url,
+        cfg.webport,
+        Arc::new(WampService(shared)),
+        stop_servers.clone(),
+    )?;
     let (sd, stop) = (shutdown.clone(), stop_servers.clone());
     let router = std::thread::Builder::new()
         .name("wstest-wamp-router".into())
@@ -606,12 +598,8 @@ pub fn start(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<RunningWamp> 
         })
         .map_err(|e| ModeError::io("cannot start the router thread", e))?;
     Ok(RunningWamp {
-        url: url_s,
-        web_url,
-        local_addr: ws.local_addr,
+        listening,
         shutdown,
-        ws,
-        web,
         router_tx: tx,
         router,
         dropped_slow,
@@ -625,15 +613,15 @@ pub fn run(cfg: &WampServerConfig, shutdown: Shutdown) -> Result<WampServerRepor
     let s = start(cfg, shutdown)?;
     eprintln!(
         "wampserver: router on {} ({} threads, {}; subprotocols {}; realms: {})",
-        s.url,
-        s.ws.threads(),
-        s.ws.driver(),
+        s.listening.url,
+        s.listening.threads(),
+        s.listening.driver(),
         SUBPROTOCOLS.join(", "),
         cfg.realms
             .as_ref()
             .map_or("any, created on first join".into(), |r| r.join(", "))
     );
-    if let Some(w) = &s.web_url {
+    if let Some(w) = &s.listening.page_url {
         eprintln!("wampserver: demo page at {w}");
     }
     s.join()
