@@ -13,7 +13,7 @@ use wstest_engine::proto::handshake::Request;
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
 use wstest_engine::runtime::{block_on, resolve_driver, Shutdown};
 use wstest_engine::stats::{Latency, Summary};
-use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, Service, Upgrade};
+use wstest_engine::ws::{connect_ws, DriveOptions, Handler, Service, Upgrade};
 
 use crate::common::{accept_deflate, ClientOptions, ServerOptions};
 use crate::serving::{Listening, ServerReport};
@@ -275,12 +275,11 @@ pub fn run_client(cfg: &EchoClientConfig, shutdown: Shutdown) -> Result<EchoClie
     let driver = resolve_driver(cfg.client.runtime.driver);
     let res = block_on(driver, true, async {
         let c = connect_ws(&url, &wopts).await?;
-        let mut conn = c.conn;
         let opts = DriveOptions {
             shutdown: Some(shutdown),
             ..Default::default()
         };
-        let out = drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await;
+        let out = c.run(&mut h, &opts).await;
         Ok::<_, ModeError>(out)
     })
     .map_err(|e| ModeError::io("runtime", e))?;

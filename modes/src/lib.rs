@@ -3,6 +3,7 @@
 //! pieces and never implement protocol logic of their own.
 
 pub mod broadcast;
+pub mod child;
 pub mod common;
 pub mod echo;
 pub mod error;

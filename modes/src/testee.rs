@@ -87,9 +87,8 @@ pub fn run_client(cfg: &TesteeClientConfig, shutdown: Shutdown) -> Result<Testee
         // 1. How many cases?
         let url = base.with_resource("/getCaseCount");
         let c = connect_ws(&url, &wopts).await?;
-        let mut conn = c.conn;
         let mut collect = Collect::default();
-        drive(c.stream, &mut conn, c.leftover, &mut collect, &dopts).await;
+        c.run(&mut collect, &dopts).await;
         let count: u64 = collect
             .0
             .first()
@@ -121,8 +120,7 @@ pub fn run_client(cfg: &TesteeClientConfig, shutdown: Shutdown) -> Result<Testee
             let url = base.with_resource(&format!("/runCase?case={case}&agent={}", encode(&agent)));
             match connect_ws(&url, &wopts).await {
                 Ok(c) => {
-                    let mut conn = c.conn;
-                    drive(c.stream, &mut conn, c.leftover, &mut EchoHandler, &dopts).await;
+                    c.run(&mut EchoHandler, &dopts).await;
                     rep.cases_run += 1;
                 }
                 Err(e) => {

@@ -25,8 +25,9 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use wstest_modes::child::EchoChild;
 
 use wstest_bench::pin_to;
 use wstest_engine::runtime::{limits, spawn_workers, RuntimeConfig, Shutdown};
@@ -269,14 +270,7 @@ struct Round {
     mc_fo: Option<f64>,
 }
 
-struct EchoChild(Child);
-impl Drop for EchoChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// The wstest echoserver beside this bench (one thread on core 0).
 fn echo_server() -> (EchoChild, String) {
     let exe: PathBuf = std::env::current_exe().unwrap().with_file_name("wstest");
     assert!(
@@ -284,37 +278,9 @@ fn echo_server() -> (EchoChild, String) {
         "build wstest first: cargo build --release ({})",
         exe.display()
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("ws://127.0.0.1:{port}");
-    let c = Command::new(exe)
-        .args([
-            "-m",
-            "echoserver",
-            "-w",
-            &url,
-            "-u",
-            "0",
-            "--threads",
-            "1",
-            "--cpus",
-            "0",
-            "--deflate",
-            "off",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "echoserver did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (EchoChild(c), url)
+    let child = EchoChild::start(&exe, &["--threads", "1", "--cpus", "0"]).unwrap();
+    let url = child.url.clone();
+    (child, url)
 }
 
 /// massconnect (in this process) to `url`: handshakes per second.
@@ -472,9 +438,9 @@ fn main() {
             v
         });
         // CPU of both sides over the whole massconnect run (ramp and release).
-        let (s0, c0) = (cpu(server.0.id()), cpu(std::process::id()));
+        let (s0, c0) = (cpu(server.id()), cpu(std::process::id()));
         let m = mass(&url, n, batch, false);
-        let (s1, c1) = (cpu(server.0.id()), cpu(std::process::id()));
+        let (s1, c1) = (cpu(server.id()), cpu(std::process::id()));
         pause();
         let mf = fo.then(|| {
             let v = mass(&url, n, batch, true);

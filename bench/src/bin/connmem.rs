@@ -8,10 +8,9 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use wstest_modes::child::EchoChild;
 
 use wstest_engine::runtime::{RuntimeConfig, Shutdown};
 use wstest_modes::common::ClientOptions;
@@ -80,14 +79,6 @@ fn snap() {
     *SNAP.lock().unwrap() = Some(s);
 }
 
-struct EchoChild(Child);
-impl Drop for EchoChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn mass_at_plateau(url: &str, n: usize, batch: usize) -> Snap {
     let spec = std::env::temp_dir().join(format!("connmem-{}-{n}.json", std::process::id()));
     wstest_bench::write_mass_spec(&spec, url, n, batch, false, false);
@@ -123,26 +114,8 @@ fn main() {
     let _ = wstest_engine::runtime::limits::raise_nofile();
     wstest_engine::runtime::limits::set_trim_hook(snap);
     let exe: PathBuf = std::env::current_exe().unwrap().with_file_name("wstest");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("ws://127.0.0.1:{port}");
-    let _child = EchoChild(
-        Command::new(exe)
-            .args(["-m", "echoserver", "-w", &url, "-u", "0"])
-            .args(["--threads", "1", "--deflate", "off"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "echoserver did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = EchoChild::start(&exe, &["--threads", "1"]).unwrap();
+    let url = child.url.clone();
     // A first run warms the allocator and the runtime's one-time state.
     let _ = mass_at_plateau(&url, n / 4, batch);
     let small = mass_at_plateau(&url, n / 4, batch);

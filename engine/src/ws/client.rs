@@ -13,6 +13,7 @@ use crate::proto::handshake::{
 use crate::proto::{Config, Connection, Role};
 
 use super::bufpool;
+use super::driver::{drive, DriveOptions, DriveOutcome, Handler};
 use super::handshake::client_handshake;
 
 #[derive(Clone)]
@@ -58,6 +59,24 @@ pub struct WsClient {
     pub leftover: Vec<u8>,
     /// The request head we sent.
     pub request: Vec<u8>,
+}
+
+impl WsClient {
+    /// Drive this connection with `handler` until it is closed (see [`drive`]).
+    pub async fn run<H: Handler>(self, handler: &mut H, opts: &DriveOptions) -> DriveOutcome {
+        let mut conn = self.conn;
+        drive(self.stream, &mut conn, self.leftover, handler, opts).await
+    }
+
+    /// Drive this connection on a task of its own on the current runtime; the handler goes
+    /// with it (a shard it shares with its siblings keeps what they measured).
+    pub fn spawn<H: Handler + 'static>(
+        self,
+        mut handler: H,
+        opts: DriveOptions,
+    ) -> monoio::task::JoinHandle<DriveOutcome> {
+        monoio::spawn(async move { self.run(&mut handler, &opts).await })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

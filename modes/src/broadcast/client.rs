@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use wstest_engine::net::WsUrl;
 use wstest_engine::proto::{CloseCode, CloseStatus, Connection, Event};
 use wstest_engine::runtime::{block_on, resolve_driver, Shutdown};
-use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler};
+use wstest_engine::ws::{connect_ws, DriveOptions, Handler};
 
 use crate::common::ClientOptions;
 use crate::{ModeError, Result};
@@ -140,12 +140,11 @@ pub fn run_client(
     let driver = resolve_driver(cfg.client.runtime.driver);
     let out = block_on(driver, true, async {
         let c = connect_ws(&url, &wopts).await?;
-        let mut conn = c.conn;
         let opts = DriveOptions {
             shutdown: Some(shutdown),
             ..Default::default()
         };
-        Ok::<_, ModeError>(drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await)
+        Ok::<_, ModeError>(c.run(&mut h, &opts).await)
     })
     .map_err(|e| ModeError::io("runtime", e))??;
     Ok(BroadcastClientReport {

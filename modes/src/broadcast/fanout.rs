@@ -22,7 +22,7 @@ use wstest_engine::proto::connection::{CloseStatus, Counters};
 use wstest_engine::proto::{Connection, Event};
 use wstest_engine::runtime::{spawn_workers, Shutdown};
 use wstest_engine::stats::{Latency, Summary};
-use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler, WsClient, WsClientOptions};
+use wstest_engine::ws::{connect_ws, DriveOptions, Handler, WsClient, WsClientOptions};
 
 use crate::common::ClientOptions;
 use crate::{ModeError, Result};
@@ -349,30 +349,22 @@ async fn thread_main(run: Arc<Run>, index: usize, n: usize, stop_all: Shutdown) 
     };
     let mut tasks = Vec::with_capacity(open.len() + 1);
     for c in open {
-        let mut h = Receiver {
+        let h = Receiver {
             run: run.clone(),
             shard: shard.clone(),
             slot: index,
             seen: Seen::default(),
         };
-        let opts = opts.clone();
-        tasks.push(monoio::spawn(async move {
-            let mut conn = c.conn;
-            drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await;
-        }));
+        tasks.push(c.spawn(h, opts.clone()));
     }
     if let Some(c) = publisher {
-        let mut h = Publisher {
+        let h = Publisher {
             run: run.clone(),
             start: None,
             seq: 0,
             interval: Duration::from_secs_f64(1.0 / run.cfg.rate.max(0.001)),
         };
-        let opts = opts.clone();
-        tasks.push(monoio::spawn(async move {
-            let mut conn = c.conn;
-            drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await;
-        }));
+        tasks.push(c.spawn(h, opts.clone()));
     }
     for t in tasks {
         t.await;

@@ -368,17 +368,16 @@ async fn probe_server(
     url: &WsUrl,
     wopts: &WsClientOptions,
 ) -> std::result::Result<Option<String>, wstest_engine::ws::ClientError> {
-    let c = connect_ws(url, wopts).await?;
+    let mut c = connect_ws(url, wopts).await?;
     let name = c.response.header("server").map(str::to_string);
     // Close politely; the server's echo of our close ends it.
-    let mut conn = c.conn;
-    conn.close(
+    c.conn.close(
         Some(wstest_engine::proto::CloseCode::NORMAL),
         "",
         Instant::now(),
     );
     let opts = wstest_engine::ws::DriveOptions::default();
-    wstest_engine::ws::drive(c.stream, &mut conn, c.leftover, &mut (), &opts).await;
+    c.run(&mut (), &opts).await;
     Ok(name)
 }
 

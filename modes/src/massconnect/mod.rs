@@ -23,6 +23,7 @@ use wstest_engine::runtime::limits::{raise_nofile, resident_bytes};
 use wstest_engine::runtime::{spawn_workers, Shutdown};
 use wstest_engine::stats::Latency;
 
+use crate::child::EchoChild;
 use crate::common::{ClientOptions, ServerOptions};
 use crate::echo::{echo_server_name, start_echo_server};
 use crate::serving::Listening;
@@ -50,54 +51,32 @@ pub struct MassConfig {
 /// The stand-in target: in this process, or a child process.
 enum Standin {
     InProcess(Listening),
-    Child(std::process::Child),
+    Child(EchoChild),
 }
 
+impl Standin {
+    fn url(&self) -> String {
+        match self {
+            Standin::InProcess(s) => s.url.clone(),
+            Standin::Child(c) => c.url.clone(),
+        }
+    }
+}
+
+/// The child is killed by its own drop.
 impl Drop for Standin {
     fn drop(&mut self) {
-        match self {
-            Standin::InProcess(s) => s.stop(),
-            Standin::Child(c) => {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
+        if let Standin::InProcess(s) = self {
+            s.stop()
         }
     }
 }
 
 fn start_standin(cfg: &MassConfig) -> Result<(Standin, String)> {
     if let Some(exe) = &cfg.server_exe {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| ModeError::io("cannot pick a port", e))?
-            .port();
-        let url = format!("ws://127.0.0.1:{port}");
-        let child = std::process::Command::new(exe)
-            .args([
-                "-m",
-                "echoserver",
-                "-w",
-                &url,
-                "-u",
-                "0",
-                "--deflate",
-                "off",
-            ])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| ModeError::io(format!("cannot start {}", exe.display()), e))?;
-        let until = Instant::now() + Duration::from_secs(10);
-        while !crate::common::answers(&url) {
-            if Instant::now() >= until {
-                return Err(ModeError::Config(crate::error::ConfigError::Start {
-                    what: format!("the stand-in echo server at {url}"),
-                    problem: "it does not accept connections".into(),
-                }));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        return Ok((Standin::Child(child), url));
+        let s = Standin::Child(EchoChild::start(exe, &[])?);
+        let url = s.url();
+        return Ok((s, url));
     }
     let mut o = ServerOptions::new("ws://127.0.0.1:0");
     o.runtime = cfg.client.runtime.clone();

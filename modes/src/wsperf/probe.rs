@@ -24,7 +24,7 @@ use wstest_engine::proto::connection::{CloseStatus, Counters};
 use wstest_engine::proto::{CloseCode, Connection, Event};
 use wstest_engine::runtime::{spawn_workers, RuntimeConfig, Shutdown};
 use wstest_engine::stats::{Latency, Summary};
-use wstest_engine::ws::{connect_ws, drive, DriveOptions, FlowLimits, Handler, WsClientOptions};
+use wstest_engine::ws::{connect_ws, DriveOptions, FlowLimits, Handler, WsClientOptions};
 
 use crate::common::ClientOptions;
 use crate::Result;
@@ -626,7 +626,7 @@ async fn thread_main(user_stop: Shutdown, job: &Job, n: usize) -> Shard {
     };
     let mut tasks = Vec::with_capacity(open.len());
     for c in open {
-        let mut h = ProbeHandler {
+        let h = ProbeHandler {
             payload: payload.clone(),
             binary: cfg.binary,
             verify: cfg.verify,
@@ -652,10 +652,7 @@ async fn thread_main(user_stop: Shutdown, job: &Job, n: usize) -> Shard {
             flow: FlowLimits::with_own_output(cfg.window.max(1).saturating_mul(cfg.size + 14)),
             ..Default::default()
         };
-        tasks.push(monoio::spawn(async move {
-            let mut conn = c.conn;
-            drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await;
-        }));
+        tasks.push(c.spawn(h, opts));
     }
     for t in tasks {
         t.await;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use wstest_engine::net::WsUrl;
 use wstest_engine::proto::{CloseCode, Connection, Event};
 use wstest_engine::runtime::{block_on, resolve_driver, Shutdown};
-use wstest_engine::ws::{connect_ws, drive, DriveOptions, Handler};
+use wstest_engine::ws::{connect_ws, DriveOptions, Handler};
 
 use super::probe::{run_probe, Outcome, ProbeResult};
 use super::wire::{Msg, SUBPROTOCOL};
@@ -156,12 +156,11 @@ pub fn run(cfg: &SlaveConfig, shutdown: Shutdown) -> Result<SlaveReport> {
     let res = block_on(driver, true, async {
         let c = connect_ws(&url, &wopts).await?;
         eprintln!("wsperfslave: connected to {} as {ident:?}", cfg.master);
-        let mut conn = c.conn;
         let opts = DriveOptions {
             shutdown: Some(shutdown.clone()),
             ..Default::default()
         };
-        Ok::<_, ModeError>(drive(c.stream, &mut conn, c.leftover, &mut h, &opts).await)
+        Ok::<_, ModeError>(c.run(&mut h, &opts).await)
     })
     .map_err(|e| ModeError::io("runtime", e))?;
     // Whatever happened, a measurement still running stops now.

@@ -5,44 +5,22 @@ use super::extensions::{parse_extensions, ExtensionOffer};
 use super::key::{accept_key, key_is_valid};
 use super::{has_token, header_values as all, MAX_HEADERS};
 
-/// A parsed, validated upgrade request.
+/// A parsed, validated upgrade request: the request head (its method, resource, headers and
+/// raw octets, through `Deref`) and what the validation read out of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    pub method: String,
-    /// Request target: path and query, as sent.
-    pub resource: String,
-    pub headers: Vec<(String, String)>,
+    pub head: HttpHead,
     pub host: String,
     pub key: String,
     pub origin: Option<String>,
     pub protocols: Vec<String>,
     pub extensions: Vec<ExtensionOffer>,
-    /// The request head as received (for reports).
-    pub raw: Vec<u8>,
 }
 
-impl Request {
-    /// The first header of this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The path without the query.
-    pub fn path(&self) -> &str {
-        self.resource.split('?').next().unwrap_or("/")
-    }
-
-    /// Query parameters, percent-decoded, in order (a key may repeat).
-    pub fn query(&self) -> Vec<(String, String)> {
-        match self.resource.split_once('?') {
-            Some((_, q)) => url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect(),
-            None => Vec::new(),
-        }
+impl std::ops::Deref for Request {
+    type Target = HttpHead;
+    fn deref(&self) -> &HttpHead {
+        &self.head
     }
 }
 
@@ -61,13 +39,16 @@ pub struct ServerOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpHead {
     pub method: String,
+    /// Request target: path and query, as sent.
     pub resource: String,
     pub minor: u8,
     pub headers: Vec<(String, String)>,
+    /// The request head as received (for reports).
     pub raw: Vec<u8>,
 }
 
 impl HttpHead {
+    /// The first header of this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -75,10 +56,12 @@ impl HttpHead {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The path without the query.
     pub fn path(&self) -> &str {
         self.resource.split('?').next().unwrap_or("/")
     }
 
+    /// Query parameters, percent-decoded, in order (a key may repeat).
     pub fn query(&self) -> Vec<(String, String)> {
         match self.resource.split_once('?') {
             Some((_, q)) => url::form_urlencoded::parse(q.as_bytes())
@@ -135,37 +118,33 @@ pub fn parse_head(
 
 /// Check that a head is a valid WebSocket upgrade request (§4.2.1).
 pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
-    let HttpHead {
-        method,
-        resource,
-        minor,
-        headers,
-        raw,
-    } = head;
+    let headers = &head.headers;
     // §4.2.1: "An HTTP/1.1 or higher GET request"
-    if method != "GET" {
-        return Err(HandshakeError::MethodNotAllowed { method });
+    if head.method != "GET" {
+        return Err(HandshakeError::MethodNotAllowed {
+            method: head.method,
+        });
     }
-    if minor < 1 {
-        return Err(HandshakeError::HttpVersion { minor });
+    if head.minor < 1 {
+        return Err(HandshakeError::HttpVersion { minor: head.minor });
     }
     // "A |Host| header field containing the server's authority."
-    let host = all(&headers, "host")
+    let host = all(headers, "host")
         .next()
         .ok_or(HandshakeError::MissingHeader { name: "Host" })?
         .to_string();
     // "An |Upgrade| header field containing the value "websocket""
-    if !all(&headers, "upgrade").any(|v| has_token(v, "websocket")) {
+    if !all(headers, "upgrade").any(|v| has_token(v, "websocket")) {
         return Err(HandshakeError::NotWebSocketUpgrade);
     }
     // "A |Connection| header field that includes the token "Upgrade""
-    if !all(&headers, "connection").any(|v| has_token(v, "upgrade")) {
+    if !all(headers, "connection").any(|v| has_token(v, "upgrade")) {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
     // "A |Sec-WebSocket-Version| header field, with a value of 13." (§4.4: otherwise answer
     // 426 with the versions we support)
     let version =
-        all(&headers, "sec-websocket-version")
+        all(headers, "sec-websocket-version")
             .next()
             .ok_or(HandshakeError::MissingHeader {
                 name: "Sec-WebSocket-Version",
@@ -177,7 +156,7 @@ pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
     }
     // "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is
     // 16 bytes in length."
-    let key = all(&headers, "sec-websocket-key")
+    let key = all(headers, "sec-websocket-key")
         .next()
         .ok_or(HandshakeError::MissingHeader {
             name: "Sec-WebSocket-Key",
@@ -185,7 +164,7 @@ pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
         .to_string();
     // §11.3.1: "The |Sec-WebSocket-Key| header field MUST NOT appear more than once in an
     // HTTP request."
-    if all(&headers, "sec-websocket-key").nth(1).is_some() {
+    if all(headers, "sec-websocket-key").nth(1).is_some() {
         return Err(HandshakeError::DuplicateHeader {
             name: "Sec-WebSocket-Key",
         });
@@ -193,23 +172,20 @@ pub fn validate_upgrade(head: HttpHead) -> Result<Request, HandshakeError> {
     if !key_is_valid(&key) {
         return Err(HandshakeError::BadKey { key });
     }
-    let origin = all(&headers, "origin").next().map(str::to_string);
-    let protocols = all(&headers, "sec-websocket-protocol")
+    let origin = all(headers, "origin").next().map(str::to_string);
+    let protocols = all(headers, "sec-websocket-protocol")
         .flat_map(|v| v.split(','))
         .map(|p| p.trim().to_string())
         .filter(|p| !p.is_empty())
         .collect();
-    let extensions = parse_extensions(all(&headers, "sec-websocket-extensions"))?;
+    let extensions = parse_extensions(all(headers, "sec-websocket-extensions"))?;
     Ok(Request {
-        method,
-        resource,
-        headers,
+        head,
         host,
         key,
         origin,
         protocols,
         extensions,
-        raw,
     })
 }
 
