@@ -1,5 +1,9 @@
+use std::time::{Duration, Instant};
+
 use super::*;
-use crate::proto::frame::{LengthForm, RawFrame};
+use crate::proto::codes::OpCode;
+use crate::proto::decode::Item;
+use crate::proto::frame::{close_payload, LengthForm, RawFrame};
 
 fn now() -> Instant {
     Instant::now()
