@@ -26,7 +26,7 @@ use super::spec::{
     agent_excludes, select, ClientSpec, Options, ServerEntry, CLIENT_KEYS, CLIENT_TEMPLATE,
     SERVER_ENTRY_KEYS,
 };
-use super::store::{CaseInfo, Store};
+use super::store::{case_infos, Store};
 use crate::common::{ClientOptions, ServerOptions};
 use crate::{spec, testee, ModeError, Result};
 
@@ -80,16 +80,6 @@ impl FuzzingReport {
         }
         self.agents.iter().all(|a| a.passed(strict))
     }
-}
-
-pub fn case_infos(all: &[Case]) -> Vec<CaseInfo> {
-    all.iter()
-        .map(|c| CaseInfo {
-            id: c.id.clone(),
-            description: c.description.clone(),
-            expectation: c.expectation.clone(),
-        })
-        .collect()
 }
 
 /// Work for one server: which cases, in which phase.
@@ -180,7 +170,7 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
             // The demo target compresses at the fuzzer's fast level: a run of groups 12 and
             // 13 is one message in flight at a time, so its time is both sides' zlib time.
             if let Some(d) = o.deflate.as_mut() {
-                d.level = super::session::FUZZER_DEFLATE_LEVEL;
+                d.level = super::endpoint::FUZZER_DEFLATE_LEVEL;
             }
             // Every core, unpinned: the fuzzer's workers share them (in groups 12 and 13 the
             // testee inflates and compresses as much as the fuzzer does).

@@ -1,8 +1,10 @@
 //! fuzzingclient and fuzzingserver: the conformance suite.
 //!
 //! `case` is the case language, `cases/` the suite written in it, `session` runs one case on
-//! a connection (keeping what `limits` allows), `verdict` judges it, `result`/`wirelog`/`pyjson` produce the per-case report,
-//! `store`/`html` the report directory, `client`/`server` the two modes.
+//! a connection (its steps written by `writer`, the peer's messages judged as they come by
+//! `checks`), `record` keeps what it saw (as far as `limits` allows), `verdict` judges the
+//! record, `result`/`wirelog`/`pyjson` produce the per-case report, `store`/`html` the report
+//! directory, `client`/`server` the two modes (`endpoint`: the fuzzer's endpoint settings).
 
 use wstest_engine::runtime::RuntimeConfig;
 
@@ -19,9 +21,11 @@ pub fn fuzzer_runtime(configured: &RuntimeConfig) -> RuntimeConfig {
 
 pub mod case;
 pub mod cases;
+pub mod checks;
 pub mod client;
 pub mod corpus;
 pub mod direct;
+pub mod endpoint;
 pub mod expect;
 pub mod html;
 pub mod junit;
@@ -29,6 +33,7 @@ pub mod limits;
 pub mod outcome;
 pub mod pmce;
 pub mod pyjson;
+pub mod record;
 pub mod result;
 pub mod run;
 mod run_outcome;
@@ -41,3 +46,4 @@ pub mod traffic;
 pub mod verdict;
 pub mod web;
 pub mod wirelog;
+pub mod writer;

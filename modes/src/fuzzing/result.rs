@@ -1,14 +1,14 @@
 //! The result of one case for one agent, and its per-case JSON (same fields as the original).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use super::case::{Behavior, Case, Ev, ExpectClose};
 use super::pyjson::{ascii_log, obj, obj_numeric, text_or_hex, J};
-use super::session::SessionRecord;
-use super::verdict::Verdict;
+use super::record::SessionRecord;
+use super::verdict::{judge, Verdict};
 use super::wirelog::Wire;
 
 /// What the index (index.json, index.html, summaries) needs of a case.
@@ -95,7 +95,14 @@ fn stats<K: Copy + Into<i64>>(m: &BTreeMap<K, u64>) -> J {
 }
 
 impl CaseResult {
-    pub fn new(case: &Case, verdict: Verdict, record: SessionRecord, duration: Duration) -> Self {
+    /// Judge what a session recorded and build the case's result.
+    pub fn judge(case: &Case, record: SessionRecord) -> Self {
+        let verdict = judge(case, &record);
+        CaseResult::new(case, verdict, record)
+    }
+
+    pub fn new(case: &Case, verdict: Verdict, record: SessionRecord) -> Self {
+        let duration = record.duration;
         CaseResult {
             id: case.id.clone(),
             agent: record.agent.clone(),
@@ -153,32 +160,36 @@ impl CaseResult {
         raw.map_or(J::Null, |r| text_or_hex(&r))
     }
 
+    /// `expected`: the expected event lists by verdict.
+    fn expected_json(&self) -> J {
+        obj(self
+            .expected
+            .iter()
+            .map(|(b, evs)| (b.as_str(), J::Arr(evs.iter().map(ev_json).collect())))
+            .collect())
+    }
+
+    /// `expectedClose`.
+    fn expected_close_json(&self) -> J {
+        let e = &self.expected_close;
+        let mut ec = vec![
+            (
+                "closeCode",
+                J::Arr(e.codes.iter().map(|c| J::from(*c)).collect()),
+            ),
+            ("closedByMe", e.closed_by_me.into()),
+            ("requireClean", e.require_clean.into()),
+        ];
+        if e.wrong_endpoint_fatal {
+            ec.push(("closedByWrongEndpointIsFatal", true.into()));
+        }
+        obj(ec)
+    }
+
     /// The per-case report, field for field as the original writes it.
     pub fn to_json(&self) -> J {
         let r = &self.record;
         let st = &r.status;
-        let expected = obj(self
-            .expected
-            .iter()
-            .map(|(b, evs)| (b.as_str(), J::Arr(evs.iter().map(ev_json).collect())))
-            .collect());
-        let mut ec = vec![
-            (
-                "closeCode",
-                J::Arr(
-                    self.expected_close
-                        .codes
-                        .iter()
-                        .map(|c| J::from(*c))
-                        .collect(),
-                ),
-            ),
-            ("closedByMe", self.expected_close.closed_by_me.into()),
-            ("requireClean", self.expected_close.require_clean.into()),
-        ];
-        if self.expected_close.wrong_endpoint_fatal {
-            ec.push(("closedByWrongEndpointIsFatal", true.into()));
-        }
         let http = |b: &[u8]| {
             if b.is_empty() {
                 J::from("?")
@@ -198,8 +209,8 @@ impl CaseResult {
             ("droppedByMe", st.dropped_by_me.into()),
             ("duration", self.duration_ms.into()),
             ("expectation", self.expectation.as_str().into()),
-            ("expected", expected),
-            ("expectedClose", obj(ec)),
+            ("expected", self.expected_json()),
+            ("expectedClose", self.expected_close_json()),
             ("failedByMe", st.failed_by_me.into()),
             ("httpRequest", http(&r.http_request)),
             ("httpResponse", http(&r.http_response)),
@@ -266,6 +277,7 @@ impl CaseResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn file_names_like_the_original() {

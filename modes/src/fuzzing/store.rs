@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::case::{id_tuple, Behavior};
+use super::case::{id_tuple, Behavior, Case};
 use super::html;
 use super::pyjson;
 use super::result::{CaseResult, Summary};
@@ -27,6 +27,17 @@ pub struct CaseInfo {
 /// The index page is rewritten at most this often while a run goes on (it is larger than
 /// index.json and built for people; the last one is written when the run ends).
 pub const PAGE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// What the index keeps of each case of the suite.
+pub fn case_infos(all: &[Case]) -> Vec<CaseInfo> {
+    all.iter()
+        .map(|c| CaseInfo {
+            id: c.id.clone(),
+            description: c.description.clone(),
+            expectation: c.expectation.clone(),
+        })
+        .collect()
+}
 
 pub struct Store {
     pub outdir: PathBuf,
