@@ -13,15 +13,14 @@
 //! restart keeps earlier agents. A plain HTTP GET on the web port (and on the WebSocket port)
 //! gets a page that runs the suite from the browser's own WebSocket client.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::serving::Listening;
 use serde::Serialize;
 use wstest_engine::proto::{Config, Role};
 use wstest_engine::runtime::{RuntimeConfig, Shutdown};
-use wstest_engine::ws::{serve, ServerHandle};
 
 use super::case::Case;
 use super::cases;
@@ -106,10 +105,7 @@ const UPDATE_WAIT: Duration = Duration::from_secs(10);
 
 /// A running fuzzing server.
 pub struct RunningFuzzingServer {
-    pub ws: ServerHandle,
-    pub web: Option<ServerHandle>,
-    pub url: String,
-    pub web_url: Option<String>,
+    pub listening: Listening,
     shared: Arc<Shared>,
     checks: Checks,
 }
@@ -119,13 +115,14 @@ impl RunningFuzzingServer {
         self.shared.stop.trigger();
     }
 
+    pub fn url(&self) -> &str {
+        &self.listening.url
+    }
+
     /// Wait until stopped (Ctrl-C or /stopServer); write the index; report every agent.
     pub fn join(self) -> Result<FuzzingServerReport> {
-        self.ws.join()?;
-        if let Some(w) = self.web {
-            w.stop();
-            let _ = w.join();
-        }
+        let page_url = self.listening.page_url.clone();
+        let url = self.listening.join()?.url;
         let mut store =
             self.shared.store.lock().map_err(|_| {
                 ModeError::Failed(crate::error::Failure::Panicked("fuzzing server"))
@@ -136,15 +133,15 @@ impl RunningFuzzingServer {
             .agents
             .keys()
             .map(|a| AgentSummary {
-                url: self.url.clone(),
+                url: url.clone(),
                 ..AgentSummary::from_store(&store, a, &ids)
             })
             .collect();
         let names = store.agents.keys().cloned().collect();
         let checks = run_checks(&store, &names, &self.checks)?;
         Ok(FuzzingServerReport {
-            url: self.url,
-            web: self.web_url,
+            url,
+            web: page_url,
             outdir: self.shared.spec.outdir.clone(),
             agents,
             checks,
@@ -216,55 +213,28 @@ pub fn start(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<RunningFuz
         running: std::sync::atomic::AtomicUsize::new(0),
         exit_on_update: cfg.exit_on_update,
     });
-    let tls = ecfg.tls.clone();
-    let ws = serve(
-        ecfg,
+    let listening = Listening::start(
+        "fuzzingserver",
+        ecfg.clone(),
+        &url,
         Arc::new(FuzzService(shared.clone())),
         shutdown.clone(),
+    )?
+    .with_page(
+        &ecfg,
+        &url,
+        cfg.webport,
+        Arc::new(FuzzService(shared.clone())),
+        shutdown,
     )?;
-    let ws_url = url.server_url(ws.local_addr.port());
     if let Ok(mut u) = shared.ws_url.lock() {
-        *u = ws_url.clone();
+        *u = listening.url.clone();
     }
-    let (web, web_url) = if cfg.webport != 0 {
-        let addr = SocketAddr::new(ws.local_addr.ip(), cfg.webport);
-        let h = serve_page(cfg, addr, tls, &shared, &shutdown)?;
-        let u = url.page_url(h.local_addr.port());
-        (Some(h), Some(u))
-    } else {
-        (None, None)
-    };
     Ok(RunningFuzzingServer {
-        ws,
-        web,
-        url: ws_url,
-        web_url,
+        listening,
         shared,
         checks: cfg.checks.clone(),
     })
-}
-
-/// The web page's own port (one unpinned worker).
-fn serve_page(
-    cfg: &FuzzingServerConfig,
-    addr: SocketAddr,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    shared: &Arc<Shared>,
-    shutdown: &Shutdown,
-) -> Result<ServerHandle> {
-    let mut wcfg = wstest_engine::ws::ServerConfig::new(addr);
-    wcfg.runtime = RuntimeConfig {
-        threads: 1,
-        driver: cfg.runtime.driver,
-        no_pin: true,
-        ..Default::default()
-    };
-    wcfg.tls = tls;
-    Ok(serve(
-        wcfg,
-        Arc::new(FuzzService(shared.clone())),
-        shutdown.clone(),
-    )?)
 }
 
 /// `fuzzingserver`: serve until stopped.
@@ -273,8 +243,9 @@ pub fn run(cfg: &FuzzingServerConfig, shutdown: Shutdown) -> Result<FuzzingServe
     eprintln!(
         "fuzzingserver: {} cases on {}{}; reports in {}",
         s.shared.cases.len(),
-        s.url,
-        s.web_url
+        s.listening.url,
+        s.listening
+            .page_url
             .as_ref()
             .map(|u| format!(", browser page at {u}"))
             .unwrap_or_default(),

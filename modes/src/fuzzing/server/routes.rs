@@ -216,15 +216,18 @@ mod tests {
 
     fn request(resource: &str) -> Request {
         Request {
-            method: "GET".into(),
-            resource: resource.into(),
-            headers: Vec::new(),
+            head: wstest_engine::proto::handshake::HttpHead {
+                method: "GET".into(),
+                resource: resource.into(),
+                minor: 1,
+                headers: Vec::new(),
+                raw: Vec::new(),
+            },
             host: "x".into(),
             key: String::new(),
             origin: None,
             protocols: Vec::new(),
             extensions: Vec::new(),
-            raw: Vec::new(),
         }
     }
 
