@@ -479,6 +479,8 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 start_at: cli.start_at,
                 client: client_opts,
                 progress: !cli.quiet,
+                // With --json, stdout is the JSON alone.
+                lines: !cli.json,
                 server_exe: std::env::current_exe().ok(),
             };
             let r = wstest_modes::massconnect::run(&cfg, shutdown.clone())?;
@@ -651,6 +653,9 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                         ModeError::Config(format!("{f}: not a massconnect result: {e}"))
                     })?;
                 reports.push((f.clone(), r));
+            }
+            for w in wstest_modes::massconnect::report::check_shards(&reports)? {
+                eprintln!("merge: warning: {w}");
             }
             let m = wstest_modes::massconnect::report::merge_reports(&reports)?;
             if let Some(t) = &cli.tsv {
