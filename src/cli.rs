@@ -224,6 +224,8 @@ pub struct Cli {
     #[arg(long, default_value_t = 300.0, value_parser = seconds)]
     pub wait: f64,
     /// massconnect: run shard I of N (1-based): its share of the connections and sources.
+    /// VAR/N: the 0-based index in environment variable VAR (e.g. a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX).
     #[arg(long, value_name = "I/N", value_parser = wstest_modes::massconnect::parse_shard)]
     pub shard: Option<(u64, u64)>,
     /// massconnect: start ramping at this time (RFC 3339 or Unix seconds), so agents on

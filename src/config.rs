@@ -231,6 +231,8 @@ pub fn massconnect(cli: &Cli, c: &Common) -> MassConfig {
         start_at: cli.start_at,
         client: c.client(cli),
         progress: !cli.quiet,
+        // With --json, stdout is the JSON alone.
+        lines: !cli.json,
         server_exe: std::env::current_exe().ok(),
     }
 }

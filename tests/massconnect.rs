@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::netns::{wait_reachable, Net, Ns};
 use common::*;
 use wstest_engine::proto::handshake::Request;
 use wstest_engine::proto::{CloseCode, Config, Connection, Event, Role};
@@ -46,6 +47,7 @@ fn config(spec: PathBuf, shard: Option<(u64, u64)>) -> MassConfig {
         start_at: None,
         client,
         progress: false,
+        lines: true,
         server_exe: None,
     }
 }
@@ -317,137 +319,9 @@ fn shards_split_the_connections_and_merge_exactly() {
     assert!(s.reached);
 }
 
-/// `ip` with arguments; false when it fails.
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// One network namespace with its loopback up; removed on drop.
-struct Ns(String);
-
-impl Ns {
-    fn build(name: &str) -> Option<Ns> {
-        let ns = Ns(format!("wst{}{name}", std::process::id() % 100000));
-        (ip(&["netns", "add", &ns.0]) && ip(&["-n", &ns.0, "link", "set", "lo", "up"]))
-            .then_some(ns)
-    }
-
-    /// `program args` inside the namespace.
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0, program]).args(args);
-        c
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        ip(&["netns", "del", &self.0]);
-    }
-}
-
-/// Three client namespaces and a server namespace on one bridge; removed on drop.
-struct Net {
-    tag: String,
-    spaces: Vec<Ns>,
-}
-
-impl Net {
-    fn ns(&self, i: usize) -> &Ns {
-        &self.spaces[i]
-    }
-
-    fn build() -> Option<Net> {
-        let tag = format!("{}", std::process::id() % 100000);
-        let br = format!("wst{tag}br");
-        if !ip(&["link", "add", &br, "type", "bridge"]) || !ip(&["link", "set", &br, "up"]) {
-            return None;
-        }
-        let mut net = Net {
-            tag,
-            spaces: Vec::new(),
-        };
-        // dockerd sets the FORWARD policy to DROP and has bridged frames go through iptables
-        // (`bridge-nf-call-iptables`), which cuts this bridge's namespaces from each other:
-        // allow our own bridge's traffic for as long as the test runs (undone on drop).
-        // Without iptables (or without Docker) there is nothing to allow.
-        iptables_forward(&br, "-I");
-        for i in 0..4 {
-            let ns = Ns::build(&format!("n{i}"))?;
-            let host = format!("wst{}h{i}", net.tag);
-            let ok = ip(&[
-                "link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &ns.0,
-            ]) && ip(&["link", "set", &host, "master", &br])
-                && ip(&["link", "set", &host, "up"])
-                && ip(&[
-                    "-n",
-                    &ns.0,
-                    "addr",
-                    "add",
-                    &format!("10.231.0.{}/24", 10 + i),
-                    "dev",
-                    "eth0",
-                ])
-                && ip(&["-n", &ns.0, "link", "set", "eth0", "up"]);
-            net.spaces.push(ns);
-            if !ok {
-                return None;
-            }
-        }
-        Some(net)
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        // The namespaces go with `spaces`; the host ends of the veth pairs and the bridge here.
-        for i in 0..self.spaces.len() {
-            ip(&["link", "del", &format!("wst{}h{i}", self.tag)]);
-        }
-        let br = format!("wst{}br", self.tag);
-        iptables_forward(&br, "-D");
-        ip(&["link", "del", &br]);
-    }
-}
-
-/// Insert (`-I`) or delete (`-D`) the rule that lets `bridge` forward to itself.
-fn iptables_forward(bridge: &str, op: &str) {
-    let _ = Command::new("iptables")
-        .args([op, "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Wait until `host:port` takes a TCP connection from inside `ns`.
-fn wait_reachable(ns: &Ns, host: &str, port: u16) {
-    let until = Instant::now() + Duration::from_secs(10);
-    let probe = format!("exec 3<>/dev/tcp/{host}/{port}");
-    while !ns
-        .command("bash", &["-c", &probe])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-    {
-        assert!(
-            Instant::now() < until,
-            "{host}:{port} not reachable from {}",
-            ns.0
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn three_namespaces_as_three_hosts_count_every_connection_once() {
-    let Some(net) = Net::build() else {
+    let Some(net) = Net::build("m", 4) else {
         return peer_missing("cannot create network namespaces here (needs root and iproute2)");
     };
     let mut server = net

@@ -298,6 +298,7 @@ fn mass(url: &str, n: usize, batch: usize, fastopen: bool) -> Rate {
             ..Default::default()
         },
         progress: false,
+        lines: true,
         server_exe: None,
     };
     let r = run(&cfg, Shutdown::new()).expect("massconnect");

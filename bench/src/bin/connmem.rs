@@ -96,6 +96,7 @@ fn mass_at_plateau(url: &str, n: usize, batch: usize) -> Snap {
             ..Default::default()
         },
         progress: false,
+        lines: true,
         server_exe: None,
     };
     let r = run(&cfg, Shutdown::new()).expect("massconnect");

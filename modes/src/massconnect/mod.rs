@@ -42,6 +42,9 @@ pub struct MassConfig {
     pub start_at: Option<SystemTime>,
     pub client: ClientOptions,
     pub progress: bool,
+    /// Print the original's line for each server on stdout as it finishes (not where stdout
+    /// is to carry JSON alone).
+    pub lines: bool,
     /// The wstest executable: a generated template's stand-in echo server runs as a child
     /// process of it (its sockets then count against its own descriptor limit, not ours).
     /// `None`: in this process.
@@ -86,17 +89,34 @@ fn start_standin(cfg: &MassConfig) -> Result<(Standin, String)> {
     Ok((Standin::InProcess(s), url))
 }
 
-/// `I/N` (1-based on the command line, as people count shards) → (I-1, N).
+/// `I/N` (1-based on the command line, as people count shards) → (I-1, N). `VAR/N`: the
+/// 0-based index in the environment variable `VAR`, as orchestrators number their tasks (a
+/// Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`): a container without a shell cannot add
+/// one to it.
 pub fn parse_shard(s: &str) -> std::result::Result<(u64, u64), String> {
+    parse_shard_with(s, |v| std::env::var(v).ok())
+}
+
+fn parse_shard_with(
+    s: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> std::result::Result<(u64, u64), String> {
     let (i, n) = s
         .split_once('/')
         .ok_or_else(|| format!("--shard {s:?}: expected I/N, e.g. 2/4"))?;
-    let (i, n): (u64, u64) = (
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("--shard {s:?}: {n:?} is not a number"))?;
+    let i: u64 = if i.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        let v = env(i).ok_or_else(|| format!("--shard {s:?}: ${i} is not set"))?;
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("--shard {s:?}: ${i} is {v:?}, not a 0-based index"))?
+            + 1
+    } else {
         i.parse()
-            .map_err(|_| format!("--shard {s:?}: {i:?} is not a number"))?,
-        n.parse()
-            .map_err(|_| format!("--shard {s:?}: {n:?} is not a number"))?,
-    );
+            .map_err(|_| format!("--shard {s:?}: {i:?} is not a number"))?
+    };
     if n == 0 || i == 0 || i > n {
         return Err(format!("--shard {s:?}: I must be 1..=N"));
     }
@@ -152,7 +172,17 @@ pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
         interrupted: false,
     };
     if let Some(at) = cfg.start_at {
-        if let Ok(wait) = at.duration_since(SystemTime::now()) {
+        // Unix time 0 (or any time long past): start now, no word about it.
+        let late = SystemTime::now()
+            .duration_since(at)
+            .ok()
+            .filter(|l| *l < Duration::from_secs(86_400));
+        if let Some(late) = late.filter(|l| !l.is_zero()) {
+            eprintln!(
+                "massconnect: warning: --start-at was {:.1} s ago: starting now, not with the other agents",
+                late.as_secs_f64()
+            );
+        } else if let Ok(wait) = at.duration_since(SystemTime::now()) {
             eprintln!(
                 "massconnect: starting in {:.1} s (--start-at)",
                 wait.as_secs_f64()
@@ -169,7 +199,9 @@ pub fn run(cfg: &MassConfig, shutdown: Shutdown) -> Result<MassReport> {
         }
         let in_process = matches!(embedded, Some(Standin::InProcess(_)));
         let r = run_server(cfg, &spec, server, &shutdown, in_process)?;
-        println!("{}", r.line());
+        if cfg.lines {
+            println!("{}", r.line());
+        }
         report.servers.push(r);
     }
     drop(embedded);
@@ -391,4 +423,23 @@ fn progress_bar(on: bool, target: u64, name: &str) -> Option<indicatif::Progress
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_is_one_based_or_a_zero_based_index_from_the_environment() {
+        let env = |v: &str| (v == "JOB_COMPLETION_INDEX").then(|| "7".to_string());
+        assert_eq!(parse_shard_with("2/4", env), Ok((1, 4)));
+        assert_eq!(parse_shard_with("JOB_COMPLETION_INDEX/8", env), Ok((7, 8)));
+        let e = parse_shard_with("JOB_COMPLETION_INDEX/7", env).unwrap_err();
+        assert!(e.contains("1..=N"), "{e}");
+        let e = parse_shard_with("SLURM_PROCID/8", env).unwrap_err();
+        assert!(e.contains("$SLURM_PROCID is not set"), "{e}");
+        for bad in ["0/4", "5/4", "1/0", "x", "1/y", "-1/4"] {
+            assert!(parse_shard_with(bad, env).is_err(), "{bad}");
+        }
+    }
 }

@@ -198,6 +198,54 @@ pub fn tsv(r: &MassReport) -> String {
     s
 }
 
+/// Before a merge: the shards the reports say they are. The same shard twice is an error (its
+/// connections would count twice); warnings for shards missing from a run of N, or for
+/// reports of runs split differently.
+pub fn check_shards(reports: &[(String, MassReport)]) -> Result<Vec<String>> {
+    let mut seen: BTreeMap<(u64, u64), &str> = BTreeMap::new();
+    let mut counts = std::collections::BTreeSet::new();
+    for (file, r) in reports {
+        let Some(s) = &r.shard else { continue };
+        let Some((i, n)) = s
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?)))
+        else {
+            continue;
+        };
+        if let Some(other) = seen.insert((i, n), file) {
+            return Err(ModeError::Config(crate::error::ConfigError::File {
+                file: file.clone(),
+                problem: format!("{other} is shard {i}/{n} too: its connections would count twice"),
+            }));
+        }
+        counts.insert(n);
+    }
+    let mut w = Vec::new();
+    if counts.len() > 1 {
+        w.push(format!(
+            "the reports are shards of runs split {} ways: not one run",
+            counts
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    } else if let Some(&n) = counts.iter().next() {
+        let missing: Vec<String> = (1..=n)
+            .filter(|i| !seen.contains_key(&(*i, n)))
+            .map(|i| format!("{i}/{n}"))
+            .collect();
+        if !missing.is_empty() {
+            w.push(format!(
+                "shard(s) {} missing: the merged result is {} of {n} agents'",
+                missing.join(", "),
+                seen.len()
+            ));
+        }
+    }
+    Ok(w)
+}
+
 /// `wstest merge`: add up agents' reports, server by server (matched by name and URI).
 /// `wstest merge FILE...`: read each agent's result and add them up.
 pub fn merge_files(files: &[String]) -> Result<MergedReport> {
@@ -217,6 +265,9 @@ pub fn merge_files(files: &[String]) -> Result<MergedReport> {
             })
         })?;
         reports.push((f.clone(), r));
+    }
+    for w in check_shards(&reports)? {
+        eprintln!("merge: warning: {w}");
     }
     Ok(MergedReport(merge_reports(&reports)?))
 }
@@ -272,6 +323,28 @@ mod tests {
         };
         r.set_latencies(&c, &h);
         r
+    }
+
+    #[test]
+    fn shards_are_checked_before_a_merge() {
+        let r = |shard: &str| MassReport {
+            servers: vec![result(10, 1)],
+            shard: Some(shard.into()),
+            ..Default::default()
+        };
+        let all = [
+            ("a".into(), r("1/3")),
+            ("b".into(), r("2/3")),
+            ("c".into(), r("3/3")),
+        ];
+        assert!(check_shards(&all).unwrap().is_empty());
+        let w = check_shards(&all[..2]).unwrap();
+        assert!(w[0].contains("3/3 missing"), "{w:?}");
+        let twice = [("a".into(), r("1/3")), ("b".into(), r("1/3"))];
+        let e = check_shards(&twice).unwrap_err().to_string();
+        assert!(e.contains("b: a is shard 1/3 too"), "{e}");
+        let mixed = [("a".into(), r("1/2")), ("b".into(), r("2/3"))];
+        assert!(check_shards(&mixed).unwrap()[0].contains("2, 3 ways"));
     }
 
     #[test]
