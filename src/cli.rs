@@ -55,6 +55,10 @@ pub const MODES: &[(&str, &str)] = &[
         "massconnect",
         "open many connections, count handshakes per second (-s spec)",
     ),
+    (
+        "plot",
+        "draw a wsperf, sweep, massconnect or fan-out result as SVG (wstest plot FILE -o OUT.svg|OUT.html)",
+    ),
 ];
 
 /// Modes that need `-w`.
@@ -218,7 +222,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub tsv: Option<PathBuf>,
     /// `wstest merge RESULT.json... -o merged.json`: add up massconnect agents' results;
-    /// `wstest compare EXPECTED.json ACTUAL.json`: fuzzing verdicts that differ.
+    /// `wstest compare EXPECTED.json ACTUAL.json`: fuzzing verdicts that differ;
+    /// `wstest plot RESULT -o OUT.svg` (or OUT.html: a report, the SVG beside it).
     #[arg(value_name = "merge FILES")]
     pub rest: Vec<String>,
     /// broadcastclient: seconds between own messages (0: never send).

@@ -85,7 +85,7 @@ fn run(cli: Cli) -> Result<(), ModeError> {
         return Ok(());
     }
     let mode = match (&cli.mode, cli.rest.first().map(String::as_str)) {
-        (None, Some(sub @ ("merge" | "compare"))) => Some(sub.to_string()),
+        (None, Some(sub @ ("merge" | "compare" | "plot"))) => Some(sub.to_string()),
         (m, _) => m.clone(),
     };
     let Some(mode) = mode else {
@@ -690,6 +690,23 @@ fn run(cli: Cli) -> Result<(), ModeError> {
             } else {
                 Err(ModeError::Failed(format!("{} cases differ", diffs.len())))
             }
+        }
+        "plot" => {
+            // `wstest plot FILE` or `wstest -m plot FILE`.
+            let files = &cli.rest[usize::from(cli.mode.is_none())..];
+            let [input] = files else {
+                return Err(usage(
+                    "plot needs one result file: wstest plot FILE -o OUT.svg".into(),
+                ));
+            };
+            let cfg = wstest_modes::plot::PlotConfig::new(input.into(), cli.outfile.clone());
+            let r = wstest_modes::plot::run(&cfg)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                println!("{}", r.line());
+            }
+            Ok(())
         }
         other => Err(usage(format!(
             "mode {other} is not available in this build yet"

@@ -100,6 +100,12 @@ fn mode_options(mode: &str) -> Option<(Vec<&'static str>, &'static str)> {
         ),
         "merge" => (vec!["rest", "tsv"], ""),
         "compare" => (vec!["rest"], ""),
+        "plot" => (
+            vec!["rest"],
+            "inputs, told apart by content: wsperfcontrol TSV/JSON, scripts/wsperf-sweep.sh \
+             TSV, massconnect JSON/--tsv, broadcastclient --clients TSV/JSON, \
+             scripts/fanout-compare.sh TSV",
+        ),
         _ => return None,
     })
 }

@@ -8,6 +8,7 @@ pub mod echo;
 pub mod error;
 pub mod fuzzing;
 pub mod massconnect;
+pub mod plot;
 pub mod report;
 pub mod spec;
 pub mod testee;
