@@ -2,7 +2,7 @@
 # Fan-out of our broadcastserver and of a node `ws` broadcast server measured the same way
 # (wstest -m broadcastclient --clients N --publish-rate R), one TSV row per run.
 #
-#   scripts/fanout-compare.sh OUT.tsv
+#   scripts/fanout-compare.sh OUT.tsv      (then: wstest plot OUT.tsv -o OUT.svg)
 #
 # Env: CLIENTS ("100 1000"), RATES ("100 1000"), DURATION (5), SIZE (64), SERVER_CPUS (0),
 # CLIENT_CPUS (1): each server runs on SERVER_CPUS, the measuring client on CLIENT_CPUS

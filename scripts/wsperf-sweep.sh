@@ -11,7 +11,7 @@
 # env: WSTEST (default target/release/wstest, built when missing)
 # Columns: target size connections threads window count outcome median_us p90_us p99_us
 #          p999_us max_us msgs_per_s
-# Plot with: cargo run --release -p wstest-bench --bin plot -- sweep.tsv sweep.svg
+# Plot with: wstest plot sweep.tsv -o sweep.svg (or -o sweep.html for a report)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WSTEST="${WSTEST:-$ROOT/target/release/wstest}"

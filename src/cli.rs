@@ -39,6 +39,8 @@ pub enum Mode {
     Merge,
     /// compare two fuzzing index.json files' verdicts (wstest compare EXPECTED.json ACTUAL.json)
     Compare,
+    /// draw a wsperf, sweep, massconnect or fan-out result as SVG (wstest plot FILE -o OUT.svg|OUT.html)
+    Plot,
 }
 
 impl Mode {
@@ -236,7 +238,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub tsv: Option<PathBuf>,
     /// `wstest merge RESULT.json... -o merged.json`: add up massconnect agents' results;
-    /// `wstest compare EXPECTED.json ACTUAL.json`: fuzzing verdicts that differ.
+    /// `wstest compare EXPECTED.json ACTUAL.json`: fuzzing verdicts that differ;
+    /// `wstest plot RESULT -o OUT.svg` (or OUT.html: a report, the SVG beside it).
     #[arg(value_name = "merge FILES")]
     pub rest: Vec<String>,
     /// broadcastclient: seconds between own messages (0: never send).

@@ -13,6 +13,7 @@ use wstest_modes::fuzzing::client::FuzzingClientConfig;
 use wstest_modes::fuzzing::outcome::Checks;
 use wstest_modes::fuzzing::server::FuzzingServerConfig;
 use wstest_modes::massconnect::MassConfig;
+use wstest_modes::plot::PlotConfig;
 use wstest_modes::testee::TesteeClientConfig;
 use wstest_modes::wamp::{self, LoadConfig, Serializer, WampClientConfig, WampServerConfig};
 use wstest_modes::wsperf::{control::ControlConfig, master::MasterConfig, slave::SlaveConfig};
@@ -279,6 +280,16 @@ pub fn wamp_load(cli: &Cli) -> Option<LoadConfig> {
         count: cli.count.filter(|_| cli.duration.is_none()),
         duration: Duration::from_secs_f64(cli.duration.unwrap_or(5.0).max(0.0)),
     })
+}
+
+/// `wstest plot FILE [-o OUT.svg|OUT.html]`.
+pub fn plot(cli: &Cli, files: &[String]) -> Result<PlotConfig, ModeError> {
+    let [input] = files else {
+        return Err(ModeError::usage(
+            "plot needs one result file: wstest plot FILE -o OUT.svg",
+        ));
+    };
+    Ok(PlotConfig::new(input.into(), cli.outfile.clone()))
 }
 
 /// The CI checks of the fuzzers' command line.

@@ -12,7 +12,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use wstest_engine::runtime::{install_signal_handler, Shutdown};
 use wstest_modes::report::{self, Outcome};
-use wstest_modes::{broadcast, echo, fuzzing, massconnect, testee, wamp, wsperf, ModeError};
+use wstest_modes::{broadcast, echo, fuzzing, massconnect, plot, testee, wamp, wsperf, ModeError};
 
 use cli::{Cli, Mode};
 use config::Common;
@@ -64,12 +64,8 @@ fn run(cli: Cli) -> Result<(), ModeError> {
     let mode = mode_of(&cli)?;
     let c = Common::new(&cli, mode)?;
     let shutdown = prepare_process()?;
-    let rest: Vec<String> = cli
-        .rest
-        .iter()
-        .filter(|f| **f != mode.name())
-        .cloned()
-        .collect();
+    // The files of `wstest merge|compare|plot FILE...` (or `-m MODE FILE...`).
+    let rest = &cli.rest[usize::from(cli.mode.is_none())..];
     match mode {
         Mode::Echoserver => finish(
             &cli,
@@ -133,8 +129,14 @@ fn run(cli: Cli) -> Result<(), ModeError> {
                 None => finish(&cli, wamp::client::run(&cfg, shutdown)?),
             }
         }
-        Mode::Merge => finish(&cli, massconnect::report::merge_files(&rest)?),
-        Mode::Compare => finish(&cli, fuzzing::expect::compare_files(&rest)?),
+        Mode::Merge => finish(&cli, massconnect::report::merge_files(rest)?),
+        Mode::Compare => finish(&cli, fuzzing::expect::compare_files(rest)?),
+        // `-o` is the picture, written by the mode.
+        Mode::Plot => {
+            let r = plot::run(&config::plot(&cli, rest)?)?;
+            print(&cli, &r);
+            r.outcome()
+        }
     }
 }
 
@@ -143,6 +145,7 @@ fn mode_of(cli: &Cli) -> Result<Mode, ModeError> {
     let mode = match (cli.mode, cli.rest.first().map(String::as_str)) {
         (None, Some("merge")) => Mode::Merge,
         (None, Some("compare")) => Mode::Compare,
+        (None, Some("plot")) => Mode::Plot,
         (Some(m), _) => m,
         (None, _) => {
             return Err(ModeError::usage(format!(
@@ -191,18 +194,23 @@ fn finish<R: Outcome>(cli: &Cli, report: R) -> Result<(), ModeError> {
     if let (Some(path), Some(tsv)) = (&cli.tsv, report.tsv()) {
         report::write_atomic(path, tsv.as_bytes())?;
     }
+    print(cli, &report);
+    if let Some(out) = &cli.outfile {
+        report::write_json(Path::new(out), &report)?;
+    }
+    report.outcome()
+}
+
+/// The summary, or the report as JSON with `--json`.
+fn print<R: Outcome>(cli: &Cli, report: &R) {
     if cli.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
+            serde_json::to_string_pretty(report).unwrap_or_default()
         );
     } else if report.summary_on_stderr() {
         eprintln!("{}", report.summary());
     } else {
         println!("{}", report.summary());
     }
-    if let Some(out) = &cli.outfile {
-        report::write_json(Path::new(out), &report)?;
-    }
-    report.outcome()
 }

@@ -100,6 +100,12 @@ fn mode_options(mode: Mode) -> (Vec<&'static str>, &'static str) {
         ),
         Mode::Merge => (vec!["rest", "tsv"], ""),
         Mode::Compare => (vec!["rest"], ""),
+        Mode::Plot => (
+            vec!["rest"],
+            "inputs, told apart by content: wsperfcontrol TSV/JSON, scripts/wsperf-sweep.sh \
+             TSV, massconnect JSON/--tsv, broadcastclient --clients TSV/JSON, \
+             scripts/fanout-compare.sh TSV",
+        ),
     }
 }
 

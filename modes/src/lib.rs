@@ -9,6 +9,7 @@ pub mod echo;
 pub mod error;
 pub mod fuzzing;
 pub mod massconnect;
+pub mod plot;
 pub mod report;
 pub mod serving;
 pub mod spec;

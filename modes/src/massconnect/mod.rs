@@ -361,12 +361,9 @@ fn run_server(
         for (k, v) in s.errors {
             *r.errors.entry(k).or_default() += v;
         }
-        if r.timeline.len() < s.timeline.len() {
-            r.timeline.resize(s.timeline.len(), 0);
-        }
-        for (i, v) in s.timeline.iter().enumerate() {
-            r.timeline[i] += v;
-        }
+        report::add_timeline(&mut r.timeline, &s.timeline);
+        report::add_timeline(&mut r.failed_timeline, &s.failed_timeline);
+        report::add_timeline(&mut r.lost_timeline, &s.lost_timeline);
     }
     r.set_latencies(&c, &h);
     r.reached = reached_at.is_some();

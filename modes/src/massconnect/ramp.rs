@@ -132,6 +132,9 @@ pub struct ThreadStats {
     pub handshake: Latency,
     /// Handshakes completed per second since the ramp started.
     pub timeline: Vec<u64>,
+    /// Failed attempts and lost connections per second since the ramp started.
+    pub failed_timeline: Vec<u64>,
+    pub lost_timeline: Vec<u64>,
     pub errors: BTreeMap<String, u64>,
     /// Plain handshakes checked for Fast Open, and those of them whose SYN carried the
     /// request and the server took it.
@@ -269,6 +272,14 @@ enum Attempt {
     Failed(String),
 }
 
+/// One more event in second `sec` of a per-second timeline.
+pub(crate) fn count_in_second(timeline: &mut Vec<u64>, sec: usize) {
+    if timeline.len() <= sec {
+        timeline.resize(sec + 1, 0);
+    }
+    timeline[sec] += 1;
+}
+
 async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
     let p = &ctx.plan;
     let mut copts = std::borrow::Cow::Borrowed(&ctx.connect);
@@ -288,10 +299,7 @@ async fn attempt(ctx: &Ctx, slot: u64) -> Attempt {
             st.connect.record(t1 - t0);
             st.handshake.record(t2 - t1);
             let sec = (t2 - p.shared.started).as_secs() as usize;
-            if st.timeline.len() <= sec {
-                st.timeline.resize(sec + 1, 0);
-            }
-            st.timeline[sec] += 1;
+            count_in_second(&mut st.timeline, sec);
             // Reading TCP_INFO costs a few percent of a handshake: every one of a thread's
             // first 64, then one in 64.
             if let (true, Some(tcp)) = (ctx.connect.fastopen, stream.as_tcp()) {
@@ -422,11 +430,12 @@ async fn slot_task(ctx: Rc<Ctx>, slot: u64, mut attempts: u64, mut open: Option<
                 Held::Lost(kind) => {
                     sh.live.fetch_sub(1, Ordering::SeqCst);
                     sh.lost.fetch_add(1, Ordering::SeqCst);
-                    *ctx.stats
-                        .borrow_mut()
-                        .errors
-                        .entry(kind.into())
-                        .or_default() += 1;
+                    let mut st = ctx.stats.borrow_mut();
+                    *st.errors.entry(kind.into()).or_default() += 1;
+                    count_in_second(
+                        &mut st.lost_timeline,
+                        sh.started.elapsed().as_secs() as usize,
+                    );
                     streak = 1;
                 }
             }
@@ -477,7 +486,12 @@ async fn slot_task(ctx: Rc<Ctx>, slot: u64, mut attempts: u64, mut open: Option<
             match r {
                 Attempt::Failed(kind) => {
                     sh.failed.fetch_add(1, Ordering::SeqCst);
-                    *ctx.stats.borrow_mut().errors.entry(kind).or_default() += 1;
+                    let mut st = ctx.stats.borrow_mut();
+                    *st.errors.entry(kind).or_default() += 1;
+                    count_in_second(
+                        &mut st.failed_timeline,
+                        sh.started.elapsed().as_secs() as usize,
+                    );
                     streak += 1;
                 }
                 Attempt::Open(stream, leftover) => {

@@ -36,6 +36,12 @@ pub struct ServerResult {
     pub handshakes_per_sec: f64,
     /// Handshakes completed in each second of the ramp.
     pub timeline: Vec<u64>,
+    /// Failed attempts and lost connections in each second of the ramp (absent in results
+    /// of older versions). With `timeline`, the open connections second by second.
+    #[serde(default)]
+    pub failed_timeline: Vec<u64>,
+    #[serde(default)]
+    pub lost_timeline: Vec<u64>,
     pub failed: u64,
     pub lost: u64,
     pub retries: u64,
@@ -142,12 +148,9 @@ impl ServerResult {
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
-        if self.timeline.len() < o.timeline.len() {
-            self.timeline.resize(o.timeline.len(), 0);
-        }
-        for (i, v) in o.timeline.iter().enumerate() {
-            self.timeline[i] += v;
-        }
+        add_timeline(&mut self.timeline, &o.timeline);
+        add_timeline(&mut self.failed_timeline, &o.failed_timeline);
+        add_timeline(&mut self.lost_timeline, &o.lost_timeline);
         self.memory_per_connection = mem;
         if self.stopped.is_none() {
             self.stopped = o.stopped.clone();
@@ -160,6 +163,16 @@ impl ServerResult {
         };
         self.set_latencies(&c, &h);
         Ok(())
+    }
+}
+
+/// Add `b` to `a` second by second.
+pub fn add_timeline(a: &mut Vec<u64>, b: &[u64]) {
+    if a.len() < b.len() {
+        a.resize(b.len(), 0);
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
     }
 }
 
