@@ -6,6 +6,18 @@ use std::path::Path;
 
 use crate::ModeError;
 
+/// The first two outcomes of a client run: stopped by a signal, or peers it could not reach
+/// (each with why).
+pub fn stopped_or_unreachable(interrupted: bool, unreachable: &[String]) -> Result<(), ModeError> {
+    if interrupted {
+        return Err(ModeError::Interrupted);
+    }
+    if !unreachable.is_empty() {
+        return Err(ModeError::Unreachable(unreachable.join("; ")));
+    }
+    Ok(())
+}
+
 /// What a mode's report says when its run ends: the summary printed for people, the outcome
 /// that decides the exit status, and the table some modes also write (`--tsv`). The binary
 /// only prints these; every mode's pass rule lives beside its report.

@@ -201,45 +201,47 @@ impl FrameDecoder {
     }
 }
 
+/// Decode everything in `chunks`, collecting (header, payload) per frame (the tests' reader
+/// of what a connection wrote).
+#[cfg(test)]
+pub(crate) fn decode_all(
+    dec: &mut FrameDecoder,
+    chunks: &[&[u8]],
+) -> Result<Vec<(FrameHeader, Vec<u8>)>, ProtocolError> {
+    let mut frames = Vec::new();
+    let mut cur: Option<(FrameHeader, Vec<u8>)> = None;
+    for c in chunks {
+        let mut buf = c.to_vec();
+        let mut off = 0;
+        loop {
+            let (used, item) = dec.decode(&mut buf[off..])?;
+            match item {
+                Some(Item::Header(h)) => cur = Some((h, Vec::new())),
+                Some(Item::Payload(r)) => cur
+                    .as_mut()
+                    .unwrap()
+                    .1
+                    .extend_from_slice(&buf[off + r.start..off + r.end]),
+                Some(Item::End) => frames.push(cur.take().unwrap()),
+                None => break,
+            }
+            off += used;
+        }
+    }
+    // A zero-length tail: let a pending End come out.
+    let (_, item) = dec.decode(&mut [])?;
+    if let Some(Item::End) = item {
+        frames.push(cur.take().unwrap());
+    }
+    Ok(frames)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::frame::{encode_frame, LengthForm, RawFrame};
     use crate::proto::Role;
     use proptest::prelude::*;
-
-    /// Decode everything in `chunks`, collecting (header, payload) per frame.
-    fn decode_all(
-        dec: &mut FrameDecoder,
-        chunks: &[&[u8]],
-    ) -> Result<Vec<(FrameHeader, Vec<u8>)>, ProtocolError> {
-        let mut frames = Vec::new();
-        let mut cur: Option<(FrameHeader, Vec<u8>)> = None;
-        for c in chunks {
-            let mut buf = c.to_vec();
-            let mut off = 0;
-            loop {
-                let (used, item) = dec.decode(&mut buf[off..])?;
-                match item {
-                    Some(Item::Header(h)) => cur = Some((h, Vec::new())),
-                    Some(Item::Payload(r)) => cur
-                        .as_mut()
-                        .unwrap()
-                        .1
-                        .extend_from_slice(&buf[off + r.start..off + r.end]),
-                    Some(Item::End) => frames.push(cur.take().unwrap()),
-                    None => break,
-                }
-                off += used;
-            }
-        }
-        // A zero-length tail: let a pending End come out.
-        let (_, item) = dec.decode(&mut [])?;
-        if let Some(Item::End) = item {
-            frames.push(cur.take().unwrap());
-        }
-        Ok(frames)
-    }
 
     #[test]
     fn masked_hello() {

@@ -79,6 +79,40 @@ impl WsClient {
     }
 }
 
+/// Open `n` connections to `url` from this thread, at most `batch` at once (a burst a
+/// small server's SYN queue takes), until `stop` says so between batches. Returns those
+/// that opened and the first error of those that did not.
+pub async fn connect_many(
+    url: &WsUrl,
+    opts: &WsClientOptions,
+    n: usize,
+    batch: usize,
+    stop: impl Fn() -> bool,
+) -> (Vec<WsClient>, Option<ClientError>) {
+    let mut open = Vec::with_capacity(n);
+    let mut first_error = None;
+    let mut left = n;
+    while left > 0 && !stop() {
+        let now = left.min(batch.max(1));
+        left -= now;
+        let tasks: Vec<_> = (0..now)
+            .map(|_| {
+                let (url, opts) = (url.clone(), opts.clone());
+                monoio::spawn(async move { connect_ws(&url, &opts).await })
+            })
+            .collect();
+        for t in tasks {
+            match t.await {
+                Ok(c) => open.push(c),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    (open, first_error)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(transparent)]

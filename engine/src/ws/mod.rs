@@ -12,7 +12,9 @@ pub mod pace;
 pub mod server;
 pub mod session;
 
-pub use client::{connect_ws, handshake_ws, ClientError, Opener, WsClient, WsClientOptions};
+pub use client::{
+    connect_many, connect_ws, handshake_ws, ClientError, Opener, WsClient, WsClientOptions,
+};
 pub use driver::{drive, DriveOptions, DriveOutcome, Handler};
 pub use flow::FlowLimits;
 pub use notify::LocalNotify;

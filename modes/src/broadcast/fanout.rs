@@ -282,28 +282,13 @@ impl Handler for Publisher {
 }
 
 async fn connect_many(run: &Run, url: &WsUrl, n: usize, shard: &RefCell<Shard>) -> Vec<WsClient> {
-    let mut open = Vec::with_capacity(n);
-    let mut left = n;
-    while left > 0 && !run.stop.is_triggered() {
-        let batch = left.min(256);
-        left -= batch;
-        let tasks: Vec<_> = (0..batch)
-            .map(|_| {
-                let (url, wopts) = (url.clone(), run.wopts.clone());
-                monoio::spawn(async move { connect_ws(&url, &wopts).await })
-            })
-            .collect();
-        for t in tasks {
-            match t.await {
-                Ok(c) => open.push(c),
-                Err(e) => {
-                    shard
-                        .borrow_mut()
-                        .first_error
-                        .get_or_insert_with(|| e.to_string());
-                }
-            }
-        }
+    let (open, error) =
+        wstest_engine::ws::connect_many(url, &run.wopts, n, 256, || run.stop.is_triggered()).await;
+    if let Some(e) = error {
+        shard
+            .borrow_mut()
+            .first_error
+            .get_or_insert_with(|| e.to_string());
     }
     open
 }

@@ -6,7 +6,7 @@ use super::client::FuzzingReport;
 use super::outcome::CheckReport;
 use super::server::FuzzingServerReport;
 use crate::error::Failure;
-use crate::report::Outcome;
+use crate::report::{stopped_or_unreachable, Outcome};
 use crate::{ModeError, Result};
 
 /// Each agent's line, the checks' lines, `none` when no agent ran, where the reports are.
@@ -43,13 +43,8 @@ impl Outcome for FuzzingReport {
     }
 
     fn outcome(&self) -> Result<()> {
-        if self.interrupted {
-            return Err(ModeError::Interrupted);
-        }
-        let unreachable = self.unreachable();
-        if !unreachable.is_empty() {
-            return Err(ModeError::Unreachable(unreachable.join("; ")));
-        }
+        let unreachable: Vec<String> = self.unreachable().into_iter().map(String::from).collect();
+        stopped_or_unreachable(self.interrupted, &unreachable)?;
         if !self.passed(self.checks.strict) {
             return Err(failure(&self.checks));
         }

@@ -3,8 +3,8 @@
 
 use super::report::{tsv, MassReport, MergedReport, ServerResult};
 use crate::error::Failure;
-use crate::report::Outcome;
-use crate::{ModeError, Result};
+use crate::report::{stopped_or_unreachable, Outcome};
+use crate::Result;
 
 impl ServerResult {
     /// Open connections, handshakes/s, how fast the ramp got there and what it cost.
@@ -61,13 +61,7 @@ impl Outcome for MassReport {
     }
 
     fn outcome(&self) -> Result<()> {
-        if self.interrupted {
-            return Err(ModeError::Interrupted);
-        }
-        let unreachable = self.unreachable();
-        if !unreachable.is_empty() {
-            return Err(ModeError::Unreachable(unreachable.join("; ")));
-        }
+        stopped_or_unreachable(self.interrupted, &self.unreachable())?;
         let short: Vec<String> = self
             .servers
             .iter()

@@ -24,7 +24,7 @@ use wstest_engine::proto::connection::{CloseStatus, Counters};
 use wstest_engine::proto::{CloseCode, Connection, Event};
 use wstest_engine::runtime::{spawn_workers, RuntimeConfig, Shutdown};
 use wstest_engine::stats::{Latency, Summary};
-use wstest_engine::ws::{connect_ws, DriveOptions, FlowLimits, Handler, WsClientOptions};
+use wstest_engine::ws::{DriveOptions, FlowLimits, Handler, WsClientOptions};
 
 use crate::common::ClientOptions;
 use crate::Result;
@@ -572,30 +572,15 @@ async fn thread_main(user_stop: Shutdown, job: &Job, n: usize) -> Shard {
     let shard = Rc::new(RefCell::new(Shard::default()));
     let url = WsUrl::parse(&cfg.url).expect("checked by run_probe");
     // Connect concurrently, in batches that keep the SYN queue of a small server happy.
-    let mut open = Vec::with_capacity(n);
-    let mut left = n;
-    while left > 0 {
-        let batch = left.min(256);
-        left -= batch;
-        let mut tasks = Vec::with_capacity(batch);
-        for _ in 0..batch {
-            let (url, wopts) = (url.clone(), wopts.clone());
-            tasks.push(monoio::spawn(async move { connect_ws(&url, &wopts).await }));
-        }
-        for t in tasks {
-            match t.await {
-                Ok(c) => open.push(c),
-                Err(e) => {
-                    shard
-                        .borrow_mut()
-                        .first_error
-                        .get_or_insert_with(|| e.to_string());
-                }
-            }
-        }
-        if user_stop.is_triggered() || stop.is_triggered() {
-            break;
-        }
+    let (open, error) = wstest_engine::ws::connect_many(&url, wopts, n, 256, || {
+        user_stop.is_triggered() || stop.is_triggered()
+    })
+    .await;
+    if let Some(e) = error {
+        shard
+            .borrow_mut()
+            .first_error
+            .get_or_insert_with(|| e.to_string());
     }
     shard.borrow_mut().connected = open.len();
     gate.ready.fetch_add(1, Ordering::SeqCst);

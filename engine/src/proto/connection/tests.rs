@@ -2,7 +2,6 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::proto::codes::OpCode;
-use crate::proto::decode::Item;
 use crate::proto::frame::{close_payload, LengthForm, RawFrame};
 
 fn now() -> Instant {
@@ -56,32 +55,15 @@ fn feed(c: &mut Connection, bytes: &[u8]) {
 /// The close frame a connection sent, if any, as (code, reason).
 fn sent_close(c: &mut Connection) -> Option<(Option<u16>, Vec<u8>)> {
     let bytes = drain(c);
-    let mut d = FrameDecoder::lenient();
-    let mut buf = bytes;
-    let mut off = 0;
-    let mut cur: Option<(FrameHeader, Vec<u8>)> = None;
-    let mut found = None;
-    loop {
-        let (used, item) = d.decode(&mut buf[off..]).unwrap();
-        match item {
-            Some(Item::Header(h)) => cur = Some((h, Vec::new())),
-            Some(Item::Payload(r)) => cur
-                .as_mut()
-                .unwrap()
-                .1
-                .extend_from_slice(&buf[off + r.start..off + r.end]),
-            Some(Item::End) => {
-                let (h, p) = cur.take().unwrap();
-                if h.opcode == OpCode::CLOSE {
-                    let code = (p.len() >= 2).then(|| u16::from_be_bytes([p[0], p[1]]));
-                    found = Some((code, p.get(2..).unwrap_or(&[]).to_vec()));
-                }
-            }
-            None => break,
-        }
-        off += used;
-    }
-    found
+    let frames = crate::proto::decode::decode_all(&mut FrameDecoder::lenient(), &[&bytes]).unwrap();
+    frames
+        .into_iter()
+        .rev()
+        .find(|(h, _)| h.opcode == OpCode::CLOSE)
+        .map(|(_, p)| {
+            let code = (p.len() >= 2).then(|| u16::from_be_bytes([p[0], p[1]]));
+            (code, p.get(2..).unwrap_or(&[]).to_vec())
+        })
 }
 
 #[test]
