@@ -6,6 +6,17 @@ use std::path::Path;
 
 use crate::ModeError;
 
+/// Text for XML element content or an attribute value (JUnit, SVG): `&`, `<`, `>` and `"`
+/// escaped, and the characters XML 1.0 cannot carry (controls but tab and line breaks,
+/// U+FFFE, U+FFFF) dropped.
+pub fn xml_escape(s: &str) -> String {
+    let carried = |c: &char| {
+        matches!(c, '\t' | '\n' | '\r')
+            || (*c as u32 >= 0x20 && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+    };
+    crate::fuzzing::html::esc(&s.chars().filter(carried).collect::<String>())
+}
+
 /// The first two outcomes of a client run: stopped by a signal, or peers it could not reach
 /// (each with why).
 pub fn stopped_or_unreachable(interrupted: bool, unreachable: &[String]) -> Result<(), ModeError> {

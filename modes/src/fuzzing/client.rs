@@ -28,6 +28,7 @@ use super::spec::{
 };
 use super::store::{case_infos, Store};
 use crate::common::{ClientOptions, ServerOptions};
+use crate::serving::Listening;
 use crate::{spec, testee, ModeError, Result};
 
 #[derive(Clone, Debug)]
@@ -90,23 +91,63 @@ struct Job {
 
 pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingReport> {
     let mut warnings = Vec::new();
-    let mut warn = |w: String| {
+    let spec = load_spec(cfg, &mut |w: String| {
         eprintln!("wstest: {w}");
         warnings.push(w)
+    })?;
+    let all: Vec<Case> = cases::all();
+    let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
+    let (selected, sel_warn) = select(&ids, &spec.cases, &spec.exclude_cases)
+        .map_err(|e| ModeError::spec(cfg.spec.display(), e.to_string()))?;
+    for w in sel_warn {
+        eprintln!("wstest: {w}");
+        warnings.push(w);
+    }
+    let mut store = Store::open(std::path::Path::new(&spec.outdir), case_infos(&all))?;
+    let mut report = FuzzingReport {
+        outdir: spec.outdir.clone(),
+        agents: Vec::new(),
+        interrupted: false,
+        warnings,
+        checks: CheckReport::default(),
     };
-    let mut spec: ClientSpec = spec::load(&cfg.spec, CLIENT_TEMPLATE, CLIENT_KEYS, &mut warn)?;
-    spec::warn_nested(&cfg.spec, "servers", SERVER_ENTRY_KEYS, &mut warn);
-    // -w: test that server (the spec's own entry keeps its agent and options; several
-    // entries become that one).
+    let tested = Tested {
+        all: &all,
+        selected: &selected,
+        spec: &spec,
+    };
+    for server in &spec.servers {
+        if shutdown.is_triggered() {
+            report.interrupted = true;
+            break;
+        }
+        let (agent, complete) = test_server(cfg, &tested, server, &mut store, &shutdown)?;
+        report.interrupted |= !complete;
+        report.agents.push(agent);
+    }
+    store.write_index()?;
+    let tested: std::collections::BTreeSet<String> = report
+        .agents
+        .iter()
+        .filter(|a| a.error.is_none())
+        .map(|a| a.agent.clone())
+        .collect();
+    report.checks = run_checks(&store, &tested, &cfg.checks)?;
+    Ok(report)
+}
+
+/// The spec, with `-w` over its servers (the spec's own entry keeps its agent and options;
+/// several entries become that one); `warn` hears what is ignored.
+fn load_spec(cfg: &FuzzingClientConfig, warn: &mut impl FnMut(String)) -> Result<ClientSpec> {
+    let mut spec: ClientSpec = spec::load(&cfg.spec, CLIENT_TEMPLATE, CLIENT_KEYS, &mut *warn)?;
+    spec::warn_nested(&cfg.spec, "servers", SERVER_ENTRY_KEYS, &mut *warn);
     if let Some(u) = &cfg.url {
         if spec.servers.len() > 1 {
-            let w = format!(
+            warn(format!(
                 "-w {u} replaces the {} servers of spec {}",
                 spec.servers.len(),
                 cfg.spec.display()
-            );
-            eprintln!("wstest: {w}");
-            warnings.push(w);
+            ));
         }
         let mut entry = spec.servers.drain(..).next().unwrap_or(ServerEntry {
             url: u.clone(),
@@ -128,163 +169,146 @@ pub fn run(cfg: &FuzzingClientConfig, shutdown: Shutdown) -> Result<FuzzingRepor
         ));
     }
     for k in spec.options.other.keys() {
-        let w = format!("spec option {k:?} is not supported and ignored");
-        eprintln!("wstest: {w}");
-        warnings.push(w);
+        warn(format!("spec option {k:?} is not supported and ignored"));
     }
-    let all: Vec<Case> = cases::all();
-    let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
-    let (selected, sel_warn) = select(&ids, &spec.cases, &spec.exclude_cases)
-        .map_err(|e| ModeError::spec(cfg.spec.display(), e.to_string()))?;
-    for w in sel_warn {
-        eprintln!("wstest: {w}");
-        warnings.push(w);
+    Ok(spec)
+}
+
+/// What every server of a run is tested with.
+struct Tested<'a> {
+    all: &'a [Case],
+    selected: &'a [String],
+    spec: &'a ClientSpec,
+}
+
+/// Our own testee, in-process, when the spec asks for it.
+fn start_embedded(cfg: &FuzzingClientConfig, server: &ServerEntry) -> Result<Option<Listening>> {
+    if !server.embedded {
+        return Ok(None);
     }
-    let by_id: BTreeMap<&str, (usize, &Case)> = all
+    let mut o = ServerOptions::new(server.url.clone());
+    // The demo target compresses at the fuzzer's fast level: a run of groups 12 and 13 is
+    // one message in flight at a time, so its time is both sides' zlib time.
+    if let Some(d) = o.deflate.as_mut() {
+        d.level = super::endpoint::FUZZER_DEFLATE_LEVEL;
+    }
+    // Every core, unpinned: the fuzzer's workers share them (in groups 12 and 13 the testee
+    // inflates and compresses as much as the fuzzer does).
+    o.runtime = RuntimeConfig {
+        threads: 0,
+        driver: cfg.runtime.driver,
+        no_pin: true,
+        ..Default::default()
+    };
+    let s = testee::start_server(&o, Shutdown::new()).map_err(|e| {
+        ModeError::Config(crate::error::ConfigError::Start {
+            what: format!("the embedded testee on {}", server.url),
+            problem: e.to_string(),
+        })
+    })?;
+    Ok(Some(s))
+}
+
+/// Run the selected cases on one server; its summary, and whether every case ran (not
+/// interrupted).
+fn test_server(
+    cfg: &FuzzingClientConfig,
+    tested: &Tested,
+    server: &ServerEntry,
+    store: &mut Store,
+    shutdown: &Shutdown,
+) -> Result<(AgentSummary, bool)> {
+    let mut options = tested.spec.options.merged(&server.options);
+    if let Some(m) = cfg.max_message_size {
+        options.max_message_size = Some(m);
+    }
+    let started = Instant::now();
+    let embedded = start_embedded(cfg, server)?;
+    let url_s = embedded
+        .as_ref()
+        .map(|e| e.url.clone())
+        .unwrap_or_else(|| server.url.clone());
+    let url = WsUrl::parse(&url_s)?;
+    let mut wopts = cfg.client.ws_options(&url)?;
+    wopts.origin = server.origin.clone();
+    wopts.protocols = server.protocols.clone();
+    wopts.user_agent = Some(format!(
+        "wstest/{} (fuzzingclient)",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let (agent, probe_error) = find_agent(
+        &url,
+        server,
+        &wopts,
+        cfg.runtime.driver,
+        cfg.wait_for,
+        shutdown,
+    );
+    // The selected cases in spec order, each with its number in the whole suite.
+    let by_id: BTreeMap<&str, (usize, &Case)> = tested
+        .all
         .iter()
         .enumerate()
         .map(|(i, c)| (c.id.as_str(), (i + 1, c)))
         .collect();
-    let mut store = Store::open(std::path::Path::new(&spec.outdir), case_infos(&all))?;
-    let mut report = FuzzingReport {
-        outdir: spec.outdir.clone(),
-        agents: Vec::new(),
-        interrupted: false,
-        warnings,
-        checks: CheckReport::default(),
-    };
-
-    for server in &spec.servers {
-        if shutdown.is_triggered() {
-            report.interrupted = true;
-            break;
-        }
-        let mut options = spec.options.merged(&server.options);
-        if let Some(m) = cfg.max_message_size {
-            options.max_message_size = Some(m);
-        }
-        let started = Instant::now();
-        // Our own testee, in-process, when the spec asks for it.
-        let embedded = if server.embedded {
-            let mut o = ServerOptions::new(server.url.clone());
-            // The demo target compresses at the fuzzer's fast level: a run of groups 12 and
-            // 13 is one message in flight at a time, so its time is both sides' zlib time.
-            if let Some(d) = o.deflate.as_mut() {
-                d.level = super::endpoint::FUZZER_DEFLATE_LEVEL;
+    let jobs: Vec<Job> = tested
+        .selected
+        .iter()
+        .filter(|id| !agent_excludes(&tested.spec.exclude_agent_cases, &agent, id))
+        .map(|id| {
+            let (index, c) = by_id[id.as_str()];
+            Job {
+                index,
+                case: Arc::new(c.clone()),
             }
-            // Every core, unpinned: the fuzzer's workers share them (in groups 12 and 13 the
-            // testee inflates and compresses as much as the fuzzer does).
-            o.runtime = RuntimeConfig {
-                threads: 0,
-                driver: cfg.runtime.driver,
-                no_pin: true,
-                ..Default::default()
-            };
-            Some(testee::start_server(&o, Shutdown::new()).map_err(|e| {
-                ModeError::Config(crate::error::ConfigError::Start {
-                    what: format!("the embedded testee on {}", server.url),
-                    problem: e.to_string(),
-                })
-            })?)
-        } else {
-            None
-        };
-        let url_s = embedded
-            .as_ref()
-            .map(|e| e.url.clone())
-            .unwrap_or_else(|| server.url.clone());
-        let url = WsUrl::parse(&url_s)?;
-        let mut wopts = cfg.client.ws_options(&url)?;
-        wopts.origin = server.origin.clone();
-        wopts.protocols = server.protocols.clone();
-        wopts.user_agent = Some(format!(
-            "wstest/{} (fuzzingclient)",
-            env!("CARGO_PKG_VERSION")
-        ));
-        let (agent, probe_error) = find_agent(
-            &url,
-            server,
-            &wopts,
-            cfg.runtime.driver,
-            cfg.wait_for,
-            &shutdown,
-        );
-        let jobs: Vec<Job> = selected
-            .iter()
-            .filter(|id| !agent_excludes(&spec.exclude_agent_cases, &agent, id))
-            .map(|id| {
-                let (index, c) = by_id[id.as_str()];
-                Job {
-                    index,
-                    case: Arc::new(c.clone()),
-                }
-            })
-            .collect();
-        let total = jobs.len();
-        let progress = make_progress(cfg.progress, total, &agent);
-        let mut done = 0usize;
-        if let Some(err) = &probe_error {
-            // Not a run: no verdicts for this server (the others go on; exit 3).
-            eprintln!("wstest: {err}");
-            done = total;
-        } else {
-            let (parallel, serial): (Vec<Job>, Vec<Job>) = jobs
-                .into_iter()
-                .partition(|j| options.concurrency() > 1 && !j.case.runs_alone());
-            for (phase, conc) in [(parallel, options.concurrency()), (serial, 1)] {
-                if phase.is_empty() || shutdown.is_triggered() {
-                    continue;
-                }
-                run_phase(
-                    phase,
-                    conc,
-                    &cfg.runtime,
-                    &url,
-                    &agent,
-                    &wopts,
-                    &options,
-                    &shutdown,
-                    |r| {
-                        store.add(&r)?;
-                        done += 1;
-                        if let Some(p) = &progress {
-                            p.set_message(r.id.clone());
-                            p.inc(1);
-                        }
-                        Ok(())
-                    },
-                )?;
+        })
+        .collect();
+    let total = jobs.len();
+    let progress = make_progress(cfg.progress, total, &agent);
+    let mut done = 0usize;
+    if let Some(err) = &probe_error {
+        // Not a run: no verdicts for this server (the others go on; exit 3).
+        eprintln!("wstest: {err}");
+        done = total;
+    } else {
+        let (parallel, serial): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| options.concurrency() > 1 && !j.case.runs_alone());
+        for (phase, conc) in [(parallel, options.concurrency()), (serial, 1)] {
+            if phase.is_empty() || shutdown.is_triggered() {
+                continue;
             }
+            run_phase(
+                phase,
+                conc,
+                &cfg.runtime,
+                &url,
+                &agent,
+                &wopts,
+                &options,
+                shutdown,
+                |r| {
+                    store.add(&r)?;
+                    done += 1;
+                    if let Some(p) = &progress {
+                        p.set_message(r.id.clone());
+                        p.inc(1);
+                    }
+                    Ok(())
+                },
+            )?;
         }
-        if let Some(p) = progress {
-            p.finish_and_clear();
-        }
-        if let Some(e) = embedded {
-            e.stop();
-            let _ = e.join();
-        }
-        store.write_index()?;
-        if done < total {
-            report.interrupted = true;
-        }
-        report.agents.push(summarize(
-            &store,
-            &agent,
-            &url_s,
-            &selected,
-            started,
-            probe_error,
-        ));
+    }
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    if let Some(e) = embedded {
+        e.stop();
+        let _ = e.join();
     }
     store.write_index()?;
-    let tested: std::collections::BTreeSet<String> = report
-        .agents
-        .iter()
-        .filter(|a| a.error.is_none())
-        .map(|a| a.agent.clone())
-        .collect();
-    report.checks = run_checks(&store, &tested, &cfg.checks)?;
-    Ok(report)
+    let summary = summarize(store, &agent, &url_s, tested.selected, started, probe_error);
+    Ok((summary, done >= total))
 }
 
 fn summarize(

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::Path;
 
+use crate::report::xml_escape as esc;
+
 use super::case::{id_tuple, Behavior};
 use super::store::Store;
 
@@ -74,16 +76,6 @@ pub fn render(
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wstest\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time:.3}\">\n{suites}</testsuites>\n"
     )
-}
-
-/// Text for XML content or a double-quoted attribute: escaped as the HTML report escapes
-/// it, after leaving out the characters XML 1.0 cannot carry at all.
-fn esc(s: &str) -> String {
-    let carried = |c: &char| {
-        matches!(c, '\t' | '\n' | '\r')
-            || (*c as u32 >= 0x20 && !matches!(c, '\u{fffe}' | '\u{ffff}'))
-    };
-    super::html::esc(&s.chars().filter(carried).collect::<String>())
 }
 
 /// Write the JUnit XML atomically.

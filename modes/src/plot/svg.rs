@@ -5,23 +5,8 @@
 
 use std::fmt::Write;
 
-/// Text in element content or an attribute value, with `&`, `<`, `>` and `"` escaped and
-/// characters XML cannot carry dropped.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Text in element content or an attribute value (escaped; what XML cannot carry dropped).
+pub use crate::report::xml_escape as escape;
 
 /// About how wide `s` is in a sans-serif font of `size` pixels (for layout: no font is
 /// measured).
