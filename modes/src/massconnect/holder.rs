@@ -150,11 +150,27 @@ impl Holder {
         self.free.borrow_mut().clear();
     }
 
-    /// Write `frame(i)` to every held socket (non-blocking); the sockets it did not go out
+    /// Write `frame()` to every held socket (non-blocking); the sockets it did not go out
     /// to whole are taken out, with the octets still to write.
-    pub fn send_each(&self, mut frame: impl FnMut() -> Vec<u8>, out: &mut Vec<(Entry, Vec<u8>)>) {
+    pub fn send_each(&self, frame: impl FnMut() -> Vec<u8>, out: &mut Vec<(Entry, Vec<u8>)>) {
         let n = self.entries.borrow().len();
-        for i in 0..n {
+        self.send_range(0..n, frame, out);
+    }
+
+    /// Entry positions, held or free: what [`Holder::send_range`] ranges over.
+    pub fn capacity(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    /// [`Holder::send_each`] for the held sockets at positions `range` (clamped).
+    pub fn send_range(
+        &self,
+        range: std::ops::Range<usize>,
+        mut frame: impl FnMut() -> Vec<u8>,
+        out: &mut Vec<(Entry, Vec<u8>)>,
+    ) {
+        let n = self.entries.borrow().len();
+        for i in range.start.min(n)..range.end.min(n) {
             let fd = match &self.entries.borrow()[i] {
                 Some(e) => e.fd.as_raw_fd(),
                 None => continue,
