@@ -46,26 +46,16 @@ fn client_spec(dir: &Path, url: &str, cases: &str) {
 #[test]
 fn bind_listens_on_every_interface_whatever_the_url_says() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     // The URL names an address no interface has; --bind decides where to listen.
-    let mut s = Command::new(BIN)
-        .args([
-            "-m",
-            "echoserver",
-            "-w",
-            &format!("ws://192.0.2.1:{port}"),
-            "-u",
-            "0",
-        ])
-        .env("WSTEST_BIND", "0.0.0.0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port(port);
-    assert_serves(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
-    let _ = s.kill();
-    let _ = s.wait();
+    let s = Proc::start_at(
+        "echoserver",
+        "192.0.2.1",
+        &[],
+        &[("WSTEST_BIND", "0.0.0.0")],
+    );
+    let port = s.port;
+    assert_serves(s.addr());
+    drop(s);
     // Without it, today's default: the URL's host (which is not ours here).
     let o = wstest(
         dir.path(),

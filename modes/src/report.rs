@@ -19,12 +19,16 @@ pub fn xml_escape(s: &str) -> String {
 
 /// The first two outcomes of a client run: stopped by a signal, or peers it could not reach
 /// (each with why).
-pub fn stopped_or_unreachable(interrupted: bool, unreachable: &[String]) -> Result<(), ModeError> {
+pub fn stopped_or_unreachable(
+    interrupted: bool,
+    unreachable: &[impl AsRef<str>],
+) -> Result<(), ModeError> {
     if interrupted {
         return Err(ModeError::Interrupted);
     }
     if !unreachable.is_empty() {
-        return Err(ModeError::Unreachable(unreachable.join("; ")));
+        let why: Vec<&str> = unreachable.iter().map(AsRef::as_ref).collect();
+        return Err(ModeError::Unreachable(why.join("; ")));
     }
     Ok(())
 }

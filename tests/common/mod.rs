@@ -677,8 +677,14 @@ impl Proc {
     /// taken between `free_port` and the server's bind (by another test's connection): the
     /// server then refuses it and exits, and a new port is tried.
     pub fn start(mode: &str, extra: &[&str]) -> Proc {
+        Proc::start_at(mode, "127.0.0.1", extra, &[])
+    }
+
+    /// [`Proc::start`] with `host` in the URL and `env` set (`WSTEST_BIND` listens elsewhere
+    /// than the URL says): whether it listens is asked on 127.0.0.1.
+    pub fn start_at(mode: &str, host: &str, extra: &[&str], env: &[(&str, &str)]) -> Proc {
         for _ in 0..5 {
-            let mut p = Proc::spawn(mode, extra);
+            let mut p = Proc::spawn(mode, host, extra, env);
             let until = std::time::Instant::now() + Duration::from_secs(10);
             while p.alive() && !accepts(p.port) {
                 assert!(
@@ -695,10 +701,11 @@ impl Proc {
         panic!("{mode} did not start (5 tries)");
     }
 
-    fn spawn(mode: &str, extra: &[&str]) -> Proc {
+    fn spawn(mode: &str, host: &str, extra: &[&str], env: &[(&str, &str)]) -> Proc {
         let port = free_port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_wstest"))
-            .args(["-m", mode, "-w", &format!("ws://127.0.0.1:{port}")])
+            .args(["-m", mode, "-w", &format!("ws://{host}:{port}")])
+            .envs(env.iter().copied())
             .args(["--threads", "1"])
             .args(if extra.contains(&"-u") {
                 &[][..]

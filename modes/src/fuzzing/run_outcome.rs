@@ -43,8 +43,7 @@ impl Outcome for FuzzingReport {
     }
 
     fn outcome(&self) -> Result<()> {
-        let unreachable: Vec<String> = self.unreachable().into_iter().map(String::from).collect();
-        stopped_or_unreachable(self.interrupted, &unreachable)?;
+        stopped_or_unreachable(self.interrupted, &self.unreachable())?;
         if !self.passed(self.checks.strict) {
             return Err(failure(&self.checks));
         }

@@ -115,10 +115,6 @@ impl RunningFuzzingServer {
         self.shared.stop.trigger();
     }
 
-    pub fn url(&self) -> &str {
-        &self.listening.url
-    }
-
     /// Wait until stopped (Ctrl-C or /stopServer); write the index; report every agent.
     pub fn join(self) -> Result<FuzzingServerReport> {
         let page_url = self.listening.page_url.clone();

@@ -150,19 +150,13 @@ impl Holder {
         self.free.borrow_mut().clear();
     }
 
-    /// Write `frame()` to every held socket (non-blocking); the sockets it did not go out
-    /// to whole are taken out, with the octets still to write.
-    pub fn send_each(&self, frame: impl FnMut() -> Vec<u8>, out: &mut Vec<(Entry, Vec<u8>)>) {
-        let n = self.entries.borrow().len();
-        self.send_range(0..n, frame, out);
-    }
-
     /// Entry positions, held or free: what [`Holder::send_range`] ranges over.
     pub fn capacity(&self) -> usize {
         self.entries.borrow().len()
     }
 
-    /// [`Holder::send_each`] for the held sockets at positions `range` (clamped).
+    /// Write `frame()` to the held sockets at positions `range` (clamped; non-blocking); the
+    /// sockets it did not go out to whole are taken out, with the octets still to write.
     pub fn send_range(
         &self,
         range: std::ops::Range<usize>,
@@ -257,7 +251,7 @@ mod tests {
         .map_err(|_| ())
         .unwrap();
         let mut left = Vec::new();
-        h.send_each(|| vec![0x89, 0x80, 1, 2, 3, 4], &mut left);
+        h.send_range(0..h.capacity(), || vec![0x89, 0x80, 1, 2, 3, 4], &mut left);
         assert!(left.is_empty());
         let mut got = [0u8; 6];
         s.read_exact(&mut got).unwrap();
