@@ -162,6 +162,11 @@ pub struct Cli {
     /// with 1008 and counted as stalled (default 30).
     #[arg(long, value_parser = seconds)]
     pub stall_timeout: Option<f64>,
+    /// echoserver, testeeserver, broadcastserver: a plain connection quiet this long is set
+    /// aside without a task or read buffer (under 1 KiB each) until its client sends again
+    /// (default 1; 0: never).
+    #[arg(long, value_parser = seconds)]
+    pub park_after: Option<f64>,
     /// fuzzingclient/fuzzingserver: compare this run's verdicts (behavior and behaviorClose
     /// per agent and case; durations aside) with a stored index.json: exit 0 when nothing
     /// differs, whatever the verdicts, 1 otherwise (the differing cases are listed).

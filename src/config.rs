@@ -85,6 +85,9 @@ impl Common {
             ),
             share_port: cli.reuse_port,
             bind: cli.bind,
+            park_after: cli
+                .park_after
+                .unwrap_or(wstest_engine::ws::server::DEFAULT_PARK_AFTER.as_secs_f64()),
         }
     }
 

@@ -103,6 +103,59 @@ fn text_and_binary_reach_every_client_the_sender_included_and_ticks_count_up() {
     assert_eq!(r.broadcast.published, r.broadcast.ticks + 2);
 }
 
+/// Clients that only listen are set aside without a task (right after their handshake, and
+/// again after a second of quiet): ticks and messages still reach each of them, in order,
+/// written from the lot; a client that speaks again is answered from a task.
+#[test]
+fn silent_clients_are_set_aside_and_still_get_everything() {
+    let s = server(0.05, 0, 4 << 20);
+    let addr = s.local_addr();
+    let mut silent: Vec<RawClient> = (0..3).map(|_| RawClient::connect(addr)).collect();
+    let mut publisher = RawClient::connect(addr);
+    std::thread::sleep(Duration::from_millis(300));
+    let big = vec![7u8; 60_000];
+    for i in 0..30u8 {
+        publisher.send_binary(&[i]);
+    }
+    publisher.send_binary(&big);
+    for (n, cl) in silent.iter_mut().enumerate() {
+        let (mut got, mut ticks) = (Vec::new(), Vec::new());
+        while got.len() < 31 || ticks.len() < 10 {
+            let f = cl.expect_frame();
+            if f.opcode == TEXT && f.payload.starts_with(b"tick ") {
+                ticks.push(
+                    String::from_utf8_lossy(&f.payload[5..])
+                        .parse::<u64>()
+                        .unwrap(),
+                );
+            } else {
+                got.push(f.payload);
+            }
+        }
+        let want: Vec<Vec<u8>> = (0..30u8).map(|i| vec![i]).chain([big.clone()]).collect();
+        assert_eq!(got, want, "client {n}");
+        assert!(
+            ticks.windows(2).all(|w| w[1] == w[0] + 1),
+            "client {n}: {ticks:?}"
+        );
+    }
+    // A set-aside client that speaks is served again.
+    silent[0].send_text("back");
+    let mut heard = false;
+    for _ in 0..100 {
+        let f = silent[0].expect_frame();
+        if f.payload == b"back" {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "the client's own message came back");
+    s.stop();
+    let r = s.join().unwrap();
+    assert!(r.server.stats.set_aside >= 4, "{:?}", r.server.stats);
+    assert_eq!(r.broadcast.dropped_slow, 0);
+}
+
 #[test]
 fn the_page_is_served_on_the_web_port_and_the_websocket_port() {
     let web = free_port();

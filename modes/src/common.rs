@@ -42,6 +42,9 @@ pub struct ServerOptions {
     /// original listens on every interface whatever its URL says, and stock configs in
     /// containers rely on that).
     pub bind: Option<std::net::IpAddr>,
+    /// Seconds a plain connection stays quiet before it is set aside without a task or read
+    /// buffer (echo, testee and broadcast servers; `--park-after`, 0: never).
+    pub park_after: f64,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +61,7 @@ impl Default for ServerOptions {
             flow: FlowLimits::default(),
             share_port: false,
             bind: None,
+            park_after: wstest_engine::ws::server::DEFAULT_PARK_AFTER.as_secs_f64(),
         }
     }
 }
@@ -83,6 +87,7 @@ impl ServerOptions {
         cfg.backlog = self.backlog;
         cfg.flow = self.flow;
         cfg.share_port = self.share_port;
+        cfg.park_after = (self.park_after > 0.0).then(|| Duration::from_secs_f64(self.park_after));
         match (&self.key, &self.cert, url.secure) {
             (Some(k), Some(c), true) => cfg.tls = Some(server_config(k, c)?),
             (Some(_), Some(_), false) => {

@@ -29,6 +29,10 @@ impl Handler for EchoHandler {
             conn.send_message_owned(m.binary, m.data);
         }
     }
+
+    fn parkable(&self) -> bool {
+        true
+    }
 }
 
 /// A server whose connections echo.

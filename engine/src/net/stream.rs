@@ -2,7 +2,7 @@
 //! is written once.
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelHandle, CancelableAsyncReadRent, Split};
 use monoio::net::TcpStream;
 use monoio::BufResult;
 
@@ -98,6 +98,36 @@ impl AsyncWriteRent for Stream {
             Stream::Plain(s) => s.shutdown().await,
             Stream::TlsClient(s) => Box::pin(s.shutdown()).await,
             Stream::TlsServer(s) => Box::pin(s.shutdown()).await,
+        }
+    }
+}
+
+// Reads that can be called off: a server takes an idle plain connection's pending read back
+// before it sets the connection aside ([`crate::ws::park`]). A cancelled read still reports
+// what it read if the octets came first. TLS reads are never called off (TLS connections are
+// not set aside): they read as usual and ignore the handle.
+impl CancelableAsyncReadRent for Stream {
+    async fn cancelable_read<T: IoBufMut>(
+        &mut self,
+        buf: T,
+        c: CancelHandle,
+    ) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.cancelable_read(buf, c).await,
+            Stream::TlsClient(s) => Box::pin(s.read(buf)).await,
+            Stream::TlsServer(s) => Box::pin(s.read(buf)).await,
+        }
+    }
+
+    async fn cancelable_readv<T: IoVecBufMut>(
+        &mut self,
+        buf: T,
+        c: CancelHandle,
+    ) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.cancelable_readv(buf, c).await,
+            Stream::TlsClient(s) => Box::pin(s.readv(buf)).await,
+            Stream::TlsServer(s) => Box::pin(s.readv(buf)).await,
         }
     }
 }

@@ -30,6 +30,7 @@ use super::Role;
 
 mod close;
 mod config;
+mod dormant;
 mod fuzzer;
 mod receive;
 mod send;
@@ -37,6 +38,7 @@ mod send;
 use close::Phase;
 pub use close::{CloseStatus, State, TransportAction};
 pub use config::{CloseCodePolicy, Config, FailPolicy};
+pub use dormant::Dormant;
 
 /// A complete received message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,8 +152,10 @@ pub struct Connection {
     rng: SmallRng,
     mask: bool,
     record_payload: bool,
-    deflater: Option<Deflater>,
-    inflater: Option<Inflater>,
+    // Boxed: a connection without permessage-deflate (most, and every one a server sets
+    // aside) carries 16 octets for them, not 312.
+    deflater: Option<Box<Deflater>>,
+    inflater: Option<Box<Inflater>>,
     scratch: Vec<u8>,
 }
 
@@ -234,14 +238,19 @@ impl Connection {
     /// this state loses nothing, and a fresh `Connection` can take over the socket later
     /// (massconnect's holder of idle connections). (An open connection has no timer.)
     pub fn at_rest(&self) -> bool {
+        self.is_quiet() && self.deflater.is_none() && self.inflater.is_none()
+    }
+
+    /// Open, between messages, with nothing half-read, queued or unread (compression
+    /// contexts may hold history): this state can be set aside with its socket and picked up
+    /// when the peer sends again (a server's idle connections, [`crate::ws::park`]).
+    pub fn is_quiet(&self) -> bool {
         self.is_open()
             && !self.msg.active
             && self.current.is_none()
             && self.decoder.at_boundary()
             && !self.has_transmit()
             && self.events.is_empty()
-            && self.deflater.is_none()
-            && self.inflater.is_none()
     }
 
     /// Octets waiting to be written?
@@ -264,9 +273,18 @@ impl Connection {
         self.tx.give(buf);
     }
 
-    /// Free the buffers kept for reuse (a connection going idle need not hold them).
+    /// Free the buffers kept for reuse (a connection going idle need not hold them): the
+    /// transmit pool, and while no message or control frame is being read, their buffers.
     pub fn trim_buffers(&mut self) {
         self.tx.trim();
+        if !self.msg.active {
+            self.msg.buf = Vec::new();
+        }
+        if self.current.is_none() {
+            self.ctrl = Vec::new();
+        }
+        self.scratch = Vec::new();
+        self.events.shrink_to_fit();
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -275,7 +293,7 @@ impl Connection {
 }
 
 /// The permessage-deflate contexts for our messages and the peer's, as negotiated.
-fn deflate_contexts(cfg: &Config) -> (Option<Deflater>, Option<Inflater>) {
+fn deflate_contexts(cfg: &Config) -> (Option<Box<Deflater>>, Option<Box<Inflater>>) {
     let Some(p) = cfg.deflate else {
         return (None, None);
     };
@@ -290,8 +308,8 @@ fn deflate_contexts(cfg: &Config) -> (Option<Deflater>, Option<Inflater>) {
         ),
     };
     (
-        Some(Deflater::new(ours.0, ours.1, cfg.deflate_level)),
-        Some(Inflater::new(theirs.0, theirs.1)),
+        Some(Box::new(Deflater::new(ours.0, ours.1, cfg.deflate_level))),
+        Some(Box::new(Inflater::new(theirs.0, theirs.1))),
     )
 }
 

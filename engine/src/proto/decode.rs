@@ -31,7 +31,9 @@ pub struct FrameDecoder {
     hdr_len: usize,
     current: Option<FrameHeader>,
     remaining: u64,
-    offset: usize,
+    /// Payload octets of the current frame unmasked so far, modulo 4 (where in the masking
+    /// key the next octet is; one octet, so the decoder stays within a cache line).
+    offset: u8,
 }
 
 /// Header length implied by the first two octets.
@@ -115,6 +117,10 @@ impl FrameDecoder {
         }
     }
 
+    pub fn rules(&self) -> Option<&RuleState> {
+        self.rules.as_ref()
+    }
+
     pub fn rules_mut(&mut self) -> Option<&mut RuleState> {
         self.rules.as_mut()
     }
@@ -152,9 +158,9 @@ impl FrameDecoder {
                     return Ok((0, None));
                 }
                 if let Some(m) = h.mask {
-                    apply_mask(&mut input[..n], m, self.offset);
+                    apply_mask(&mut input[..n], m, usize::from(self.offset));
                 }
-                self.offset += n;
+                self.offset = ((usize::from(self.offset) + n) & 3) as u8;
                 self.remaining -= n as u64;
                 Ok((n, Some(Item::Payload(0..n))))
             }

@@ -16,8 +16,10 @@ use bytes::Bytes;
 use futures_util::future::{Fuse, FusedFuture, FutureExt, OptionFuture};
 use monoio::buf::{IoBuf, SliceMut};
 use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent,
+    Canceller, OwnedReadHalf, OwnedWriteHalf, Splitable,
 };
+use monoio::net::TcpStream;
 
 use crate::net::Stream;
 use crate::proto::connection::{CloseStatus, Counters};
@@ -69,6 +71,13 @@ pub trait Handler {
     /// Everything queued for the peer has been written (called once each time the queue
     /// empties): a producer that waits for room can go on.
     fn on_drained(&mut self, _conn: &mut Connection, _now: Instant) {}
+    /// Whether a server may set the connection aside while it is quiet ([`super::park`]):
+    /// the handler keeps nothing in flight of its own between events, and its notifier (if
+    /// any) may fire while it is set aside; the lot then calls [`Handler::on_notify`] and
+    /// writes what [`Handler::poll_shared`] gives.
+    fn parkable(&self) -> bool {
+        false
+    }
 }
 
 /// A handler that ignores everything (the connection still answers pings and closes).
@@ -133,10 +142,15 @@ async fn read_op(
     mut rd: OwnedReadHalf<Stream>,
     buf: Vec<u8>,
     max: usize,
+    cancel: Option<CancelHandle>,
 ) -> (OwnedReadHalf<Stream>, Vec<u8>, io::Result<usize>) {
     let start = buf.len();
     let end = (start + max).min(buf.capacity());
-    let (res, slice) = rd.read(SliceMut::new(buf, start, end)).await;
+    let slice = SliceMut::new(buf, start, end);
+    let (res, slice) = match cancel {
+        Some(c) => rd.cancelable_read(slice, c).await,
+        None => rd.read(slice).await,
+    };
     (rd, slice.into_inner(), res)
 }
 
@@ -148,6 +162,7 @@ fn start_read(
     rbuf: &mut Vec<u8>,
     conn: &mut Connection,
     direct: &mut bool,
+    cancel: Option<&Canceller>,
 ) -> impl std::future::Future<Output = (OwnedReadHalf<Stream>, Vec<u8>, io::Result<usize>)> {
     let (buf, max) = match conn.payload_read_target() {
         Some(target) => {
@@ -161,7 +176,7 @@ fn start_read(
             (buf, cap)
         }
     };
-    read_op(rd, buf, max)
+    read_op(rd, buf, max, cancel.map(Canceller::handle))
 }
 
 /// What one write did: the octets written and the job's buffer (written from `off`).
@@ -257,10 +272,54 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 pub async fn drive<H: Handler>(
     stream: Stream,
     conn: &mut Connection,
-    mut initial: Vec<u8>,
+    initial: Vec<u8>,
     handler: &mut H,
     opts: &DriveOptions,
 ) -> DriveOutcome {
+    match drive_until(stream, conn, initial, handler, opts, None, None).await {
+        Driven::Closed(out) => out,
+        // Only a caller that gives a `park` delay gets a connection back unclosed.
+        Driven::AtRest(_) => unreachable!("set aside without a park delay"),
+    }
+}
+
+/// How [`drive_until`] ended.
+pub(crate) enum Driven {
+    Closed(DriveOutcome),
+    /// Quiet for the park delay: the socket, for the caller to set aside with the
+    /// connection and the handler ([`super::park`]).
+    AtRest(TcpStream),
+}
+
+/// A connection taken up again after it was set aside.
+pub(crate) struct Rejoin {
+    /// What is left of a shared frame, written before anything else.
+    pub rest: Option<Bytes>,
+}
+
+/// Whether the connection and its handler can be set aside now (the driver's own state is
+/// checked beside this).
+pub(crate) fn quiet<H: Handler>(
+    conn: &Connection,
+    handler: &H,
+    handler_deadline: Option<Instant>,
+) -> bool {
+    conn.is_quiet() && handler.parkable() && handler.accepts_input() && handler_deadline.is_none()
+}
+
+/// [`drive`], which may also end with the connection set aside: with `park`, a plain
+/// connection that has been quiet that long (nothing read, written or woken, see [`quiet`])
+/// calls its read off and comes back as [`Driven::AtRest`]. `rejoin`: the connection was set
+/// aside before ([`Handler::on_open`] is not called again).
+pub(crate) async fn drive_until<H: Handler>(
+    stream: Stream,
+    conn: &mut Connection,
+    mut initial: Vec<u8>,
+    handler: &mut H,
+    opts: &DriveOptions,
+    park: Option<Duration>,
+    rejoin: Option<Rejoin>,
+) -> Driven {
     // Plain TCP: whatever the socket takes at once goes out with a non-blocking send().
     let eager_fd = match &stream {
         Stream::Plain(t) => Some(std::os::fd::AsRawFd::as_raw_fd(t)),
@@ -277,7 +336,11 @@ pub async fn drive<H: Handler>(
     let mut served_at: Option<Instant> = None;
 
     let now = Instant::now();
-    handler.on_open(conn, now);
+    match rejoin {
+        None => handler.on_open(conn, now),
+        Some(Rejoin { rest: Some(f) }) => out.push_shared(f),
+        Some(Rejoin { rest: None }) => {}
+    }
     if !initial.is_empty() {
         handler.on_rx_octets(&initial);
         conn.handle_input_all(&mut initial, now, |c, ev| handler.on_event(c, ev, now));
@@ -290,7 +353,16 @@ pub async fn drive<H: Handler>(
     // straight into a message.
     let mut rbuf = Vec::with_capacity(read_cap);
     let mut direct = false;
-    let mut reading = pin!(start_read(rd, &mut rbuf, conn, &mut direct).fuse());
+    // Set when the connection may be set aside: its reads can be called off.
+    let park = park.filter(|_| eager_fd.is_some());
+    let mut canceller = park.map(|_| Canceller::new());
+    // When the peer last sent anything or the handler's timer last fired (see `park`: what
+    // the connection writes does not count, a set-aside connection writes shared frames
+    // too), and whether the read is being called off.
+    let mut last_active = now;
+    let mut calling_off = false;
+    let mut set_aside: Option<OwnedReadHalf<Stream>> = None;
+    let mut reading = pin!(start_read(rd, &mut rbuf, conn, &mut direct, canceller.as_ref()).fuse());
     // The read half while reading is paused.
     let mut parked: Option<OwnedReadHalf<Stream>> = None;
     let mut writing = pin!(Fuse::terminated());
@@ -348,16 +420,28 @@ pub async fn drive<H: Handler>(
         flow.update(queued, &opts.flow, now);
         if flow.reading() && handler.accepts_input() {
             if let Some(rd) = parked.take() {
-                reading.set(start_read(rd, &mut rbuf, conn, &mut direct).fuse());
+                reading
+                    .set(start_read(rd, &mut rbuf, conn, &mut direct, canceller.as_ref()).fuse());
             }
         }
         if read_eof && out.write_shut() && writing.is_terminated() {
             break;
         }
         let handler_deadline = live_deadline(handler.deadline(), served_at);
+        let park_at = park
+            .filter(|_| {
+                !calling_off
+                    && !reading.is_terminated()
+                    && !direct
+                    && writing.is_terminated()
+                    && queued == 0
+                    && !shutdown.is_triggered()
+                    && quiet(conn, handler, handler_deadline)
+            })
+            .map(|d| last_active + d);
         let deadline = earliest(
             earliest(conn.poll_timeout(), handler_deadline),
-            flow.stall_at(&opts.flow),
+            earliest(flow.stall_at(&opts.flow), park_at),
         );
         if let Some(d) = deadline {
             let at = monoio::time::Instant::from_std(d);
@@ -372,7 +456,22 @@ pub async fn drive<H: Handler>(
                 let (rd, mut buf, res) = r;
                 let now = Instant::now();
                 served_at = None;
+                last_active = now;
+                let called_off = std::mem::take(&mut calling_off);
                 match res {
+                    Err(e) if called_off && e.raw_os_error() == Some(libc::ECANCELED) => {
+                        rbuf = buf;
+                        let still = writing.is_terminated()
+                            && out.queued(conn) == 0
+                            && !shutdown.is_triggered()
+                            && quiet(conn, handler, live_deadline(handler.deadline(), served_at));
+                        if still && wr.is_some() {
+                            set_aside = Some(rd);
+                            break;
+                        }
+                        // Something happened meanwhile: read on.
+                        parked = Some(rd);
+                    }
                     Ok(0) => {
                         read_eof = true;
                         conn.handle_eof();
@@ -424,16 +523,35 @@ pub async fn drive<H: Handler>(
                 if handler_deadline.is_some_and(|d| d <= now) {
                     handler.on_deadline(conn, now);
                     served_at = Some(now);
+                    last_active = now;
+                }
+                if park_at.is_some_and(|t| t <= now) {
+                    // Quiet long enough: call the read off (it may still bring octets).
+                    if let Some(c) = canceller.take() {
+                        canceller = Some(c.cancel());
+                        calling_off = true;
+                    }
                 }
             }
             _ = &mut shutdown_wait, if !shutdown_seen && !shutdown_wait.is_terminated() => {
                 shutdown_seen = true;
                 served_at = None;
+                last_active = Instant::now();
                 conn.close(Some(CloseCode::GOING_AWAY), "shutting down", Instant::now());
             }
             _ = notify.notified(), if own_notify.is_some() => {
                 served_at = None;
                 handler.on_notify(conn, Instant::now());
+            }
+        }
+    }
+    if let (Some(rd), Some(w)) = (set_aside, wr.take()) {
+        match rd.reunite(w) {
+            Ok(Stream::Plain(tcp)) => return Driven::AtRest(tcp),
+            // Cannot happen (the halves are this plain stream's); the socket is closed.
+            _ => {
+                log::error!("a connection to set aside could not be put back together");
+                conn.handle_eof();
             }
         }
     }
@@ -443,12 +561,12 @@ pub async fn drive<H: Handler>(
         handler.on_event(conn, ev, now);
     }
     handler.on_closed(conn.close_status(), conn.counters());
-    DriveOutcome {
+    Driven::Closed(DriveOutcome {
         status: conn.close_status().clone(),
         counters: *conn.counters(),
         io_error,
         stalled: flow == Flow::Stalled,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -458,7 +576,9 @@ mod tests {
     /// What an idle connection's task carries while driven: no timer inline (monoio's is
     /// 640 octets and cache-padded, which also forces an over-aligned allocation), no TLS
     /// operation state on plain connections. (1536 until reads could go straight into a
-    /// message: the ranged read buffer travels through four layers of read futures, +80.)
+    /// message: the ranged read buffer travels through four layers of read futures, +80;
+    /// 1664 until reads could be called off to set a quiet connection aside, +496: a quiet
+    /// server connection no longer has a task at all.)
     #[test]
     fn drive_state_stays_small() {
         let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
@@ -474,7 +594,7 @@ mod tests {
             let (opts, mut handler) = (DriveOptions::default(), ());
             let f = drive(Stream::Plain(t), &mut conn, Vec::new(), &mut handler, &opts);
             let (size, align) = (std::mem::size_of_val(&f), std::mem::align_of_val(&f));
-            assert!(size <= 1664, "drive's state is {size} octets");
+            assert!(size <= 2176, "drive's state is {size} octets");
             assert!(align <= 16, "drive's state is aligned to {align}");
         });
     }

@@ -9,6 +9,7 @@ pub mod handshake;
 pub mod notify;
 mod output;
 pub mod pace;
+pub mod park;
 pub mod server;
 pub mod session;
 

@@ -70,6 +70,12 @@ impl Output {
         conn.transmit_len() + (self.own.len() - self.off) + self.shared_len + self.in_flight
     }
 
+    /// Queue what is left of a shared frame, first (a connection taken up again).
+    pub fn push_shared(&mut self, f: Bytes) {
+        self.shared_len += f.len();
+        self.shared.push_front(f);
+    }
+
     pub fn write_shut(&self) -> bool {
         self.write_shut
     }

@@ -1,8 +1,11 @@
 //! A multi-threaded WebSocket server: one SO_REUSEPORT listener and one accept loop per
-//! worker thread; each connection is a task on the thread that accepted it.
+//! worker thread; each connection is a task on the thread that accepted it, and a plain
+//! connection that has been quiet for [`ServerConfig::park_after`] is set aside in the
+//! thread's lot ([`super::park`]) until its peer sends again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,9 +23,10 @@ use crate::runtime::{
     WorkerError, Workers,
 };
 
-use super::driver::{drive, DriveOptions, Handler};
+use super::driver::{drive_until, quiet, DriveOptions, Driven, Handler, Rejoin};
 use super::flow::FlowLimits;
 use super::handshake::{read_head_only, send};
+use super::park::{Lot, Parked, Resume, Woken};
 
 /// Listener and connection settings.
 #[derive(Clone)]
@@ -43,6 +47,9 @@ pub struct ServerConfig {
     /// Join a port other listeners (other processes) already have, on purpose (SO_REUSEPORT
     /// shares its connections out); otherwise a taken port is an error.
     pub share_port: bool,
+    /// Set a plain connection aside after it has been quiet this long, when its handler
+    /// allows it ([`Handler::parkable`]); `None`: never.
+    pub park_after: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -59,9 +66,13 @@ impl ServerConfig {
             sync_pause: Duration::ZERO,
             flow: FlowLimits::default(),
             share_port: false,
+            park_after: Some(DEFAULT_PARK_AFTER),
         }
     }
 }
+
+/// How long a connection is quiet before it is set aside, unless configured.
+pub const DEFAULT_PARK_AFTER: Duration = Duration::from_secs(1);
 
 /// The server's answer to an upgrade request.
 pub enum Upgrade<H> {
@@ -104,6 +115,8 @@ pub struct ServerStats {
     /// Closed with 1008: the peer did not read and its output queue stayed above the
     /// high-water mark past the stall timeout.
     pub stalled: u64,
+    /// Times a quiet connection was set aside without a task ([`ServerConfig::park_after`]).
+    pub set_aside: u64,
     pub rx_messages: u64,
     pub tx_messages: u64,
     pub rx_octets: u64,
@@ -118,6 +131,7 @@ impl ServerStats {
         self.connections += o.connections;
         self.protocol_errors += o.protocol_errors;
         self.stalled += o.stalled;
+        self.set_aside += o.set_aside;
         self.rx_messages += o.rx_messages;
         self.tx_messages += o.tx_messages;
         self.rx_octets += o.rx_octets;
@@ -206,14 +220,23 @@ pub fn serve<S: Service>(
     })
 }
 
+/// What one worker thread's connections share: settings, counters, the lot.
+struct Shard<S: Service> {
+    cfg: Arc<ServerConfig>,
+    service: Arc<S>,
+    shutdown: Shutdown,
+    stats: RefCell<ServerStats>,
+    /// Connections accepted and not yet over (set aside ones included).
+    live: Cell<usize>,
+    lot: Option<Rc<Lot<S::Handler>>>,
+}
+
 async fn accept_loop<S: Service>(
     cfg: Arc<ServerConfig>,
     service: Arc<S>,
     std_listener: std::net::TcpListener,
     shutdown: Shutdown,
 ) -> ServerStats {
-    let stats = Rc::new(RefCell::new(ServerStats::default()));
-    let live = Rc::new(std::cell::Cell::new(0usize));
     let listener = match TcpListener::from_std(std_listener) {
         Ok(l) => l,
         Err(e) => {
@@ -221,7 +244,31 @@ async fn accept_loop<S: Service>(
             return ServerStats::default();
         }
     };
+    let lot = match cfg.park_after {
+        None => None,
+        Some(_) => match Lot::new() {
+            Ok(l) => Some(Rc::new(l)),
+            Err(e) => {
+                log::warn!("idle connections stay in tasks: cannot make an epoll instance: {e}");
+                None
+            }
+        },
+    };
     let acceptor = cfg.tls.clone().map(monoio_rustls::TlsAcceptor::from);
+    let shard = Rc::new(Shard {
+        cfg,
+        service,
+        shutdown: shutdown.clone(),
+        stats: RefCell::new(ServerStats::default()),
+        live: Cell::new(0),
+        lot: lot.clone(),
+    });
+    if let Some(lot) = lot {
+        let sh = shard.clone();
+        monoio::spawn(lot.run(shutdown.clone(), move |p, why| {
+            monoio::spawn(rejoin(sh.clone(), p, why));
+        }));
+    }
     let mut accept_errors = 0u64;
     let mut last_accept_log = None;
     loop {
@@ -231,13 +278,9 @@ async fn accept_loop<S: Service>(
                 Ok((tcp, peer)) => {
                     // TCP_NODELAY comes from the listener (accepted sockets inherit it on
                     // Linux): no setsockopt per connection.
-                    stats.borrow_mut().accepted += 1;
-                    live.set(live.get() + 1);
-                    let (cfg, service, stats, live, acceptor, shutdown) = (cfg.clone(), service.clone(), stats.clone(), live.clone(), acceptor.clone(), shutdown.clone());
-                    monoio::spawn(async move {
-                        serve_conn(&cfg, &*service, tcp, peer, acceptor, shutdown, &stats).await;
-                        live.set(live.get() - 1);
-                    });
+                    shard.stats.borrow_mut().accepted += 1;
+                    shard.live.set(shard.live.get() + 1);
+                    monoio::spawn(serve_conn(shard.clone(), tcp, peer, acceptor.clone()));
                 }
                 Err(e) => {
                     // EMFILE and friends: report (once per 5 s, with a count), back off a
@@ -253,11 +296,11 @@ async fn accept_loop<S: Service>(
         }
     }
     // Give open connections time to finish their closing handshakes.
-    let until = Instant::now() + cfg.drain_timeout;
-    while live.get() > 0 && Instant::now() < until {
+    let until = Instant::now() + shard.cfg.drain_timeout;
+    while shard.live.get() > 0 && Instant::now() < until {
         monoio::time::sleep(Duration::from_millis(10)).await;
     }
-    let s = *stats.borrow();
+    let s = *shard.stats.borrow();
     s
 }
 
@@ -270,40 +313,130 @@ struct Opened<H> {
 }
 
 async fn serve_conn<S: Service>(
-    cfg: &ServerConfig,
-    service: &S,
+    shard: Rc<Shard<S>>,
     tcp: TcpStream,
     peer: SocketAddr,
     acceptor: Option<monoio_rustls::TlsAcceptor>,
-    shutdown: Shutdown,
-    stats: &RefCell<ServerStats>,
 ) {
     // Boxed: the TLS and HTTP state of the opening handshake (timers, parser, TLS
     // acceptor) is freed before the connection is driven, so a long-lived connection's task
     // holds only what driving needs.
-    let f = Box::pin(open_conn(cfg, service, tcp, peer, acceptor, stats));
+    let f = Box::pin(open_conn(
+        &shard.cfg,
+        &*shard.service,
+        tcp,
+        peer,
+        acceptor,
+        &shard.stats,
+    ));
     let Some(Opened {
         stream,
-        mut handler,
+        handler,
         config,
         leftover,
     }) = f.await
     else {
+        shard.live.set(shard.live.get() - 1);
         return;
     };
-    let mut conn = Connection::new(config);
-    let opts = DriveOptions {
-        read_buf: cfg.read_buf,
-        shutdown: Some(shutdown),
-        notify: None,
-        sync_pause: cfg.sync_pause,
-        flow: cfg.flow,
+    let conn = Box::new(Connection::new(config));
+    run_conn(&shard, stream, conn, handler, leftover, None).await;
+}
+
+/// A set-aside connection goes back to a task.
+async fn rejoin<S: Service>(shard: Rc<Shard<S>>, p: Woken<S::Handler>, why: Resume) {
+    let Woken {
+        fd,
+        mut conn,
+        mut handler,
+    } = p;
+    let rest = match why {
+        Resume::Notified { rest } => rest,
+        Resume::Readable | Resume::Shutdown => None,
     };
-    let out = drive(stream, &mut conn, leftover, &mut handler, &opts).await;
-    if let Some(e) = &out.status.error {
-        log::debug!("{peer}: {e}");
+    match TcpStream::from_std(std::net::TcpStream::from(fd)) {
+        Ok(tcp) => {
+            run_conn(
+                &shard,
+                Stream::Plain(tcp),
+                conn,
+                handler,
+                Vec::new(),
+                Some(Rejoin { rest }),
+            )
+            .await
+        }
+        Err(e) => {
+            // The runtime would not take the socket back: the connection is lost.
+            log::warn!("a set-aside connection could not be taken up again: {e}");
+            conn.handle_eof();
+            handler.on_closed(conn.close_status(), conn.counters());
+            shard.live.set(shard.live.get() - 1);
+        }
     }
-    let mut s = stats.borrow_mut();
+}
+
+/// Drive an open connection until it closes (then count it) or is set aside. A connection
+/// fresh from its opening handshake with nothing received yet is set aside at once when its
+/// handler allows it (a server that holds many idle clients then never has a task and a read
+/// buffer for each of them at the same time); else after [`ServerConfig::park_after`] quiet.
+async fn run_conn<S: Service>(
+    shard: &Shard<S>,
+    mut stream: Stream,
+    mut conn: Box<Connection>,
+    mut handler: S::Handler,
+    mut initial: Vec<u8>,
+    mut rejoin: Option<Rejoin>,
+) {
+    let opts = DriveOptions {
+        read_buf: shard.cfg.read_buf,
+        shutdown: Some(shard.shutdown.clone()),
+        notify: None,
+        sync_pause: shard.cfg.sync_pause,
+        flow: shard.cfg.flow,
+    };
+    let mut park = shard.lot.as_ref().and(shard.cfg.park_after);
+    if rejoin.is_none() && park.is_some() && initial.is_empty() && !stream.is_tls() {
+        handler.on_open(&mut conn, Instant::now());
+        // `on_open` is done: the driver must not call it again.
+        rejoin = Some(Rejoin { rest: None });
+        if quiet(&conn, &handler, handler.deadline()) && !shard.shutdown.is_triggered() {
+            match stream.into_tcp() {
+                Ok(tcp) => match set_aside(shard, tcp, conn, handler) {
+                    Ok(()) => return,
+                    Err(back) => (stream, conn, handler, park) = back,
+                },
+                Err(s) => stream = s,
+            }
+        }
+    }
+    let out = loop {
+        let initial = std::mem::take(&mut initial);
+        match drive_until(
+            stream,
+            &mut conn,
+            initial,
+            &mut handler,
+            &opts,
+            park,
+            rejoin.take(),
+        )
+        .await
+        {
+            Driven::Closed(out) => break out,
+            Driven::AtRest(tcp) => match set_aside(shard, tcp, conn, handler) {
+                Ok(()) => return,
+                Err(back) => {
+                    (stream, conn, handler, park) = back;
+                    rejoin = Some(Rejoin { rest: None });
+                }
+            },
+        }
+    };
+    if let Some(e) = &out.status.error {
+        log::debug!("{e}");
+    }
+    let mut s = shard.stats.borrow_mut();
     // A peer that held the output queue up is counted as such, not as a protocol error.
     s.stalled += u64::from(out.stalled);
     s.protocol_errors += u64::from(out.status.failed_by_me && !out.stalled);
@@ -311,6 +444,51 @@ async fn serve_conn<S: Service>(
     s.tx_messages += out.counters.tx_messages;
     s.rx_octets += out.counters.rx_octets;
     s.tx_octets += out.counters.tx_octets;
+    drop(s);
+    shard.live.set(shard.live.get() - 1);
+}
+
+/// What [`set_aside`] gives back when the lot does not take the connection: drive it on
+/// (never to be set aside again: `None`).
+type Back<H> = (Stream, Box<Connection>, H, Option<Duration>);
+
+/// Hand a quiet connection to the thread's lot. No operation on `tcp` is in flight (never
+/// read, or its read came back called off), so the runtime gives its descriptor up
+/// (deregistered under epoll). When the lot refuses it (shutting down) it comes back to be
+/// driven on; when even that fails it is lost, and counted as over.
+fn set_aside<S: Service>(
+    shard: &Shard<S>,
+    tcp: TcpStream,
+    conn: Box<Connection>,
+    handler: S::Handler,
+) -> Result<(), Back<S::Handler>> {
+    let Some(lot) = &shard.lot else {
+        return Err((Stream::Plain(tcp), conn, handler, None));
+    };
+    let conn = match conn.into_dormant() {
+        Ok(d) => d,
+        Err(c) => return Err((Stream::Plain(tcp), c, handler, None)),
+    };
+    // SAFETY: `into_raw_fd` handed over the only ownership of this open descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(tcp.into_raw_fd()) };
+    let p = match lot.park(Parked { fd, conn, handler }) {
+        Ok(()) => {
+            shard.stats.borrow_mut().set_aside += 1;
+            return Ok(());
+        }
+        Err(p) => p,
+    };
+    let (mut conn, mut handler) = (Box::new(Connection::from_dormant(p.conn)), p.handler);
+    match TcpStream::from_std(std::net::TcpStream::from(p.fd)) {
+        Ok(t) => Err((Stream::Plain(t), conn, handler, None)),
+        Err(e) => {
+            log::warn!("a connection could not be taken up again: {e}");
+            conn.handle_eof();
+            handler.on_closed(conn.close_status(), conn.counters());
+            shard.live.set(shard.live.get() - 1);
+            Ok(())
+        }
+    }
 }
 
 /// TLS (when configured) and the opening handshake: the connection to drive, or `None`

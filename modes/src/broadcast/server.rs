@@ -85,6 +85,11 @@ impl Handler for BroadcastHandler {
         Some(self.slot.notify.clone())
     }
 
+    // Set aside while quiet, a broadcast still reaches it: the lot writes the frames.
+    fn parkable(&self) -> bool {
+        true
+    }
+
     fn on_notify(&mut self, conn: &mut Connection, now: Instant) {
         if self.slot.overflow.get() && conn.is_open() {
             conn.close(
