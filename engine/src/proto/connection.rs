@@ -290,7 +290,7 @@ fn deflate_contexts(cfg: &Config) -> (Option<Deflater>, Option<Inflater>) {
         ),
     };
     (
-        Some(Deflater::new(ours.0, ours.1, cfg.deflate_level)),
+        Some(Deflater::new(ours.0, ours.1, cfg.deflate_level).adaptive(cfg.deflate_adaptive)),
         Some(Inflater::new(theirs.0, theirs.1)),
     )
 }
