@@ -308,7 +308,9 @@ fn deflate_contexts(cfg: &Config) -> (Option<Box<Deflater>>, Option<Box<Inflater
         ),
     };
     (
-        Some(Box::new(Deflater::new(ours.0, ours.1, cfg.deflate_level))),
+        Some(Box::new(
+            Deflater::new(ours.0, ours.1, cfg.deflate_level).adaptive(cfg.deflate_adaptive),
+        )),
         Some(Box::new(Inflater::new(theirs.0, theirs.1))),
     )
 }

@@ -6,7 +6,12 @@
 //! one); a compressor limited to 8 sends its messages uncompressed (RSV1 is per message, so
 //! this is valid). The original's fuzzer fails here (its Python zlib rejects 8).
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+#[cfg(test)]
+use flate2::{Compress, Compression, FlushCompress};
+use flate2::{Decompress, FlushDecompress, Status};
+
+mod compress;
+pub use compress::Deflater;
 
 use super::error::ProtocolError;
 use super::handshake::{ExtensionOffer, HandshakeError};
@@ -265,71 +270,6 @@ pub fn negotiated(
     }
 }
 
-/// Compresses messages for one side.
-pub struct Deflater {
-    c: Option<Compress>,
-    reset: bool,
-    level: u32,
-    bits: u8,
-}
-
-impl Deflater {
-    /// `bits`: our negotiated window; `no_context`: reset after each message.
-    pub fn new(bits: u8, no_context: bool, level: u32) -> Self {
-        let c = (bits >= 9)
-            .then(|| Compress::new_with_window_bits(Compression::new(level.min(9)), false, bits));
-        Deflater {
-            c,
-            reset: no_context,
-            level,
-            bits,
-        }
-    }
-
-    /// False when messages must go uncompressed (window 8, see the module docs).
-    pub fn usable(&self) -> bool {
-        self.c.is_some()
-    }
-
-    /// Compress one whole message into `out` (§7.2.1: flush, then drop the 4-octet tail).
-    pub fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let Some(c) = self.c.as_mut() else {
-            out.extend_from_slice(data);
-            return;
-        };
-        let start = out.len();
-        let mut input = data;
-        // Sync flush: everything comes out, ending with the tail. A call that fills the
-        // buffer may have more pending, so go on until one leaves room.
-        loop {
-            out.reserve((input.len() / 2).max(1024));
-            let before = c.total_in();
-            if c.compress_vec(input, out, FlushCompress::Sync).is_err() {
-                break;
-            }
-            input = &input[(c.total_in() - before) as usize..];
-            if input.is_empty() && out.len() < out.capacity() {
-                break;
-            }
-        }
-        if out.len() - start >= 4 && out[out.len() - 4..] == TAIL {
-            out.truncate(out.len() - 4);
-        } else if out.len() == start {
-            // Nothing new to flush (zlib returns "buffer error" and writes nothing): the
-            // message is an empty stored block, which is the single octet 0x00 once the
-            // tail is removed (RFC 7692 §7.2.3.6).
-            out.push(0x00);
-        }
-        if self.reset {
-            *c = Compress::new_with_window_bits(
-                Compression::new(self.level.min(9)),
-                false,
-                self.bits,
-            );
-        }
-    }
-}
-
 /// Decompresses messages from the peer, frame by frame as they arrive.
 /// Inflated size past which a message's buffer is grown to its limit in one step.
 const GROW_TO_LIMIT: usize = 1 << 20;
@@ -490,30 +430,6 @@ mod tests {
             .unwrap();
         d.finish(&mut out, 0).unwrap();
         assert_eq!(out, b"Hello");
-    }
-
-    #[test]
-    fn round_trip_with_and_without_context() {
-        for (bits, reset) in [(15, false), (15, true), (9, false), (12, true)] {
-            let mut c = Deflater::new(bits, reset, 6);
-            let mut d = Inflater::new(bits, reset);
-            for msg in [
-                &b"Hello, Hello, Hello!"[..],
-                &vec![b'x'; 100_000],
-                b"",
-                "κόσμε".as_bytes(),
-            ] {
-                let mut z = Vec::new();
-                c.compress(msg, &mut z);
-                let mut out = Vec::new();
-                // Inflate in small pieces, as frames arrive.
-                for piece in z.chunks(7) {
-                    d.push(piece, &mut out, 0).unwrap();
-                }
-                d.finish(&mut out, 0).unwrap();
-                assert_eq!(out, msg, "bits {bits} reset {reset}");
-            }
-        }
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct Config {
     /// Messages shorter than this go uncompressed.
     pub deflate_threshold: usize,
     pub deflate_level: u32,
+    /// Store large messages for a while when compressing them does not pay
+    /// ([`crate::proto::deflate::Deflater::adaptive`]).
+    pub deflate_adaptive: bool,
 }
 
 /// Which close codes are accepted in a received Close frame.
@@ -113,6 +116,7 @@ impl Config {
             deflate: None,
             deflate_threshold: 0,
             deflate_level: 6,
+            deflate_adaptive: false,
         }
     }
 }
