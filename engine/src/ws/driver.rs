@@ -94,9 +94,9 @@ pub struct DriveOptions {
     /// Wakes the handler's [`Handler::on_notify`].
     pub notify: Option<Rc<LocalNotify>>,
     /// Gap between the starts of writes that must reach the wire on their own (chopped or
-    /// synced writes), so the peer sees the octets trickle in as separate segments: a timer
-    /// from 1 ms, turns of the runtime below (see [`pace::pause_since`]); never a sleep of
-    /// the thread. Meant for the fuzzer, which sets it.
+    /// synced writes), so the peer sees the octets trickle in as separate segments: the
+    /// runtime's timer from 1 ms, a microsecond timer awaited through the runtime below (see
+    /// [`pace::pause_since`]); never a sleep of the thread. Meant for the fuzzer, which sets it.
     pub sync_pause: Duration,
     /// What may be queued for a peer that does not read.
     pub flow: FlowLimits,
