@@ -380,7 +380,8 @@ fn the_downstream_ci_script_runs_as_documented() {
     let d = dir.path();
     let config = d.join("autobahn");
     std::fs::create_dir_all(&config).unwrap();
-    let port = free_port();
+    // The server is started three times on this port: not one another test may be given.
+    let port = stable_port();
     std::fs::write(
         config.join("fuzzingclient.json"),
         format!(

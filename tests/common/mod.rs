@@ -45,6 +45,32 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free port below the ephemeral range, for a server that a test stops and starts again on
+/// the same port: a port from [`free_port`] is an ephemeral one, and while the server is down
+/// another test's `free_port` (or any outgoing connection) may be handed it. Falls back to
+/// [`free_port`] where the range starts too low to leave room (a tuned host).
+pub fn stable_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(0);
+    if low < 12_000 {
+        return free_port();
+    }
+    // Spread over 10,000..low by the process id and a counter, so concurrent tests (and
+    // test binaries) start at different ports.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let span = u32::from(low) - 10_000;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(7919, std::sync::atomic::Ordering::Relaxed);
+        let port = (10_000 + (std::process::id().wrapping_mul(2_654_435_761) ^ n) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    free_port()
+}
+
 /// Wait (up to 10 s) until something accepts connections on 127.0.0.1:`port`.
 pub fn wait_port(port: u16) {
     let until = std::time::Instant::now() + Duration::from_secs(10);
