@@ -24,6 +24,26 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// Receive what the socket has now, up to `buf.len()` (`MSG_DONTWAIT`): the octets read (0:
+/// end of stream), or `WouldBlock` when it has none.
+pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the caller's `fd` is an open socket for the whole call; `buf` is valid for
+    // writes of `buf.len()` octets.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// Octets written to the socket that TCP has not sent yet (`SIOCOUTQNSD`), or `None` where
 /// the kernel cannot tell.
 pub fn unsent(fd: RawFd) -> Option<usize> {

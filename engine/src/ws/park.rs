@@ -11,8 +11,11 @@
 //! `PollAdd` under io_uring, a nested registration under the epoll driver) and for the
 //! handlers' notifiers, which forward to the lot while their connection is here.
 //!
-//! What wakes a connection: octets, end of stream or an error on its socket (it goes back to
-//! a task, which reads them), its handler's notifier (a broadcast: the frames are written
+//! What wakes a connection: octets on its socket (the lot reads up to [`PEEK`] of them, lets
+//! the connection and its handler act, and writes the answer, a pong or a short echo, with
+//! one non-blocking send; anything more, a close, a partial frame, an answer the socket does
+//! not take whole, and the connection goes back to a task), end of stream or an error (back
+//! to a task, which finds it out), its handler's notifier (a broadcast: the frames are written
 //! from here with one non-blocking send each; a frame that does not go out whole sends the
 //! connection back to a task with the rest to write), and shutdown (every connection goes
 //! back to a task, which closes it with 1001).
@@ -115,8 +118,9 @@ impl<T> Slots<T> {
 
 /// Why a connection leaves the lot, and what it must do first.
 pub enum Resume {
-    /// Its socket turned readable (or hung up, or failed).
-    Readable,
+    /// Its socket turned readable with more than the lot answers itself (or hung up, or
+    /// failed); `rest`: what is left of the answer the lot began to write.
+    Readable { rest: Option<Bytes> },
     /// Its notifier fired and it has more to do than the lot does; `rest`: what is left of a
     /// shared frame the lot began to write (written before anything else).
     Notified { rest: Option<Bytes> },
@@ -138,6 +142,14 @@ impl Wakes {
     }
 }
 
+/// Octets the lot reads for a set-aside connection that turned readable (on its stack): a
+/// ping, a pong or a short message is answered from here, without a task.
+pub const PEEK: usize = 1024;
+
+/// Connections set aside since the last trim before another is worth it (a trim walks the
+/// thread's heap).
+const TRIM_MIN_PARKS: u32 = 256;
+
 /// How often the lot gives the memory of the tasks it replaced back to the system, at most.
 /// After the last connection was set aside it does so [`TRIMS_AFTER`] more times, this far
 /// apart: an allocator may give pages freed by one trim back only at a later one, once they
@@ -157,6 +169,8 @@ pub struct Lot<H> {
     last_trim: Cell<Option<Instant>>,
     /// Trims still to do since connections were last set aside.
     trims_left: Cell<u8>,
+    /// Connections set aside since the last trim.
+    parks_since_trim: Cell<u32>,
 }
 
 impl<H: Handler> Lot<H> {
@@ -178,6 +192,7 @@ impl<H: Handler> Lot<H> {
             closed: Cell::new(false),
             last_trim: Cell::new(None),
             trims_left: Cell::new(0),
+            parks_since_trim: Cell::new(0),
         })
     }
 
@@ -225,6 +240,11 @@ impl<H: Handler> Lot<H> {
 
     /// The tasks that set connections aside ended; give their memory back now and then.
     fn trim_now_and_then(&self) {
+        let parks = self.parks_since_trim.get() + 1;
+        self.parks_since_trim.set(parks);
+        if parks < TRIM_MIN_PARKS {
+            return;
+        }
         let now = Instant::now();
         self.trims_left.set(TRIMS_AFTER);
         if self
@@ -238,6 +258,7 @@ impl<H: Handler> Lot<H> {
 
     fn trim(&self, now: Instant) {
         self.last_trim.set(Some(now));
+        self.parks_since_trim.set(0);
         self.trims_left.set(self.trims_left.get().saturating_sub(1));
         crate::runtime::limits::trim_memory();
     }
@@ -271,8 +292,8 @@ impl<H: Handler> Lot<H> {
         self.held.set(self.held.get() - 1);
     }
 
-    /// Every socket that turned readable.
-    fn take_ready(&self, out: &mut Vec<Woken<H>>) {
+    /// Every socket that turned readable, answered from here or handed back.
+    fn take_ready(&self, out: &mut Vec<(Woken<H>, Option<Bytes>)>) {
         const BATCH: usize = 256;
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
         loop {
@@ -284,14 +305,89 @@ impl<H: Handler> Lot<H> {
                 return;
             }
             for ev in &evs[..n as usize] {
-                if let Some(p) = self.take(ev.u64 as u32) {
-                    out.push(p);
+                if let Some(back) = self.readable(ev.u64 as u32) {
+                    out.push(back);
                 }
             }
             if (n as usize) < BATCH {
                 return;
             }
         }
+    }
+
+    /// A set-aside connection's socket turned readable: read what is there (up to [`PEEK`]),
+    /// let the connection and its handler act, and write the answer while the socket takes it
+    /// whole. The connection, when it has to go back to a task (with what is left of the
+    /// answer to write first).
+    fn readable(&self, idx: u32) -> Option<(Woken<H>, Option<Bytes>)> {
+        let Parked {
+            fd,
+            conn,
+            mut handler,
+        } = self.entries.borrow_mut().lift(idx)?;
+        let mut buf = [0u8; PEEK];
+        let n = match nonblocking::recv(fd.as_raw_fd(), &mut buf) {
+            Ok(n) if n > 0 => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let p = Parked { fd, conn, handler };
+                self.entries.borrow_mut().put_back(idx, p);
+                return None;
+            }
+            // End of stream, or an error: the task's read finds it out.
+            _ => {
+                let conn = Box::new(Connection::from_dormant(conn));
+                return Some(self.hand_back(idx, fd, conn, handler, None));
+            }
+        };
+        let now = Instant::now();
+        let mut conn = Box::new(Connection::from_dormant(conn));
+        handler.on_rx_octets(&buf[..n]);
+        conn.handle_input_all(&mut buf[..n], now, |c, ev| handler.on_event(c, ev, now));
+        while let Some(ev) = conn.poll_event() {
+            handler.on_event(&mut conn, ev, now);
+        }
+        let mut rest = None;
+        // Open: its answer is all there is to write (a closing connection's task writes
+        // its close frame, and shuts down).
+        if conn.is_open() && conn.has_transmit() {
+            let mut out = Vec::new();
+            while conn.has_transmit() {
+                conn.take_transmit(&mut out);
+            }
+            handler.on_tx_octets(&out, false);
+            match nonblocking::send(fd.as_raw_fd(), &out) {
+                Ok(k) if k == out.len() => conn.recycle(out),
+                Ok(k) => rest = Some(Bytes::copy_from_slice(&out[k..])),
+                // Full, or failed: the task writes it, or finds out how it ended.
+                Err(_) => rest = Some(Bytes::from(out)),
+            }
+        }
+        // A full read may have left more in the socket: a task reads on.
+        if rest.is_none() && n < PEEK && super::driver::quiet(&conn, &handler, handler.deadline()) {
+            match conn.into_dormant() {
+                Ok(conn) => {
+                    let p = Parked { fd, conn, handler };
+                    self.entries.borrow_mut().put_back(idx, p);
+                    return None;
+                }
+                Err(c) => conn = c,
+            }
+        }
+        Some(self.hand_back(idx, fd, conn, handler, rest))
+    }
+
+    /// A lifted entry goes back to a task.
+    fn hand_back(
+        &self,
+        idx: u32,
+        fd: OwnedFd,
+        conn: Box<Connection>,
+        handler: H,
+        rest: Option<Bytes>,
+    ) -> (Woken<H>, Option<Bytes>) {
+        self.entries.borrow_mut().free.push(idx);
+        self.release(&fd, &handler);
+        (Woken { fd, conn, handler }, rest)
     }
 
     /// A set-aside connection's notifier fired: let its handler act, and write the shared
@@ -334,9 +430,7 @@ impl<H: Handler> Lot<H> {
                 Err(c) => conn = c,
             }
         }
-        self.entries.borrow_mut().free.push(idx);
-        self.release(&fd, &handler);
-        Some((Woken { fd, conn, handler }, rest))
+        Some(self.hand_back(idx, fd, conn, handler, rest))
     }
 
     /// The lot's task: hands connections back through `resume` (which gives each a task)
@@ -345,7 +439,7 @@ impl<H: Handler> Lot<H> {
         let mut readable = pin!(self.poller.readable(false).fuse());
         let mut stopping = pin!(shutdown.wait().fuse());
         let mut out = Vec::new();
-        let mut why = Resume::Shutdown;
+        let mut failed = false;
         // The trim after the last connection was set aside (see `trim_now_and_then`).
         let mut trim_timer = pin!(monoio::time::sleep(TRIM_EVERY));
         loop {
@@ -364,12 +458,12 @@ impl<H: Handler> Lot<H> {
                     if let Err(e) = r {
                         // Every connection goes back to a task, and none is set aside again.
                         log::warn!("idle connections' epoll instance failed: {e}");
-                        why = Resume::Readable;
+                        failed = true;
                         break;
                     }
                     self.take_ready(&mut out);
-                    for p in out.drain(..) {
-                        resume(p, Resume::Readable);
+                    for (p, rest) in out.drain(..) {
+                        resume(p, Resume::Readable { rest });
                     }
                     readable.set(self.poller.readable(false).fuse());
                 }
@@ -388,9 +482,10 @@ impl<H: Handler> Lot<H> {
         let n = self.entries.borrow().capacity();
         for idx in 0..n as u32 {
             if let Some(p) = self.take(idx) {
-                let why = match why {
-                    Resume::Readable => Resume::Readable,
-                    _ => Resume::Shutdown,
+                let why = if failed {
+                    Resume::Readable { rest: None }
+                } else {
+                    Resume::Shutdown
                 };
                 resume(p, why);
             }

@@ -351,8 +351,8 @@ async fn rejoin<S: Service>(shard: Rc<Shard<S>>, p: Woken<S::Handler>, why: Resu
         mut handler,
     } = p;
     let rest = match why {
-        Resume::Notified { rest } => rest,
-        Resume::Readable | Resume::Shutdown => None,
+        Resume::Notified { rest } | Resume::Readable { rest } => rest,
+        Resume::Shutdown => None,
     };
     match TcpStream::from_std(std::net::TcpStream::from(fd)) {
         Ok(tcp) => {

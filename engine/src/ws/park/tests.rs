@@ -1,6 +1,8 @@
-//! Connections set aside and taken up again, over real sockets, under both drivers: the
-//! echo goes on, a close and a reset while set aside end the connection, shutdown closes
-//! set-aside connections with 1001, and a handler that does not allow it is never set aside.
+//! Connections set aside and taken up again, over real sockets, under both drivers: short
+//! messages and pings are answered from the lot, a long message goes to a task and the
+//! connection is set aside again, a close and a reset while set aside end the connection,
+//! shutdown closes set-aside connections with 1001, and a handler that does not allow it is
+//! never set aside.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -114,7 +116,7 @@ fn set_aside_connections_echo_close_and_shut_down() {
         let mut b = client(addr);
         let c = client(addr);
         for round in 0..3 {
-            // Quiet past the delay: set aside; the next message takes it up again.
+            // Set aside since its handshake: a short message is answered from the lot.
             std::thread::sleep(PARK * 4);
             let msg = format!("round {round}");
             send(&mut a, OpCode::TEXT, msg.as_bytes());
@@ -123,6 +125,22 @@ fn set_aside_connections_echo_close_and_shut_down() {
         // A ping to a set-aside connection is answered.
         send(&mut a, OpCode::PING, b"p");
         assert_eq!(recv(&mut a), (0xA, b"p".to_vec()), "{driver:?}");
+        // A message longer than the lot reads goes to a task, which echoes it; quiet again,
+        // the connection is set aside again (the fourth time).
+        let long: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        send(&mut a, OpCode::BINARY, &long);
+        let mut h = [0u8; 4];
+        a.read_exact(&mut h).unwrap();
+        assert_eq!(
+            (h[0], h[1], u16::from_be_bytes([h[2], h[3]])),
+            (0x82, 126, 3000)
+        );
+        let mut back = vec![0u8; 3000];
+        a.read_exact(&mut back).unwrap();
+        assert_eq!(back, long, "{driver:?}");
+        std::thread::sleep(PARK * 4);
+        send(&mut a, OpCode::TEXT, b"after");
+        assert_eq!(recv(&mut a), (1, b"after".to_vec()), "{driver:?}");
         // A close while set aside gets the closing handshake.
         send(&mut b, OpCode::CLOSE, &1000u16.to_be_bytes());
         assert_eq!(
@@ -146,13 +164,12 @@ fn set_aside_connections_echo_close_and_shut_down() {
         );
         send(&mut a, OpCode::CLOSE, &1001u16.to_be_bytes());
         let stats = server.join().unwrap();
-        assert!(
-            stats.set_aside >= 5,
-            "{driver:?}: set aside {} times",
-            stats.set_aside
-        );
+        // Three after their handshakes, one after the long message.
+        assert_eq!(stats.set_aside, 4, "{driver:?}: {stats:?}");
         assert_eq!(stats.connections, 3);
-        assert_eq!(stats.rx_messages, 3, "{driver:?}");
+        // Counted across the lot and the tasks (the counters sleep with the connection).
+        assert_eq!(stats.rx_messages, 5, "{driver:?}");
+        assert_eq!(stats.tx_messages, 5, "{driver:?}");
     }
 }
 
