@@ -229,13 +229,18 @@ for suite in xml:
 fn fuzzingserver_exits_with_its_verdicts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let port = free_port();
-    std::fs::write(
-        d.join("fs.json"),
-        format!(r#"{{"url": "ws://127.0.0.1:{port}", "outdir": "./reports", "cases": ["1.1.1", "6.3.1"]}}"#),
-    )
-    .unwrap();
+    // Each server on a port of its own (below the ephemeral range): one started again at
+    // once on the last one's port may find it taken by that one's closing connections, or
+    // by another test that was handed it meanwhile.
+    let port = std::cell::Cell::new(0);
     let start = |extra: &[&str]| {
+        port.set(stable_port());
+        let port = port.get();
+        std::fs::write(
+            d.join("fs.json"),
+            format!(r#"{{"url": "ws://127.0.0.1:{port}", "outdir": "./reports", "cases": ["1.1.1", "6.3.1"]}}"#),
+        )
+        .unwrap();
         let c = Command::new(BIN)
             .args(["-m", "fuzzingserver", "-s", "fs.json", "-u", "0"])
             .args(extra)
@@ -249,13 +254,14 @@ fn fuzzingserver_exits_with_its_verdicts() {
     };
     // Our testee client passes both: SIGTERM, exit 0.
     let server = start(&[]);
+    let first = port.get();
     let o = wstest(
         d,
         &[
             "-m",
             "testeeclient",
             "-w",
-            &format!("ws://127.0.0.1:{port}"),
+            &format!("ws://127.0.0.1:{first}"),
             "-i",
             "good",
         ],
@@ -277,7 +283,7 @@ fn fuzzingserver_exits_with_its_verdicts() {
     // --exit-on-update with a client that accepts bad UTF-8 (a raw one): it stops by
     // itself after /updateReports and exits 1, listing the failing case.
     let server = start(&["--exit-on-update"]);
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.get()));
     for case in 1..=2 {
         let mut c = RawClient::handshake_over(
             tcp(addr),
@@ -380,17 +386,19 @@ fn the_downstream_ci_script_runs_as_documented() {
     let d = dir.path();
     let config = d.join("autobahn");
     std::fs::create_dir_all(&config).unwrap();
-    // The server is started three times on this port: not one another test may be given.
-    let port = stable_port();
-    std::fs::write(
-        config.join("fuzzingclient.json"),
-        format!(
-            r#"{{"outdir": "./reports", "servers": [{{"agent": "lib", "url": "ws://127.0.0.1:{port}"}}], "cases": ["1.1.*", "2.*"]}}"#
-        ),
-    )
-    .unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/downstream/run-autobahn.sh");
+    // Each run on a port of its own: a server started again at once on the port the last one
+    // left may find it still taken by that one's closing connections (a bind fails on
+    // sockets in FIN_WAIT or LAST_ACK, not only on a listener).
     let run = |update: bool| {
+        let port = stable_port();
+        std::fs::write(
+            config.join("fuzzingclient.json"),
+            format!(
+                r#"{{"outdir": "./reports", "servers": [{{"agent": "lib", "url": "ws://127.0.0.1:{port}"}}], "cases": ["1.1.*", "2.*"]}}"#
+            ),
+        )
+        .unwrap();
         Command::new(&script)
             .arg(&config)
             .arg("--")
@@ -433,5 +441,11 @@ fn the_downstream_ci_script_runs_as_documented() {
         .replacen("\"OK\"", "\"FAILED\"", 1);
     std::fs::write(&p, changed).unwrap();
     let o = run(false);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
 }
