@@ -740,7 +740,7 @@ impl Proc {
             })
             .args(extra)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
             .spawn()
             .expect("start wstest");
         Proc { child, port }

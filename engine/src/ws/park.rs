@@ -44,22 +44,22 @@ pub struct Parked<H> {
     pub handler: H,
 }
 
-/// A connection leaving the lot, awake again.
+/// A connection leaving the lot, awake again, for a task to drive.
 pub struct Woken<H> {
     pub fd: OwnedFd,
     pub conn: Box<Connection>,
     pub handler: H,
+    /// What is left of an answer or a shared frame the lot began to write: written first.
+    pub rest: Option<Bytes>,
 }
 
 /// Entries per chunk of [`Slots`].
 const CHUNK: usize = 64;
 
-/// A slab in fixed chunks: entries never move, the storage grows a chunk at a time (no
-/// doubling, no copy of every entry) and holds the connections densely. Hand-written on
-/// purpose: the `slab` crate keeps one `Vec`, which doubles; and boxing each connection
-/// instead scattered them among the pages of the tasks they replaced (the connection's
-/// state is in the same allocator size class as a task's timer), so those pages were never
-/// freed: 2–3 KiB resident per set-aside connection instead of its 0.7 KiB.
+/// A slab in fixed chunks: entries never move, the storage grows a chunk at a time and
+/// holds the connections densely. Hand-written on purpose: the `slab` crate keeps one `Vec`,
+/// which doubles, copying every entry (a million of a couple of hundred octets each) and
+/// leaving up to half of it unused.
 struct Slots<T> {
     chunks: Vec<Box<[Option<T>]>>,
     free: Vec<u32>,
@@ -116,18 +116,6 @@ impl<T> Slots<T> {
     }
 }
 
-/// Why a connection leaves the lot, and what it must do first.
-pub enum Resume {
-    /// Its socket turned readable with more than the lot answers itself (or hung up, or
-    /// failed); `rest`: what is left of the answer the lot began to write.
-    Readable { rest: Option<Bytes> },
-    /// Its notifier fired and it has more to do than the lot does; `rest`: what is left of a
-    /// shared frame the lot began to write (written before anything else).
-    Notified { rest: Option<Bytes> },
-    /// The server is shutting down.
-    Shutdown,
-}
-
 /// Where notifiers of set-aside connections forward to: the slots whose notifier fired.
 #[derive(Default)]
 pub struct Wakes {
@@ -140,6 +128,12 @@ impl Wakes {
         self.ready.borrow_mut().push(idx);
         self.notify.notify();
     }
+}
+
+/// Send what the socket takes of `buf` now: the octets sent (0 when full or failed: the task
+/// that takes over writes them, or finds out how the connection ended).
+fn send_some(fd: RawFd, buf: &[u8]) -> usize {
+    nonblocking::send(fd, buf).unwrap_or(0)
 }
 
 /// Octets the lot reads for a set-aside connection that turned readable (on its stack): a
@@ -162,7 +156,6 @@ pub struct Lot<H> {
     /// The epoll instance, wrapped so the runtime can wait for it to turn readable.
     poller: monoio::net::UnixStream,
     entries: RefCell<Slots<Parked<H>>>,
-    held: Cell<usize>,
     wakes: Rc<Wakes>,
     /// Shutting down: nothing more is taken.
     closed: Cell<bool>,
@@ -187,18 +180,12 @@ impl<H: Handler> Lot<H> {
         Ok(Lot {
             poller: monoio::net::UnixStream::from_std(std)?,
             entries: RefCell::new(Slots::new()),
-            held: Cell::new(0),
             wakes: Rc::new(Wakes::default()),
             closed: Cell::new(false),
             last_trim: Cell::new(None),
             trims_left: Cell::new(0),
             parks_since_trim: Cell::new(0),
         })
-    }
-
-    /// Connections set aside now.
-    pub fn held(&self) -> usize {
-        self.held.get()
     }
 
     fn epoll(&self) -> RawFd {
@@ -233,7 +220,6 @@ impl<H: Handler> Lot<H> {
         {
             n.forward(Some((self.wakes.clone(), idx)));
         }
-        self.held.set(self.held.get() + 1);
         self.trim_now_and_then();
         Ok(())
     }
@@ -265,13 +251,8 @@ impl<H: Handler> Lot<H> {
 
     /// Take a connection out, awake.
     fn take(&self, idx: u32) -> Option<Woken<H>> {
-        let p = self.entries.borrow_mut().take(idx)?;
-        self.release(&p.fd, &p.handler);
-        Some(Woken {
-            fd: p.fd,
-            conn: Box::new(Connection::from_dormant(p.conn)),
-            handler: p.handler,
-        })
+        let p = self.entries.borrow_mut().lift(idx)?;
+        Some(self.hand_back(idx, p.fd, Connection::from_dormant(p.conn), p.handler, None))
     }
 
     /// A connection taken out: its socket leaves the epoll instance, its notifier wakes a
@@ -289,11 +270,10 @@ impl<H: Handler> Lot<H> {
         if let Some(n) = handler.notifier() {
             n.forward(None);
         }
-        self.held.set(self.held.get() - 1);
     }
 
     /// Every socket that turned readable, answered from here or handed back.
-    fn take_ready(&self, out: &mut Vec<(Woken<H>, Option<Bytes>)>) {
+    fn take_ready(&self, out: &mut Vec<Woken<H>>) {
         const BATCH: usize = 256;
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
         loop {
@@ -317,9 +297,8 @@ impl<H: Handler> Lot<H> {
 
     /// A set-aside connection's socket turned readable: read what is there (up to [`PEEK`]),
     /// let the connection and its handler act, and write the answer while the socket takes it
-    /// whole. The connection, when it has to go back to a task (with what is left of the
-    /// answer to write first).
-    fn readable(&self, idx: u32) -> Option<(Woken<H>, Option<Bytes>)> {
+    /// whole. The connection, when it has to go back to a task.
+    fn readable(&self, idx: u32) -> Option<Woken<H>> {
         let Parked {
             fd,
             conn,
@@ -335,12 +314,11 @@ impl<H: Handler> Lot<H> {
             }
             // End of stream, or an error: the task's read finds it out.
             _ => {
-                let conn = Box::new(Connection::from_dormant(conn));
-                return Some(self.hand_back(idx, fd, conn, handler, None));
+                return Some(self.hand_back(idx, fd, Connection::from_dormant(conn), handler, None))
             }
         };
         let now = Instant::now();
-        let mut conn = Box::new(Connection::from_dormant(conn));
+        let mut conn = Connection::from_dormant(conn);
         handler.on_rx_octets(&buf[..n]);
         conn.handle_input_all(&mut buf[..n], now, |c, ev| handler.on_event(c, ev, now));
         while let Some(ev) = conn.poll_event() {
@@ -355,91 +333,94 @@ impl<H: Handler> Lot<H> {
                 conn.take_transmit(&mut out);
             }
             handler.on_tx_octets(&out, false);
-            match nonblocking::send(fd.as_raw_fd(), &out) {
-                Ok(k) if k == out.len() => conn.recycle(out),
-                Ok(k) => rest = Some(Bytes::copy_from_slice(&out[k..])),
-                // Full, or failed: the task writes it, or finds out how it ended.
-                Err(_) => rest = Some(Bytes::from(out)),
+            let sent = send_some(fd.as_raw_fd(), &out);
+            if sent < out.len() {
+                rest = Some(Bytes::from(out).slice(sent..));
             }
         }
         // A full read may have left more in the socket: a task reads on.
-        if rest.is_none() && n < PEEK && super::driver::quiet(&conn, &handler, handler.deadline()) {
-            match conn.into_dormant() {
-                Ok(conn) => {
-                    let p = Parked { fd, conn, handler };
-                    self.entries.borrow_mut().put_back(idx, p);
-                    return None;
-                }
-                Err(c) => conn = c,
-            }
-        }
-        Some(self.hand_back(idx, fd, conn, handler, rest))
-    }
-
-    /// A lifted entry goes back to a task.
-    fn hand_back(
-        &self,
-        idx: u32,
-        fd: OwnedFd,
-        conn: Box<Connection>,
-        handler: H,
-        rest: Option<Bytes>,
-    ) -> (Woken<H>, Option<Bytes>) {
-        self.entries.borrow_mut().free.push(idx);
-        self.release(&fd, &handler);
-        (Woken { fd, conn, handler }, rest)
+        self.settle(idx, fd, conn, handler, rest, n < PEEK)
     }
 
     /// A set-aside connection's notifier fired: let its handler act, and write the shared
     /// frames it has from here while the socket takes them whole. The connection, when it
-    /// has to go back to a task (with what is left of a frame to write first).
-    fn notified(&self, idx: u32) -> Option<(Woken<H>, Option<Bytes>)> {
+    /// has to go back to a task.
+    fn notified(&self, idx: u32) -> Option<Woken<H>> {
         let Parked {
             fd,
             conn,
             mut handler,
         } = self.entries.borrow_mut().lift(idx)?;
-        let mut conn = Box::new(Connection::from_dormant(conn));
+        let mut conn = Connection::from_dormant(conn);
         handler.on_notify(&mut conn, Instant::now());
         let mut rest = None;
         if conn.is_quiet() {
             while let Some(frame) = handler.poll_shared() {
                 handler.on_tx_octets(&frame, false);
-                match nonblocking::send(fd.as_raw_fd(), &frame) {
-                    Ok(n) if n == frame.len() => {}
-                    Ok(n) => {
-                        rest = Some(frame.slice(n..));
-                        break;
-                    }
-                    // Full, or failed: the task writes it, or finds out how it ended.
-                    Err(_) => {
-                        rest = Some(frame);
-                        break;
-                    }
+                let sent = send_some(fd.as_raw_fd(), &frame);
+                if sent < frame.len() {
+                    rest = Some(frame.slice(sent..));
+                    break;
                 }
             }
         }
-        if rest.is_none() {
-            match conn.into_dormant() {
-                Ok(conn) => {
-                    let p = Parked { fd, conn, handler };
-                    self.entries.borrow_mut().put_back(idx, p);
-                    return None;
-                }
-                // Not quiet any more (the handler closed it, say): a task takes over.
-                Err(c) => conn = c,
-            }
+        self.settle(idx, fd, conn, handler, rest, true)
+    }
+
+    /// After the lot acted for a lifted connection: back to sleep in its place when it may
+    /// (`may_sleep`, nothing left to write, quiet: [`super::driver::quiet`]), else to a task.
+    fn settle(
+        &self,
+        idx: u32,
+        fd: OwnedFd,
+        conn: Connection,
+        handler: H,
+        rest: Option<Bytes>,
+        may_sleep: bool,
+    ) -> Option<Woken<H>> {
+        if !(may_sleep
+            && rest.is_none()
+            && super::driver::quiet(&conn, &handler, handler.deadline()))
+        {
+            return Some(self.hand_back(idx, fd, conn, handler, rest));
         }
-        Some(self.hand_back(idx, fd, conn, handler, rest))
+        match conn.into_dormant() {
+            Ok(conn) => {
+                self.entries
+                    .borrow_mut()
+                    .put_back(idx, Parked { fd, conn, handler });
+                None
+            }
+            Err(c) => Some(self.hand_back(idx, fd, *c, handler, None)),
+        }
+    }
+
+    /// A lifted entry goes back to a task: its place is free, its socket and notifier are
+    /// the lot's no more.
+    fn hand_back(
+        &self,
+        idx: u32,
+        fd: OwnedFd,
+        conn: Connection,
+        handler: H,
+        rest: Option<Bytes>,
+    ) -> Woken<H> {
+        self.entries.borrow_mut().free.push(idx);
+        self.release(&fd, &handler);
+        Woken {
+            fd,
+            conn: Box::new(conn),
+            handler,
+            rest,
+        }
     }
 
     /// The lot's task: hands connections back through `resume` (which gives each a task)
     /// until shutdown, then hands back every one left.
-    pub async fn run(self: Rc<Self>, shutdown: Shutdown, resume: impl Fn(Woken<H>, Resume)) {
+    pub async fn run(self: Rc<Self>, shutdown: Shutdown, resume: impl Fn(Woken<H>)) {
         let mut readable = pin!(self.poller.readable(false).fuse());
         let mut stopping = pin!(shutdown.wait().fuse());
         let mut out = Vec::new();
-        let mut failed = false;
         // The trim after the last connection was set aside (see `trim_now_and_then`).
         let mut trim_timer = pin!(monoio::time::sleep(TRIM_EVERY));
         loop {
@@ -458,20 +439,17 @@ impl<H: Handler> Lot<H> {
                     if let Err(e) = r {
                         // Every connection goes back to a task, and none is set aside again.
                         log::warn!("idle connections' epoll instance failed: {e}");
-                        failed = true;
                         break;
                     }
                     self.take_ready(&mut out);
-                    for (p, rest) in out.drain(..) {
-                        resume(p, Resume::Readable { rest });
-                    }
+                    out.drain(..).for_each(&resume);
                     readable.set(self.poller.readable(false).fuse());
                 }
                 _ = self.wakes.notify.notified() => {
                     let ready = std::mem::take(&mut *self.wakes.ready.borrow_mut());
                     for idx in ready {
-                        if let Some((p, rest)) = self.notified(idx) {
-                            resume(p, Resume::Notified { rest });
+                        if let Some(p) = self.notified(idx) {
+                            resume(p);
                         }
                     }
                 }
@@ -482,12 +460,7 @@ impl<H: Handler> Lot<H> {
         let n = self.entries.borrow().capacity();
         for idx in 0..n as u32 {
             if let Some(p) = self.take(idx) {
-                let why = if failed {
-                    Resume::Readable { rest: None }
-                } else {
-                    Resume::Shutdown
-                };
-                resume(p, why);
+                resume(p);
             }
         }
     }

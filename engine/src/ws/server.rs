@@ -26,7 +26,7 @@ use crate::runtime::{
 use super::driver::{drive_until, quiet, DriveOptions, Driven, Handler, Rejoin};
 use super::flow::FlowLimits;
 use super::handshake::{read_head_only, send};
-use super::park::{Lot, Parked, Resume, Woken};
+use super::park::{Lot, Parked, Woken};
 
 /// Listener and connection settings.
 #[derive(Clone)]
@@ -265,8 +265,8 @@ async fn accept_loop<S: Service>(
     });
     if let Some(lot) = lot {
         let sh = shard.clone();
-        monoio::spawn(lot.run(shutdown.clone(), move |p, why| {
-            monoio::spawn(rejoin(sh.clone(), p, why));
+        monoio::spawn(lot.run(shutdown.clone(), move |p| {
+            monoio::spawn(rejoin(sh.clone(), p));
         }));
     }
     let mut accept_errors = 0u64;
@@ -344,16 +344,13 @@ async fn serve_conn<S: Service>(
 }
 
 /// A set-aside connection goes back to a task.
-async fn rejoin<S: Service>(shard: Rc<Shard<S>>, p: Woken<S::Handler>, why: Resume) {
+async fn rejoin<S: Service>(shard: Rc<Shard<S>>, p: Woken<S::Handler>) {
     let Woken {
         fd,
         mut conn,
         mut handler,
+        rest,
     } = p;
-    let rest = match why {
-        Resume::Notified { rest } | Resume::Readable { rest } => rest,
-        Resume::Shutdown => None,
-    };
     match TcpStream::from_std(std::net::TcpStream::from(fd)) {
         Ok(tcp) => {
             run_conn(
@@ -465,7 +462,7 @@ fn set_aside<S: Service>(
     let Some(lot) = &shard.lot else {
         return Err((Stream::Plain(tcp), conn, handler, None));
     };
-    let conn = match conn.into_dormant() {
+    let conn = match (*conn).into_dormant() {
         Ok(d) => d,
         Err(c) => return Err((Stream::Plain(tcp), c, handler, None)),
     };

@@ -28,12 +28,13 @@ pub struct Dormant {
 }
 
 impl Connection {
-    /// Put a quiet connection to sleep; a connection that is not quiet comes back as it is.
-    pub fn into_dormant(self: Box<Self>) -> Result<Dormant, Box<Connection>> {
+    /// Put a quiet connection to sleep; a connection that is not quiet comes back as it is
+    /// (boxed: the rare case pays for the move, not every call).
+    pub fn into_dormant(self) -> Result<Dormant, Box<Connection>> {
         if !self.is_quiet() {
-            return Err(self);
+            return Err(Box::new(self));
         }
-        let this = *self;
+        let this = self;
         let status = (this.status != CloseStatus::default()).then(|| Box::new(this.status));
         Ok(Dormant {
             rules: this.decoder.rules().cloned(),
@@ -92,14 +93,14 @@ mod tests {
     #[test]
     fn a_connection_wakes_as_it_was() {
         let now = std::time::Instant::now();
-        let mut slept = Box::new(Connection::with_seed(Config::new(Role::Server), 7));
+        let mut slept = Connection::with_seed(Config::new(Role::Server), 7);
         let mut awake = Connection::with_seed(Config::new(Role::Server), 7);
         let msgs = [
             masked(OpCode::TEXT, true, b"hello"),
             masked(OpCode::PING, true, b"p"),
         ];
         for m in &msgs {
-            for c in [&mut *slept, &mut awake] {
+            for c in [&mut slept, &mut awake] {
                 c.handle_input_all(&mut m.clone(), now, |c, ev| {
                     if let Event::Message(m) = ev {
                         c.send_message_owned(m.binary, m.data);
@@ -114,9 +115,7 @@ mod tests {
                 awake.take_transmit(&mut b);
             }
             assert_eq!(a, b);
-            slept = Box::new(Connection::from_dormant(
-                slept.into_dormant().ok().expect("quiet"),
-            ));
+            slept = Connection::from_dormant(slept.into_dormant().ok().expect("quiet"));
         }
         assert_eq!(slept.counters(), awake.counters());
         assert!(
