@@ -774,6 +774,10 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // A server that ended before its test let it go: say how (a crash has no other trace).
+        if let Ok(Some(st)) = self.child.try_wait() {
+            eprintln!("the server on port {} had ended: {st}", self.port);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

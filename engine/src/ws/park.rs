@@ -119,7 +119,7 @@ impl<T> Slots<T> {
 /// Where notifiers of set-aside connections forward to: the slots whose notifier fired.
 #[derive(Default)]
 pub struct Wakes {
-    ready: RefCell<Vec<u32>>,
+    pub(crate) ready: RefCell<Vec<u32>>,
     notify: LocalNotify,
 }
 
