@@ -2,8 +2,10 @@
 //! a target whose sockets count against its own descriptor limit and whose CPU time is
 //! its own (massconnect's stand-in, the connect benches).
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crate::error::ConfigError;
@@ -20,20 +22,18 @@ pub struct EchoChild {
 }
 
 impl EchoChild {
-    /// Start `exe -m echoserver` on a free port with `extra` arguments (permessage-deflate
-    /// off, no page) and wait until it accepts connections.
+    /// Start `exe -m echoserver` on port 0 with `extra` arguments (permessage-deflate off,
+    /// no page) and wait until it says where it listens: the first `ws://HOST:PORT` on its
+    /// stderr, which a server prints once it listens. No port is picked ahead and probed: a
+    /// port picked with a listener of our own can be held, and answered, for a moment by a
+    /// child that another thread forks.
     pub fn start(exe: &Path, extra: &[&str]) -> Result<EchoChild> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| ModeError::io("cannot pick a port", e))?
-            .port();
-        let url = format!("ws://127.0.0.1:{port}");
-        let child = Command::new(exe)
+        let mut child = Command::new(exe)
             .args([
                 "-m",
                 "echoserver",
                 "-w",
-                &url,
+                "ws://127.0.0.1:0",
                 "-u",
                 "0",
                 "--deflate",
@@ -42,24 +42,30 @@ impl EchoChild {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| ModeError::io(format!("cannot start {}", exe.display()), e))?;
-        let mut server = EchoChild { child, url };
+        let banner = watch_stderr(&mut child);
+        let mut server = EchoChild {
+            child,
+            url: format!("{} -m echoserver", exe.display()),
+        };
         let until = Instant::now() + START_TIMEOUT;
-        while !crate::common::answers(&server.url) {
+        loop {
+            if let Ok(port) = banner.recv_timeout(Duration::from_millis(20)) {
+                server.url = format!("ws://127.0.0.1:{port}");
+                return Ok(server);
+            }
             if let Ok(Some(status)) = server.child.try_wait() {
                 return Err(server.did_not_start(format!("it exited ({status})")));
             }
             if Instant::now() >= until {
                 return Err(server.did_not_start(format!(
-                    "no connection accepted within {} s",
+                    "it did not say where it listens within {} s",
                     START_TIMEOUT.as_secs()
                 )));
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(server)
     }
 
     /// Its process id (to read its CPU time).
@@ -74,6 +80,39 @@ impl EchoChild {
         }
         .into()
     }
+}
+
+/// A thread that reads the child's stderr to its end (the child never blocks on a full
+/// pipe) and sends the port of the first `ws://HOST:PORT` it finds there.
+fn watch_stderr(child: &mut Child) -> Receiver<u16> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(err) = child.stderr.take() {
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = tx.as_ref().and(url_port(&line)) {
+                    let _ = tx.take().map(|t| t.send(port));
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// The port of the first `ws://HOST:PORT` in `line`, when it is not 0.
+fn url_port(line: &str) -> Option<u16> {
+    let rest = &line[line.find("ws://")? + 5..];
+    // The host: a bracketed IPv6 address, or anything up to the colon.
+    let after_host = match rest.strip_prefix('[') {
+        Some(v6) => &v6[v6.find(']')? + 1..],
+        None => &rest[rest.find(|c: char| c == ':' || c == '/' || c.is_whitespace())?..],
+    };
+    let digits = after_host.strip_prefix(':')?;
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok().filter(|&p| p != 0)
 }
 
 impl Drop for EchoChild {
@@ -94,5 +133,29 @@ mod tests {
             .expect("true is not an echo server");
         assert!(e.to_string().contains("did not start"), "{e}");
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn the_port_is_read_from_a_servers_banner() {
+        let banners = [
+            (
+                "echoserver listening on ws://127.0.0.1:41355 (1 threads, io_uring)",
+                Some(41355),
+            ),
+            (
+                "wampserver: router on ws://[::1]:8080 (1 threads)",
+                Some(8080),
+            ),
+            ("echoserver listening on ws://127.0.0.1:0 (1 threads)", None),
+            ("wstest: no spec file fuzzingserver.json", None),
+            ("see ws://example.com/path", None),
+            (
+                "fuzzingserver: 1 cases on ws://127.0.0.1:39157, browser page at",
+                Some(39157),
+            ),
+        ];
+        for (line, port) in banners {
+            assert_eq!(url_port(line), port, "{line}");
+        }
     }
 }

@@ -38,11 +38,20 @@ pub const PONG: u8 = 0xA;
 
 /// A port nothing listens on right now (bound and released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    bound_port(0).expect("bind 127.0.0.1:0")
+}
+
+/// Bind (never listen on) 127.0.0.1:`port` for a moment; the port it got. Not a listener on
+/// purpose: a child process that another thread forks while this socket is open keeps a copy
+/// until it execs, and a listening copy would accept a probe meant for the server that is to
+/// take the port (seen: a test's first connection reset, or refused, before its server had
+/// even bound).
+fn bound_port(port: u16) -> Option<u16> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM.cloexec(), None).ok()?;
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .ok()?;
+    s.local_addr().ok()?.as_socket().map(|a| a.port())
 }
 
 /// A free port below the ephemeral range, for a server that a test stops and starts again on
@@ -64,7 +73,7 @@ pub fn stable_port() -> u16 {
     for _ in 0..span {
         let n = NEXT.fetch_add(7919, std::sync::atomic::Ordering::Relaxed);
         let port = (10_000 + (std::process::id().wrapping_mul(2_654_435_761) ^ n) % span) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if bound_port(port).is_some() {
             return port;
         }
     }
@@ -699,51 +708,39 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Start `wstest -m mode` on a free port and wait until it listens. The port can be
-    /// taken between `free_port` and the server's bind (by another test's connection): the
-    /// server then refuses it and exits, and a new port is tried.
+    /// Start `wstest -m mode` on port 0 and wait until it says where it listens (the first
+    /// `ws://HOST:PORT` or `wss://HOST:PORT` on its stderr, printed once it listens). No port
+    /// is picked ahead of the server and nothing is probed: both can be fooled by another
+    /// thread's socket in a forked child (see `bound_port`).
     pub fn start(mode: &str, extra: &[&str]) -> Proc {
         Proc::start_at(mode, "127.0.0.1", extra, &[])
     }
 
     /// [`Proc::start`] with `host` in the URL and `env` set (`WSTEST_BIND` listens elsewhere
-    /// than the URL says): whether it listens is asked on 127.0.0.1.
+    /// than the URL says).
     pub fn start_at(mode: &str, host: &str, extra: &[&str], env: &[(&str, &str)]) -> Proc {
+        // A port that `extra` names (a page port from `free_port`) can be held for a moment
+        // by a forked child of another thread: the server then exits, and is started again.
         for _ in 0..5 {
-            let mut p = Proc::spawn(mode, host, extra, env);
-            let until = std::time::Instant::now() + Duration::from_secs(10);
-            while p.alive() && !accepts(p.port) {
-                assert!(
-                    std::time::Instant::now() < until,
-                    "{mode}: nothing listens on port {}",
-                    p.port
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if p.alive() {
-                return p;
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wstest"))
+                .args(["-m", mode, "-w", &format!("ws://{host}:0")])
+                .envs(env.iter().copied())
+                .args(["--threads", "1"])
+                .args(if extra.contains(&"-u") {
+                    &[][..]
+                } else {
+                    &["-u", "0"][..]
+                })
+                .args(extra)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start wstest");
+            if let Some(port) = banner_port(mode, &mut child) {
+                return Proc { child, port };
             }
         }
         panic!("{mode} did not start (5 tries)");
-    }
-
-    fn spawn(mode: &str, host: &str, extra: &[&str], env: &[(&str, &str)]) -> Proc {
-        let port = free_port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_wstest"))
-            .args(["-m", mode, "-w", &format!("ws://{host}:{port}")])
-            .envs(env.iter().copied())
-            .args(["--threads", "1"])
-            .args(if extra.contains(&"-u") {
-                &[][..]
-            } else {
-                &["-u", "0"][..]
-            })
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("start wstest");
-        Proc { child, port }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -781,6 +778,61 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Where a server just started says it listens: the port of the first `ws://` or `wss://`
+/// URL on its stderr (within 10 s; `None` when it exited first). Its stderr is passed on to ours, line by line, by a
+/// thread that reads it to the end (a server is never blocked on a full pipe).
+fn banner_port(mode: &str, child: &mut std::process::Child) -> Option<u16> {
+    use std::io::BufRead;
+    let err = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("{line}");
+            if let Some(port) = tx.as_ref().and(url_port(&line)) {
+                let _ = tx.take().map(|t| t.send(port));
+            }
+        }
+    });
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(port) => return Some(port),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!("{mode} exited before it listened ({status})");
+            return None;
+        }
+        if std::time::Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{mode} did not say where it listens within 10 s");
+        }
+    }
+}
+
+/// The port of the first `ws://HOST:PORT` or `wss://HOST:PORT` in `line` (not 0).
+fn url_port(line: &str) -> Option<u16> {
+    let start = line
+        .find("ws://")
+        .map(|i| i + 5)
+        .or(line.find("wss://").map(|i| i + 6))?;
+    let rest = &line[start..];
+    // The host: a bracketed IPv6 address, or anything up to the colon.
+    let after_host = match rest.strip_prefix('[') {
+        Some(v6) => &v6[v6.find(']')? + 1..],
+        None => &rest[rest.find(|c: char| c == ':' || c == '/' || c.is_whitespace())?..],
+    };
+    let digits = after_host.strip_prefix(':')?;
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok().filter(|&p| p != 0)
 }
 
 /// A test's peer (another implementation, a tool) cannot be had here. On a developer's
