@@ -100,9 +100,15 @@ fn watch_stderr(child: &mut Child) -> Receiver<u16> {
     rx
 }
 
-/// The port of the first `ws://HOST:PORT` in `line`, when it is not 0.
-fn url_port(line: &str) -> Option<u16> {
-    let rest = &line[line.find("ws://")? + 5..];
+/// The port of the first `ws://HOST:PORT` or `wss://HOST:PORT` in `line` (a server's
+/// banner), when it is not 0.
+pub fn url_port(line: &str) -> Option<u16> {
+    let start = match (line.find("ws://"), line.find("wss://")) {
+        (Some(a), Some(b)) if b < a => b + 6,
+        (Some(a), _) => a + 5,
+        (None, b) => b? + 6,
+    };
+    let rest = &line[start..];
     // The host: a bracketed IPv6 address, or anything up to the colon.
     let after_host = match rest.strip_prefix('[') {
         Some(v6) => &v6[v6.find(']')? + 1..],
@@ -149,6 +155,10 @@ mod tests {
             ("echoserver listening on ws://127.0.0.1:0 (1 threads)", None),
             ("wstest: no spec file fuzzingserver.json", None),
             ("see ws://example.com/path", None),
+            (
+                "echoserver listening on wss://127.0.0.1:9443 (1 threads)",
+                Some(9443),
+            ),
             (
                 "fuzzingserver: 1 cases on ws://127.0.0.1:39157, browser page at",
                 Some(39157),

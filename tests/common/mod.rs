@@ -792,7 +792,7 @@ fn banner_port(mode: &str, child: &mut std::process::Child) -> Option<u16> {
         for line in std::io::BufReader::new(err).lines() {
             let Ok(line) = line else { break };
             eprintln!("{line}");
-            if let Some(port) = tx.as_ref().and(url_port(&line)) {
+            if let Some(port) = tx.as_ref().and(wstest_modes::child::url_port(&line)) {
                 let _ = tx.take().map(|t| t.send(port));
             }
         }
@@ -814,25 +814,6 @@ fn banner_port(mode: &str, child: &mut std::process::Child) -> Option<u16> {
             panic!("{mode} did not say where it listens within 10 s");
         }
     }
-}
-
-/// The port of the first `ws://HOST:PORT` or `wss://HOST:PORT` in `line` (not 0).
-fn url_port(line: &str) -> Option<u16> {
-    let start = line
-        .find("ws://")
-        .map(|i| i + 5)
-        .or(line.find("wss://").map(|i| i + 6))?;
-    let rest = &line[start..];
-    // The host: a bracketed IPv6 address, or anything up to the colon.
-    let after_host = match rest.strip_prefix('[') {
-        Some(v6) => &v6[v6.find(']')? + 1..],
-        None => &rest[rest.find(|c: char| c == ':' || c == '/' || c.is_whitespace())?..],
-    };
-    let digits = after_host.strip_prefix(':')?;
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    digits[..end].parse().ok().filter(|&p| p != 0)
 }
 
 /// A test's peer (another implementation, a tool) cannot be had here. On a developer's
