@@ -24,6 +24,37 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// Slices one [`send_slices`] passes at most.
+pub const MAX_SLICES: usize = 64;
+
+/// Send what the socket takes now of `slices` (the first [`MAX_SLICES`]), in order, with one
+/// vectored `sendmsg` (`MSG_DONTWAIT`, no SIGPIPE): the octets sent, or `WouldBlock`.
+pub fn send_slices<'a>(fd: RawFd, slices: impl Iterator<Item = &'a [u8]>) -> io::Result<usize> {
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; MAX_SLICES];
+    let mut n = 0;
+    for (slot, s) in iov.iter_mut().zip(slices) {
+        slot.iov_base = s.as_ptr() as *mut libc::c_void;
+        slot.iov_len = s.len();
+        n += 1;
+    }
+    // SAFETY: a zeroed msghdr is valid; it points at `n` iovecs describing slices borrowed
+    // for the whole call; the caller's `fd` is an open socket.
+    let sent = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = n as _;
+        libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
+    }
+}
+
 /// Receive what the socket has now, up to `buf.len()` (`MSG_DONTWAIT`): the octets read (0:
 /// end of stream), or `WouldBlock` when it has none.
 pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {

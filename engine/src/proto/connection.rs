@@ -266,6 +266,19 @@ impl Connection {
         self.tx.take(dst).unwrap_or(false)
     }
 
+    /// Whether the next run [`Connection::take_transmit`] gives may go out in one write with
+    /// the runs after it that [`Connection::plain_transmit`] shows (neither a fuzzer's
+    /// segment nor a synced write).
+    pub fn next_transmit_plain(&self) -> bool {
+        self.tx.front_is_plain()
+    }
+
+    /// The queued runs, front first, that may share one write with the run taken before
+    /// them: a vectored write sends them with it, then takes those it sent.
+    pub fn plain_transmit(&self) -> impl Iterator<Item = &[u8]> {
+        self.tx.plain_runs()
+    }
+
     /// Give a buffer back once done with it (a message's, or one that was written): the next
     /// large frame or message is built in it (no allocation, no fresh pages). Buffers up to
     /// about 1 MiB are kept, a few at most.

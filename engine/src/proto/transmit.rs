@@ -32,6 +32,13 @@ struct Run {
     pairs: bool,
 }
 
+impl Run {
+    /// May share one write with the plain runs next to it: neither a segment nor synced.
+    fn plain(&self) -> bool {
+        !self.sealed && !self.sync
+    }
+}
+
 #[derive(Default)]
 pub struct Transmit {
     runs: VecDeque<Run>,
@@ -123,6 +130,20 @@ impl Transmit {
                 pairs,
             });
         }
+    }
+
+    /// Whether the next run may go out in one write with the plain runs after it.
+    pub fn front_is_plain(&self) -> bool {
+        self.runs.front().is_some_and(Run::plain)
+    }
+
+    /// The runs from the front, in order, that may share one write (up to the first segment
+    /// or synced run).
+    pub fn plain_runs(&self) -> impl Iterator<Item = &[u8]> {
+        self.runs
+            .iter()
+            .take_while(|r| r.plain())
+            .map(|r| &r.buf[..])
     }
 
     /// Move the next run into `dst` (swapped in when `dst` is empty, so no copy; appended
