@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::error::ConfigError;
@@ -45,26 +45,21 @@ impl EchoChild {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| ModeError::io(format!("cannot start {}", exe.display()), e))?;
-        let banner = watch_stderr(&mut child);
+        let banner = watch_stderr(&mut child, |_| {});
         let mut server = EchoChild {
             child,
             url: format!("{} -m echoserver", exe.display()),
         };
-        let until = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(port) = banner.recv_timeout(Duration::from_millis(20)) {
+        match wait_for_banner(&mut server.child, &banner, START_TIMEOUT) {
+            Started::Port(port) => {
                 server.url = format!("ws://127.0.0.1:{port}");
-                return Ok(server);
+                Ok(server)
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(server.did_not_start(format!("it exited ({status})")));
-            }
-            if Instant::now() >= until {
-                return Err(server.did_not_start(format!(
-                    "it did not say where it listens within {} s",
-                    START_TIMEOUT.as_secs()
-                )));
-            }
+            Started::Exited(status) => Err(server.did_not_start(format!("it exited ({status})"))),
+            Started::Silent => Err(server.did_not_start(format!(
+                "it did not say where it listens within {} s",
+                START_TIMEOUT.as_secs()
+            ))),
         }
     }
 
@@ -82,15 +77,20 @@ impl EchoChild {
     }
 }
 
-/// A thread that reads the child's stderr to its end (the child never blocks on a full
-/// pipe) and sends the port of the first `ws://HOST:PORT` it finds there.
-fn watch_stderr(child: &mut Child) -> Receiver<u16> {
+/// A thread that reads a server child's stderr to its end (the child never blocks on a full
+/// pipe), gives each line to `each_line`, and sends the port of the first `ws://HOST:PORT`
+/// or `wss://HOST:PORT` it finds there (every server mode prints one once it listens).
+pub fn watch_stderr(
+    child: &mut Child,
+    mut each_line: impl FnMut(&str) + Send + 'static,
+) -> Receiver<u16> {
     let (tx, rx) = std::sync::mpsc::channel();
     if let Some(err) = child.stderr.take() {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(err).lines() {
                 let Ok(line) = line else { break };
+                each_line(&line);
                 if let Some(port) = tx.as_ref().and(url_port(&line)) {
                     let _ = tx.take().map(|t| t.send(port));
                 }
@@ -98,6 +98,36 @@ fn watch_stderr(child: &mut Child) -> Receiver<u16> {
         });
     }
     rx
+}
+
+/// How a server child started.
+pub enum Started {
+    /// It listens on this port.
+    Port(u16),
+    /// It ended first.
+    Exited(ExitStatus),
+    /// It said nothing of the kind in time (it runs on).
+    Silent,
+}
+
+/// Wait until the child that [`watch_stderr`] watches says where it listens, ends, or
+/// `timeout` passes.
+pub fn wait_for_banner(child: &mut Child, banner: &Receiver<u16>, timeout: Duration) -> Started {
+    let until = Instant::now() + timeout;
+    loop {
+        match banner.recv_timeout(Duration::from_millis(20)) {
+            Ok(port) => return Started::Port(port),
+            // Its stderr is closed: it is ending, or runs on without one.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(Duration::from_millis(20)),
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Started::Exited(status);
+        }
+        if Instant::now() >= until {
+            return Started::Silent;
+        }
+    }
 }
 
 /// The port of the first `ws://HOST:PORT` or `wss://HOST:PORT` in `line` (a server's

@@ -781,34 +781,18 @@ impl Drop for Proc {
 }
 
 /// Where a server just started says it listens: the port of the first `ws://` or `wss://`
-/// URL on its stderr (within 10 s; `None` when it exited first). Its stderr is passed on to ours, line by line, by a
-/// thread that reads it to the end (a server is never blocked on a full pipe).
+/// URL on its stderr (within 10 s; `None` when it exited first). Its stderr is passed on to
+/// ours, line by line ([`wstest_modes::child::watch_stderr`]).
 fn banner_port(mode: &str, child: &mut std::process::Child) -> Option<u16> {
-    use std::io::BufRead;
-    let err = child.stderr.take().expect("stderr is piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in std::io::BufReader::new(err).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("{line}");
-            if let Some(port) = tx.as_ref().and(wstest_modes::child::url_port(&line)) {
-                let _ = tx.take().map(|t| t.send(port));
-            }
-        }
-    });
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(port) => return Some(port),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        if let Ok(Some(status)) = child.try_wait() {
+    use wstest_modes::child::{wait_for_banner, watch_stderr, Started};
+    let banner = watch_stderr(child, |line| eprintln!("{line}"));
+    match wait_for_banner(child, &banner, Duration::from_secs(10)) {
+        Started::Port(port) => Some(port),
+        Started::Exited(status) => {
             eprintln!("{mode} exited before it listened ({status})");
-            return None;
+            None
         }
-        if std::time::Instant::now() >= until {
+        Started::Silent => {
             let _ = child.kill();
             let _ = child.wait();
             panic!("{mode} did not say where it listens within 10 s");

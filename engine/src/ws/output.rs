@@ -240,6 +240,20 @@ mod tests {
     use super::*;
     use crate::proto::{Config, Role};
 
+    /// The runtime wrote `n` octets of an own job (`buf` from `off`).
+    fn wrote(out: &mut Output, conn: &mut Connection, buf: Vec<u8>, off: usize, n: usize) {
+        let own = Some(buf);
+        out.done(
+            Written {
+                n,
+                off,
+                own,
+                shared: None,
+            },
+            conn,
+        );
+    }
+
     fn own_job(next: Next) -> (Vec<u8>, usize) {
         match next {
             Next::Write(Job::Own { buf, off, .. }) => (buf, off),
@@ -266,15 +280,7 @@ mod tests {
             assert_eq!(out.queued(&conn), buf.len() - off);
             let n = step.min(buf.len() - off);
             wire.extend_from_slice(&buf[off..off + n]);
-            out.done(
-                Written {
-                    n,
-                    off,
-                    own: Some(buf),
-                    shared: None,
-                },
-                &mut conn,
-            );
+            wrote(&mut out, &mut conn, buf, off, n);
             assert_eq!(out.queued(&conn), total - wire.len());
             step *= 3;
         }
@@ -382,15 +388,7 @@ mod tests {
             // SAFETY: one valid pollfd.
             unsafe { libc::poll(&mut pfd, 1, 10_000) };
             let n = nonblocking::send(fd, &buf[off..]).unwrap_or(0);
-            out.done(
-                Written {
-                    n,
-                    off,
-                    own: Some(buf),
-                    shared: None,
-                },
-                &mut conn,
-            );
+            wrote(&mut out, &mut conn, buf, off, n);
         }
         drop(tx);
         let got = reader.join().unwrap();

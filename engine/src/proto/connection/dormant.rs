@@ -34,17 +34,16 @@ impl Connection {
         if !self.is_quiet() {
             return Err(Box::new(self));
         }
-        let this = self;
-        let status = (this.status != CloseStatus::default()).then(|| Box::new(this.status));
+        let status = (self.status != CloseStatus::default()).then(|| Box::new(self.status));
         Ok(Dormant {
-            rules: this.decoder.rules().cloned(),
-            cfg: this.cfg,
-            counters: this.counters,
-            rng: this.rng,
-            mask: this.mask,
-            record_payload: this.record_payload,
-            deflater: this.deflater,
-            inflater: this.inflater,
+            rules: self.decoder.rules().cloned(),
+            cfg: self.cfg,
+            counters: self.counters,
+            rng: self.rng,
+            mask: self.mask,
+            record_payload: self.record_payload,
+            deflater: self.deflater,
+            inflater: self.inflater,
             status,
         })
     }
